@@ -1,0 +1,57 @@
+"""Settings shared by every service; each service declares ONE subclass with its own env prefix.
+
+    class EnrolmentsSettings(ServiceSettings):
+        model_config = service_config("LLR_ENROLMENTS_")
+        service_name: str = "enrolments"
+        grpc_port: int = 50061
+
+Nothing else in a service reads ``os.environ``. Defaults point at the local stack that
+``infra/stack.py`` runs on loopback; docker-compose and Kubernetes override them per service.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_HOME = REPO / ".llr"
+
+
+def service_config(env_prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=env_prefix, extra="forbid", frozen=True)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = service_config("LLR_")
+
+    service_name: str = "llr"
+    # Kafka bootstrap servers (comma separated host:port).
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    # MongoDB wire-protocol server (FerretDB locally, MongoDB in docker-compose and Kubernetes).
+    mongo_uri: str = "mongodb://127.0.0.1:27027/"
+    mongo_db: str = "llr"
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50060
+    grpc_max_workers: int = 16
+    # PEM file with the Ed25519 public key that verifies access tokens, and the expected issuer.
+    auth_public_key_file: Path = DEFAULT_HOME / "keys" / "token-signing.pub.pem"
+    auth_issuer: str = "llr-dev-idp"
+    # Partitions of this service's event topic (created on start if missing).
+    topic_partitions: int = 3
+    # Outbox relay: how often it looks for pending events when nobody wakes it up.
+    outbox_poll_interval_s: float = 0.2
+    log_level: str = "INFO"
+
+    @property
+    def events_topic(self) -> str:
+        return f"llr.{self.service_name}.v1.events"
+
+    def auth_public_key_pem(self) -> bytes:
+        try:
+            return self.auth_public_key_file.read_bytes()
+        except OSError as exc:
+            raise RuntimeError(
+                f"cannot read the token verification key {self.auth_public_key_file}: {exc}; "
+                f"set {self.model_config.get('env_prefix', '')}AUTH_PUBLIC_KEY_FILE"
+            ) from exc

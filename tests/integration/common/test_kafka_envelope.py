@@ -1,0 +1,76 @@
+"""Envelopes over the real Kafka broker, and dead-lettering of poison messages."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from google.protobuf.wrappers_pb2 import StringValue
+from kafka import KafkaConsumer
+
+from services.common.envelope import decode, unwrap, wrap
+from services.common.kafka import DLQ_SUFFIX, EventConsumer, TopicSpec, ensure_topics, make_producer
+
+
+def test_envelope_round_trip_over_kafka(kafka_bootstrap, unique):
+    topic = f"test.envelope.{unique}"
+    ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=3)])
+    when = datetime(2025, 3, 1, 10, 30, tzinfo=timezone.utc)
+    sent = [
+        wrap(StringValue(value=f"hello {i}"), aggregate_type="greeting", aggregate_id=f"agg-{i % 2}",
+             aggregate_version=i + 1, producer="test", occurred_at=when, correlation_id="corr-1")
+        for i in range(6)
+    ]
+    producer = make_producer(kafka_bootstrap, "test")
+    for env in sent:
+        producer.send(topic, key=env.aggregate_id.encode(), value=env.SerializeToString()).get(30)
+    producer.close()
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                             group_id=f"g-{unique}", consumer_timeout_ms=10000)
+    received = []
+    for record in consumer:
+        received.append((record.key.decode(), decode(record.value)))
+        if len(received) == len(sent):
+            break
+    consumer.close()
+
+    assert sorted(e.event_id for _, e in received) == sorted(e.event_id for e in sent)
+    for key, env in received:
+        assert key == env.aggregate_id
+        assert env.occurred_at.ToDatetime(tzinfo=timezone.utc) == when
+        assert unwrap(env).value.startswith("hello ")
+    # Events of one aggregate keep their order (same key -> same partition).
+    versions = [e.aggregate_version for k, e in received if k == "agg-0"]
+    assert versions == sorted(versions) == [1, 3, 5]
+
+
+def test_poison_message_goes_to_dead_letter_topic_and_stream_moves_on(kafka_bootstrap, unique):
+    topic = f"test.poison.{unique}"
+    ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=1)])
+    producer = make_producer(kafka_bootstrap, "test")
+    good1 = wrap(StringValue(value="a"), aggregate_type="t", aggregate_id="x", aggregate_version=1,
+                 producer="test", occurred_at=datetime.now(timezone.utc))
+    good2 = wrap(StringValue(value="b"), aggregate_type="t", aggregate_id="x", aggregate_version=2,
+                 producer="test", occurred_at=datetime.now(timezone.utc))
+    for value in (good1.SerializeToString(), b"\xff\xfenot a protobuf", good2.SerializeToString()):
+        producer.send(topic, key=b"x", value=value).get(30)
+    producer.close()
+
+    handled = []
+    consumer = EventConsumer(bootstrap=kafka_bootstrap, group_id=f"g-{unique}", topics=[topic],
+                             handler=lambda env: handled.append(unwrap(env).value))
+    for _ in range(100):
+        consumer.poll_once(timeout_ms=200)
+        if len(handled) == 2:
+            break
+    consumer.close()
+    assert handled == ["a", "b"]
+    assert consumer.dead_lettered == 1
+
+    dlq = KafkaConsumer(topic + DLQ_SUFFIX, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                        consumer_timeout_ms=10000)
+    record = next(iter(dlq))
+    dlq.close()
+    headers = dict(record.headers)
+    assert record.value == b"\xff\xfenot a protobuf"
+    assert b"undecodable" in headers["dlq.reason"]
+    assert headers["dlq.source"] == f"{topic}/0/1".encode()

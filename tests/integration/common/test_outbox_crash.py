@@ -1,0 +1,129 @@
+"""The outbox relay is killed with SIGKILL between publishing and removing; after a restart every
+event arrives, and an idempotent consumer applies each exactly once."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+from google.protobuf.wrappers_pb2 import StringValue
+from kafka import KafkaConsumer, TopicPartition
+
+from services.common.envelope import unwrap, wrap
+from services.common.inbox import apply_once
+from services.common.kafka import EventConsumer, TopicSpec, ensure_topics
+from services.common.outbox import PendingEvent, insert_with_outbox, update_with_outbox
+
+AGGREGATES = 40
+EVENTS_EACH = 3
+
+
+def _event(topic, agg_id, version):
+    env = wrap(StringValue(value=f"{agg_id} v{version}"), aggregate_type="counter", aggregate_id=agg_id,
+               aggregate_version=version, producer="test", occurred_at=datetime.now(timezone.utc))
+    return PendingEvent(topic, env)
+
+
+def _relay(mongo_uri, db, bootstrap, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.common.relay_process", "--mongo-uri", mongo_uri, "--db", db,
+         "--collection", "aggregates", "--bootstrap", bootstrap, *extra],
+        cwd=os.getcwd(),
+    )
+
+
+def _pending(collection) -> int:
+    return sum(len(d["outbox"]) for d in collection.find({}, {"outbox": 1}))
+
+
+def _wait(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _topic_records(bootstrap, topic):
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, consumer_timeout_ms=3000, auto_offset_reset="earliest")
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    end = consumer.end_offsets(parts)
+    total = sum(end.values())
+    records = []
+    while len(records) < total:
+        batch = consumer.poll(timeout_ms=1000)
+        for recs in batch.values():
+            records.extend(recs)
+    consumer.close()
+    return records
+
+
+def test_relay_killed_mid_flight_loses_nothing_and_consumer_applies_each_once(
+        mongo_db, mongo_uri, kafka_bootstrap, unique, tmp_path):
+    topic = f"test.outbox.{unique}"
+    ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=3)])
+    aggregates = mongo_db["aggregates"]
+
+    # The database writes: each aggregate created with one event, then changed twice.
+    written = set()
+    for i in range(AGGREGATES):
+        agg = f"agg-{i:03d}"
+        first = _event(topic, agg, 1)
+        insert_with_outbox(aggregates, {"_id": agg, "n": 0}, [first])
+        written.add(first.envelope.event_id)
+        for version in range(2, EVENTS_EACH + 1):
+            ev = _event(topic, agg, version)
+            update_with_outbox(aggregates, agg, version - 1, {"n": version}, [ev])
+            written.add(ev.envelope.event_id)
+    assert _pending(aggregates) == AGGREGATES * EVENTS_EACH
+
+    # First relay: publishes one batch of 10 aggregates, then is SIGKILLed before removing it.
+    marker = tmp_path / "published"
+    first = _relay(mongo_uri, mongo_db.name, kafka_bootstrap, "--batch-size", "10", "--pause-after-publish", str(marker))
+    try:
+        _wait(marker.exists, 60, "the first relay to publish a batch")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    assert first.returncode == -signal.SIGKILL
+    published_before_crash = len(_topic_records(kafka_bootstrap, topic))
+    assert published_before_crash == 10 * EVENTS_EACH
+    assert _pending(aggregates) == AGGREGATES * EVENTS_EACH, "nothing may be removed before the crash"
+
+    # Restarted relay drains every outbox.
+    second = _relay(mongo_uri, mongo_db.name, kafka_bootstrap)
+    try:
+        _wait(lambda: _pending(aggregates) == 0, 60, "the restarted relay to drain the outboxes")
+    finally:
+        second.terminate()
+        second.wait(10)
+
+    records = _topic_records(kafka_bootstrap, topic)
+    ids_on_topic = [r.headers[0][1].decode() for r in records]
+    assert set(ids_on_topic) == written, "every written event arrives"
+    assert len(records) == len(written) + published_before_crash, "the crashed batch was published twice"
+
+    # An idempotent consumer applies each event exactly once, even when it reads everything twice.
+    counters = mongo_db["counters"]
+
+    def handle(envelope):
+        unwrap(envelope)
+        apply_once(counters, envelope.aggregate_id, envelope.event_id, {"$inc": {"applied": 1}})
+
+    for group in ("first-pass", "replay-from-zero"):
+        consumer = EventConsumer(bootstrap=kafka_bootstrap, group_id=f"{group}-{unique}", topics=[topic],
+                                 handler=handle)
+        seen = 0
+        deadline = time.monotonic() + 60
+        while seen < len(records) and time.monotonic() < deadline:
+            seen += consumer.poll_once(timeout_ms=500)
+        consumer.close()
+        assert seen == len(records)
+        applied = {d["_id"]: d["applied"] for d in counters.find()}
+        assert applied == {f"agg-{i:03d}": EVENTS_EACH for i in range(AGGREGATES)}
