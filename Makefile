@@ -18,7 +18,7 @@ export GOFLAGS := -mod=readonly
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
 
-.PHONY: help deps infra-deps run test unit integration bench stop status lock clean
+.PHONY: help deps infra-deps run test unit integration bench stop status keys lock clean
 
 help:
 	@echo "make run    - install what is needed, start Kafka, FerretDB and the services with demo data"
@@ -77,6 +77,10 @@ status: $(VENV)/.stamp
 
 stop: $(VENV)/.stamp
 	$(PY) -m infra.stack stop
+
+# The development token-signing key pair (.llr/keys), also used by docker-compose.
+keys: $(VENV)/.stamp
+	$(PY) -c 'from infra.run import ensure_dev_keys; from infra.stack import InfraSettings; print(ensure_dev_keys(InfraSettings().home))'
 
 # Re-pin every dependency after changing requirements.in.
 lock:

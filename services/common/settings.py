@@ -42,10 +42,17 @@ class ServiceSettings(BaseSettings):
     # Outbox relay: how often it looks for pending events when nobody wakes it up.
     outbox_poll_interval_s: float = 0.2
     log_level: str = "INFO"
+    # Prefix for every topic name this service produces or consumes; empty in production. Tests
+    # set a unique one so that runs never see each other's events.
+    topic_namespace: str = ""
+
+    def topic(self, context: str, kind: str = "events") -> str:
+        """Topic of a bounded context, e.g. ``topic("enrolments")`` -> ``llr.enrolments.v1.events``."""
+        return f"{self.topic_namespace}llr.{context}.v1.{kind}"
 
     @property
     def events_topic(self) -> str:
-        return f"llr.{self.service_name}.v1.events"
+        return self.topic(self.service_name)
 
     def auth_public_key_pem(self) -> bytes:
         try:

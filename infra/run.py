@@ -1,0 +1,136 @@
+"""``make run``: the whole platform on this machine, in the foreground until Ctrl-C.
+
+1. starts Kafka and FerretDB (``infra.stack``), reusing them when already running;
+2. creates the development token-signing key pair under ``.llr/keys`` if missing (services get
+   only the public key; ``python -m infra.devtokens`` issues tokens with the private one);
+3. starts every service that has an entrypoint (``services/<name>/entrypoints/main.py``) as its
+   own process, logs under ``.llr/logs``, and waits until each answers its gRPC health check;
+4. runs the demo-data loader when one exists (``services/demo``);
+5. on Ctrl-C or SIGTERM stops the services, then the infrastructure this call started.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from infra.stack import REPO, InfraError, Stack
+
+SERVICE_ORDER = ["accounts", "certification", "enrolments", "kpi"]
+
+
+def ensure_dev_keys(home: Path) -> Path:
+    from services.common.auth import generate_keypair
+
+    keys = home / "keys"
+    private, public = keys / "token-signing.pem", keys / "token-signing.pub.pem"
+    if not private.exists() or not public.exists():
+        keys.mkdir(parents=True, exist_ok=True)
+        priv, pub = generate_keypair()
+        private.write_bytes(priv)
+        private.chmod(0o600)
+        public.write_bytes(pub)
+    return public
+
+
+def available_services() -> list[str]:
+    return [s for s in SERVICE_ORDER if (REPO / "services" / s / "entrypoints" / "main.py").exists()]
+
+
+def wait_for_grpc_health(port: int, proc: subprocess.Popen, timeout_s: float = 60) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise InfraError(f"service on port {port} exited with {proc.returncode}")
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.3)
+    raise InfraError(f"service on port {port} not healthy after {timeout_s}s")
+
+
+def main() -> int:
+    stack = Stack()
+    try:
+        started_infra = stack.start()
+    except InfraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(stack.describe(), flush=True)
+    ensure_dev_keys(stack.home)
+    procs: list[tuple[str, subprocess.Popen]] = []
+    try:
+        for name in available_services():
+            log_path = stack.home / "logs" / f"{name}.log"
+            log = open(log_path, "ab")
+            proc = subprocess.Popen([sys.executable, "-m", f"services.{name}.entrypoints.main"],
+                                    stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+                                    env=os.environ.copy())
+            procs.append((name, proc))
+            settings_port = _grpc_port(name)
+            if settings_port:
+                wait_for_grpc_health(settings_port, proc)
+                print(f"{name:<14} gRPC 127.0.0.1:{settings_port}   log {log_path}", flush=True)
+        if (REPO / "services" / "demo" / "__main__.py").exists():
+            subprocess.run([sys.executable, "-m", "services.demo"], cwd=REPO, check=True)
+        if not procs:
+            print("no services yet: the infrastructure runs alone", flush=True)
+        print("platform running; press Ctrl-C to stop", flush=True)
+        _wait_for_signal(procs)
+    except InfraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for name, proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for name, proc in reversed(procs):
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        stack.stop(started_infra)
+        print("stopped", flush=True)
+    return 0
+
+
+def _grpc_port(name: str) -> int | None:
+    import importlib
+
+    try:
+        module = importlib.import_module(f"services.{name}.settings")
+    except ImportError:
+        return None
+    settings_cls = next(v for k, v in vars(module).items() if k.endswith("Settings") and k != "ServiceSettings")
+    return settings_cls().grpc_port
+
+
+def _wait_for_signal(procs) -> None:
+    stop = {"now": False}
+
+    def handler(signum, frame):  # noqa: ARG001
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not stop["now"]:
+        for name, proc in procs:
+            if proc.poll() is not None:
+                raise InfraError(f"{name} exited unexpectedly with {proc.returncode}; see .llr/logs/{name}.log")
+        time.sleep(0.5)
+    print("stopping...", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

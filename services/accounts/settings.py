@@ -1,0 +1,12 @@
+"""Settings of the accounts service (env prefix `LLR_ACCOUNTS_`): Leer- en loopbaanrekening accounts: wallets, ledger, policies, funding saga."""
+from __future__ import annotations
+
+from services.common.settings import ServiceSettings, service_config
+
+
+class AccountsSettings(ServiceSettings):
+    model_config = service_config("LLR_ACCOUNTS_")
+
+    service_name: str = "accounts"
+    mongo_db: str = "llr_accounts"
+    grpc_port: int = 50061

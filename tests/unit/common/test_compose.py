@@ -1,0 +1,56 @@
+"""docker-compose.yml cannot run here (no Docker engine), so keep it honest offline: it parses,
+every service in it has a settings class, and every variable and port agrees with that class."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.common.settings import ServiceSettings
+
+REPO = Path(__file__).resolve().parents[3]
+SERVICES = ["accounts", "certification", "enrolments", "kpi"]
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def _settings_class(name: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"services.{name}.settings")
+    return next(v for v in vars(module).values()
+                if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings)
+
+
+def test_compose_declares_infrastructure_and_every_service(compose):
+    assert {"kafka", "mongo", *SERVICES} <= set(compose["services"])
+    assert compose["services"]["kafka"]["image"].startswith("apache/kafka:3.9")
+    assert compose["services"]["mongo"]["image"].startswith("mongo:")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_environment_matches_its_settings(compose, name):
+    cls = _settings_class(name)
+    prefix = cls.model_config["env_prefix"]
+    svc = compose["services"][name]
+    env = svc["environment"]
+    fields = {f"{prefix}{f.upper()}" for f in cls.model_fields}
+    unknown = set(env) - fields
+    assert not unknown, f"{name}: variables no settings field reads: {sorted(unknown)}"
+    # Values parse with the settings class itself.
+    settings = cls(**{k[len(prefix):].lower(): v for k, v in env.items()})
+    assert settings.kafka_bootstrap == "kafka:9092"
+    assert settings.mongo_uri.startswith("mongodb://mongo:27017")
+    assert settings.grpc_port == cls().grpc_port, "compose uses the service's default port"
+    assert svc["ports"] == [f"{settings.grpc_port}:{settings.grpc_port}"]
+    assert svc["command"][-1] == f"services.{name}.entrypoints.main"
+    assert (REPO / "services" / name / "entrypoints" / "main.py").exists(), f"{name} has no entrypoint"
+    assert str(settings.auth_public_key_file) == "/run/secrets/token_signing_pub"
+
+
+def test_service_ports_are_distinct(compose):
+    ports = [_settings_class(n)().grpc_port for n in SERVICES]
+    assert len(set(ports)) == len(ports)
