@@ -53,10 +53,12 @@ $(FERRETDB): infra/ferretdb/main.go infra/ferretdb/go.mod infra/ferretdb/go.sum
 	cd infra/ferretdb && go build -trimpath -o $(CURDIR)/$@.tmp . && mv $(CURDIR)/$@.tmp $(CURDIR)/$@
 
 # Generated protobuf and gRPC code: never committed, never hand-edited.
+# Generated into a fresh directory that replaces the old one only when protoc succeeded.
 $(GEN)/.stamp: $(PROTOS) $(VENV)/.stamp
-	rm -rf $(GEN) && mkdir -p $(GEN)
-	$(PY) -m grpc_tools.protoc -Iprotos --python_out=$(GEN) --pyi_out=$(GEN) --grpc_python_out=$(GEN) $(PROTOS)
-	touch $@
+	@tmp=$$(mktemp -d $(LLR)/gen.XXXXXX) && \
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=$$tmp --pyi_out=$$tmp --grpc_python_out=$$tmp $(PROTOS) && \
+	touch $$tmp/.stamp && rm -rf $(GEN) && mv $$tmp $(GEN) || { rm -rf $$tmp; exit 1; }
+	@echo "protobuf code generated in $(GEN)"
 
 run: deps
 	$(PY) -m infra.run
