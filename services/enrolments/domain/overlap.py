@@ -1,0 +1,89 @@
+"""Duplicate/overlap rule: one person, one offer, one period.
+
+A new enrolment conflicts with an existing one of the *same person on the same offer* when
+their planned periods share at least one calendar day. Periods are inclusive date ranges
+``[planned_start, planned_end]``: a course ending on the 10th and one starting on the 11th only
+touch and do not conflict; both on the 10th do.
+
+Which existing enrolments count (``BLOCKING_STATUSES``): REQUESTED, FUNDED, STARTED (the live
+ones) and COMPLETED (the person already followed that course in that period, so funding it
+again would be double financing -- the CPF fraud pattern). REJECTED, CANCELLED, NO_SHOW and
+DROPPED_OUT never block: the learner may try again.
+
+The service layer maps a conflict to ALREADY_EXISTS. Idempotent retries (same request_id or
+provider reference) are recognised *before* this rule and answered with the first result.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Iterable
+
+from .errors import DuplicateEnrolment
+from .states import EnrolmentStatus
+
+if TYPE_CHECKING:
+    from .enrolment import Enrolment
+
+S = EnrolmentStatus
+BLOCKING_STATUSES: frozenset[EnrolmentStatus] = frozenset({S.REQUESTED, S.FUNDED, S.STARTED, S.COMPLETED})
+
+
+@dataclass(frozen=True)
+class EnrolmentPeriod:
+    """The few facts the rule needs about an existing enrolment (what a query projection returns)."""
+
+    enrolment_id: str
+    person_id: str
+    offer_id: str
+    planned_start: date
+    planned_end: date
+    status: EnrolmentStatus
+
+    @classmethod
+    def of(cls, enrolment: "Enrolment") -> "EnrolmentPeriod":
+        return cls(enrolment.enrolment_id, enrolment.person_id, enrolment.offer_id,
+                   enrolment.planned_start, enrolment.planned_end, enrolment.status)
+
+
+def periods_overlap(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
+    """Inclusive date ranges share at least one day."""
+    return a_start <= b_end and b_start <= a_end
+
+
+def find_conflict(
+    *,
+    person_id: str,
+    offer_id: str,
+    planned_start: date,
+    planned_end: date,
+    existing: Iterable[EnrolmentPeriod],
+    exclude_enrolment_id: str | None = None,
+) -> EnrolmentPeriod | None:
+    """The first existing enrolment that blocks the new one, or None."""
+    for other in existing:
+        if (
+            other.enrolment_id != exclude_enrolment_id
+            and other.person_id == person_id
+            and other.offer_id == offer_id
+            and other.status in BLOCKING_STATUSES
+            and periods_overlap(planned_start, planned_end, other.planned_start, other.planned_end)
+        ):
+            return other
+    return None
+
+
+def conflict_reason(conflict: EnrolmentPeriod) -> str:
+    return (f"person already has enrolment {conflict.enrolment_id} ({conflict.status}) on offer "
+            f"{conflict.offer_id} for {conflict.planned_start.isoformat()}..{conflict.planned_end.isoformat()}, "
+            "which overlaps the requested period")
+
+
+def ensure_no_conflict(*, person_id: str, offer_id: str, planned_start: date, planned_end: date,
+                       existing: Iterable[EnrolmentPeriod], exclude_enrolment_id: str | None = None) -> None:
+    """Raise ``DuplicateEnrolment`` (ALREADY_EXISTS) when ``find_conflict`` finds one."""
+    conflict = find_conflict(person_id=person_id, offer_id=offer_id, planned_start=planned_start,
+                             planned_end=planned_end, existing=existing,
+                             exclude_enrolment_id=exclude_enrolment_id)
+    if conflict is not None:
+        raise DuplicateEnrolment(conflict.enrolment_id, conflict_reason(conflict))
