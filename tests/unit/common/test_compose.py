@@ -54,3 +54,42 @@ def test_service_environment_matches_its_settings(compose, name):
 def test_service_ports_are_distinct(compose):
     ports = [_settings_class(n)().grpc_port for n in SERVICES]
     assert len(set(ports)) == len(ports)
+
+
+def _k8s_documents():
+    docs = []
+    for path in sorted((REPO / "deploy" / "k8s").glob("*.yaml")):
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return docs
+
+
+def test_kustomization_lists_every_manifest():
+    kustomization = yaml.safe_load((REPO / "deploy" / "k8s" / "kustomization.yaml").read_text())
+    manifests = {p.name for p in (REPO / "deploy" / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == manifests
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_kubernetes_deployment_matches_settings(name):
+    docs = _k8s_documents()
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == name)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    cls = _settings_class(name)
+    prefix = cls.model_config["env_prefix"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    fields = {f"{prefix}{f.upper()}" for f in cls.model_fields}
+    assert set(env) <= fields, f"{name}: unknown variables {sorted(set(env) - fields)}"
+    settings = cls(**{k[len(prefix):].lower(): v for k, v in env.items()})
+    assert container["ports"][0]["containerPort"] == settings.grpc_port == cls().grpc_port
+    assert service["spec"]["ports"][0]["port"] == settings.grpc_port
+    assert container["readinessProbe"]["grpc"]["port"] == settings.grpc_port
+    assert container["command"][-1] == f"services.{name}.entrypoints.main"
+    mount = container["volumeMounts"][0]["mountPath"]
+    assert str(settings.auth_public_key_file).startswith(mount)
+
+
+def test_kafka_topics_in_kubernetes_are_the_services_topics():
+    topics = {d["metadata"]["name"] for d in _k8s_documents() if d["kind"] == "KafkaTopic"}
+    expected = {_settings_class(n)().events_topic for n in ["accounts", "certification", "enrolments"]}
+    assert expected | {"llr.population.v1.events"} <= topics
