@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     # MongoDB wire-protocol server (FerretDB locally, MongoDB in docker-compose and Kubernetes).
     mongo_uri: str = "mongodb://127.0.0.1:27027/"
     mongo_db: str = "llr"
+    # Serialise write commands per process (needed on FerretDB v1, see services/common/mongo.py);
+    # false against MongoDB.
+    mongo_serialize_writes: bool = True
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50060
     grpc_max_workers: int = 16

@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import pymongo
 import pytest
 
 from infra.stack import Stack
 from services.common.auth import Role, TokenIssuer, TokenVerifier, generate_keypair
 from services.common.clock import SystemClock
+from services.common.mongo import make_client
 
 
 
@@ -59,7 +59,7 @@ def unique() -> str:
 @pytest.fixture
 def mongo_db(mongo_uri, unique):
     """A fresh database on the real FerretDB, dropped after the test."""
-    client = pymongo.MongoClient(mongo_uri, tz_aware=True, uuidRepresentation="standard")
+    client = make_client(mongo_uri)
     name = f"test_{unique}"
     yield client[name]
     client.drop_database(name)

@@ -96,3 +96,21 @@ def test_service_settings_read_only_their_own_prefix(monkeypatch):
     s = DemoSettings()
     assert s.grpc_port == 6001
     assert s.events_topic == "llr.demo.v1.events"
+
+
+def test_write_serializer_locks_write_commands_only_until_their_reply():
+    from types import SimpleNamespace
+
+    from services.common.mongo import WriteSerializer
+
+    listener = WriteSerializer()
+    lock = WriteSerializer._lock
+    listener.started(SimpleNamespace(command_name="find", request_id=1))
+    assert not lock.locked()
+    listener.started(SimpleNamespace(command_name="update", request_id=2))
+    assert lock.locked()
+    listener.succeeded(SimpleNamespace(command_name="update", request_id=2))
+    assert not lock.locked()
+    listener.started(SimpleNamespace(command_name="findAndModify", request_id=3))
+    listener.failed(SimpleNamespace(command_name="findAndModify", request_id=3))
+    assert not lock.locked()
