@@ -1,0 +1,563 @@
+"""Use cases of the certification service: each command loads what it needs, lets the pure
+domain decide, and writes the outcome as ONE single-document change (state + outbox events +
+the idempotency record of the request). Queries never write.
+
+Authorisation: ``Role.MENTORING_ORGANISATION`` acts on its own organisation's candidates and
+certificates only; ``Role.REGISSEUR`` may do everything; ``Role.SERVICE`` may read.
+
+Idempotency: a mutating command with a ``request_id`` already applied to the aggregate returns
+the snapshot of the first answer; the same id with a different request is INVALID_ARGUMENT.
+Ids of created things (candidate, training record, certificate, assignment) are derived from
+the request id, so a retry after a lost answer finds what the first attempt created.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Callable
+
+from pymongo.errors import DuplicateKeyError
+
+from services.common.auth import Principal, Role
+from services.common.clock import Clock
+from services.common.errors import (
+    AlreadyExists, ConcurrencyConflict, FailedPrecondition, FieldErrors, InvalidArgument, NotFound, PermissionDenied,
+)
+
+from ..adapters import events as event_mapping
+from ..adapters.store import (
+    Store, StoredCertificate, assignment_fields, assignment_from, candidate_fields, candidate_from,
+    certificate_fields, certificate_from, fingerprint, live_slot, organisation_fields, organisation_from,
+    remembered, request_entry, training_fields, training_from, trainings_from,
+)
+from ..domain.assignments import MentorAssignment, assign_mentee
+from ..domain.certificate import Certificate, StatusPointer
+from ..domain.credentials.credential import IssuerProfile, issue_credential
+from ..domain.credentials.data_integrity import add_proof
+from ..domain.credentials.keys import IssuerKey, public_key_multibase
+from ..domain.credentials.status_list import StatusList, StatusPurpose
+from ..domain.credentials.verify import VerificationResult, verify
+from ..domain.errors import OrganisationNotAccredited
+from ..domain.model import Candidate, MentoringOrganisation, TrainingRecord, parse_enum
+from ..domain.policy import (
+    CertificationPolicy, CredentialPolicy, PolicyBook, RequirementsEvaluation, evaluate_requirements,
+)
+from ..domain.values import CertificateStatus, CredentialType
+
+log = logging.getLogger(__name__)
+
+WRITERS = (Role.REGISSEUR, Role.MENTORING_ORGANISATION)
+READERS = (Role.REGISSEUR, Role.MENTORING_ORGANISATION, Role.SERVICE)
+ID_NAMESPACE = uuid.UUID("4d1c8a52-93b7-5e0f-8a4e-6b0f3f0c7d21")
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+MAX_CREDENTIAL_BYTES = 256 * 1024
+LIVE = (CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED)
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    assignment: MentorAssignment
+    active_mentees: int
+    capacity: int
+
+
+@dataclass(frozen=True)
+class RequirementsView:
+    policy: CertificationPolicy
+    credentials: list[CredentialPolicy]
+    evaluation: RequirementsEvaluation | None = None
+
+
+@dataclass(frozen=True)
+class IssuerView:
+    issuer_id: str
+    name: str
+    verification_method: str
+    public_key_multibase: str
+
+
+def derived_id(*parts: str) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, "/".join(parts)))
+
+
+def require_fields(**values: object) -> None:
+    """INVALID_ARGUMENT naming every empty required field at once."""
+    missing = [(name, "is required") for name, value in values.items() if not isinstance(value, str) or not value.strip()]
+    if missing:
+        raise FieldErrors(missing)
+
+
+def parse_date(field: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(field, "must be an ISO date (YYYY-MM-DD)") from None
+
+
+class CertificationService:
+    def __init__(
+        self, store: Store, *, clock: Clock, policies: PolicyBook, issuer_key: IssuerKey, issuer: IssuerProfile,
+        events_topic: str, status_list_base_url: str, status_list_ttl: timedelta,
+        notify: Callable[[], None] = lambda: None,
+    ) -> None:
+        if issuer.id != issuer_key.issuer_id:
+            raise ValueError("the issuer profile and the issuer key name different issuers")
+        self.store = store
+        self.clock = clock
+        self.policies = policies
+        self.issuer_key = issuer_key
+        self.issuer = issuer
+        self.topic = events_topic
+        self.status_list_base_url = status_list_base_url.rstrip("/")
+        self.status_list_ttl = status_list_ttl
+        self.notify = notify
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _now(self) -> datetime:
+        now = self.clock.now()
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)  # what BSON keeps
+
+    def _pending(self, events: list, version: int, request_id: str):
+        return event_mapping.pending(self.topic, events, aggregate_version=version,
+                                     correlation_id=request_id, causation_id=request_id)
+
+    @staticmethod
+    def _replayed(doc: dict[str, Any] | None, key: str, fp: str) -> dict[str, Any] | None:
+        entry = remembered(doc, key)
+        if entry is None:
+            return None
+        if entry["fp"] != fp:
+            raise InvalidArgument("request_id", "was already used for a different request")
+        return entry["result"]
+
+    @staticmethod
+    def _key(method: str, p: Principal, request_id: str) -> str:
+        return f"{method}:{p.role.value}:{p.organisation_id}:{request_id}"
+
+    @staticmethod
+    def _check_scope(p: Principal, organisation_id: str, *, read: bool = False) -> None:
+        if p.role is Role.REGISSEUR or (read and p.role is Role.SERVICE):
+            return
+        if p.role is Role.MENTORING_ORGANISATION and p.organisation_id == organisation_id:
+            return
+        raise PermissionDenied(f"{p.role.value} {p.organisation_id} may not access data of organisation {organisation_id}")
+
+    def _organisation(self, organisation_id: str) -> MentoringOrganisation:
+        doc = self.store.organisation(organisation_id)
+        if doc is None:
+            raise OrganisationNotAccredited(f"organisation {organisation_id} is not accredited by the regisseur")
+        return organisation_from(doc)
+
+    def _candidate_doc(self, candidate_id: str, field: str = "candidate_id") -> dict[str, Any]:
+        doc = self.store.candidate(candidate_id)
+        if doc is None:
+            raise NotFound(f"{field} {candidate_id!r}: no such candidate")
+        return doc
+
+    def _certificate_doc(self, certificate_id: str) -> dict[str, Any]:
+        doc = self.store.certificate(certificate_id)
+        if doc is None:
+            raise NotFound(f"certificate_id {certificate_id!r}: no such certificate")
+        return doc
+
+    def _policy(self, day: date) -> CertificationPolicy:
+        try:
+            return self.policies.in_force(day)
+        except LookupError as exc:
+            raise FailedPrecondition(str(exc)) from None
+
+    def _credential_json(self, cert: Certificate) -> str:
+        rules = self.policies.get(cert.policy_version).credential(cert.credential_type)
+        return json.dumps(issue_credential(cert, rules, self.issuer, self.issuer_key), ensure_ascii=False)
+
+    def _status_list_url(self, purpose: StatusPurpose, number: int) -> str:
+        return f"{self.status_list_base_url}/{purpose.value}/{number}"
+
+    # --- organisations (regisseur) -----------------------------------------------------------------
+    def accredit_organisation(self, p: Principal, *, request_id: str, organisation_id: str, name: str) -> MentoringOrganisation:
+        """Accredit a new organisation, or re-accredit a suspended one."""
+        p.require(Role.REGISSEUR)
+        require_fields(request_id=request_id, organisation_id=organisation_id, name=name)
+        key, fp = self._key("AccreditOrganisation", p, request_id), fingerprint(organisation_id, name)
+        doc = self.store.organisation(organisation_id)
+        if (result := self._replayed(doc, key, fp)) is not None:
+            return organisation_from({"_id": organisation_id, **result})
+        now = self._now()
+        if doc is None:
+            org, event = MentoringOrganisation.accredit(organisation_id, name, now=now)
+            fields = organisation_fields(org)
+            try:
+                self.store.insert(self.store.organisations, organisation_id, fields,
+                                  self._pending([event], org.version, request_id), request_entry(key, fp, fields))
+            except DuplicateKeyError:
+                raise ConcurrencyConflict(f"organisation {organisation_id} was created concurrently; retry") from None
+        else:
+            org = organisation_from(doc)
+            if org.is_accredited:
+                raise AlreadyExists(f"organisation {organisation_id} is already accredited")
+            org, event = org.reinstate(now=now)
+            fields = organisation_fields(org)
+            self.store.update(self.store.organisations, organisation_id, doc["version"], fields,
+                              self._pending([event], org.version, request_id), request_entry(key, fp, fields))
+        self.notify()
+        return org
+
+    def suspend_organisation(self, p: Principal, *, request_id: str, organisation_id: str, reason: str) -> MentoringOrganisation:
+        p.require(Role.REGISSEUR)
+        require_fields(request_id=request_id, organisation_id=organisation_id, reason=reason)
+        key, fp = self._key("SuspendOrganisation", p, request_id), fingerprint(organisation_id, reason)
+        doc = self.store.organisation(organisation_id)
+        if doc is None:
+            raise NotFound(f"organisation_id {organisation_id!r}: no such organisation")
+        if (result := self._replayed(doc, key, fp)) is not None:
+            return organisation_from({"_id": organisation_id, **result})
+        org, event = organisation_from(doc).suspend(reason, now=self._now())
+        fields = organisation_fields(org)
+        self.store.update(self.store.organisations, organisation_id, doc["version"], fields,
+                          self._pending([event], org.version, request_id), request_entry(key, fp, fields))
+        self.notify()
+        return org
+
+    # --- candidates and training ---------------------------------------------------------------------
+    def register_candidate(self, p: Principal, *, request_id: str, organisation_id: str, person_id: str,
+                           role: str) -> Candidate:
+        p.require(*WRITERS)
+        if p.role is Role.MENTORING_ORGANISATION:
+            if organisation_id and organisation_id != p.organisation_id:
+                raise PermissionDenied(f"organisation {p.organisation_id} may not register candidates for {organisation_id}")
+            organisation_id = p.organisation_id
+        require_fields(request_id=request_id, organisation_id=organisation_id, person_id=person_id)
+        parse_enum(CredentialType, "role", role)
+        key, fp = self._key("RegisterCandidate", p, request_id), fingerprint(organisation_id, person_id, role)
+        candidate_id = derived_id("candidate", organisation_id, request_id)
+        doc = self.store.candidate(candidate_id)
+        if (result := self._replayed(doc, key, fp)) is not None:
+            return candidate_from({"_id": candidate_id, **result})
+        if doc is not None:   # created by this request id, whose record has since been forgotten
+            if (doc["person_id"], doc["role"]) != (person_id, role):
+                raise InvalidArgument("request_id", "was already used for a different request")
+            return candidate_from(doc)
+        candidate, event = Candidate.register(self._organisation(organisation_id), candidate_id=candidate_id,
+                                              person_id=person_id, role=role, now=self._now())
+        fields = candidate_fields(candidate)
+        try:
+            self.store.insert(self.store.candidates, candidate_id, {**fields, "trainings": [], "assignments": []},
+                              self._pending([event], 1, request_id), request_entry(key, fp, fields))
+        except DuplicateKeyError:
+            if self.store.candidate(candidate_id) is not None:   # a concurrent retry won
+                return self.register_candidate(p, request_id=request_id, organisation_id=organisation_id,
+                                               person_id=person_id, role=role)
+            raise AlreadyExists(f"person {person_id} is already registered as {candidate.role} "
+                                f"by organisation {organisation_id}") from None
+        self.notify()
+        return candidate
+
+    def record_training(self, p: Principal, *, request_id: str, candidate_id: str, module_id: str, hours: str,
+                        completed_on: str, result: str) -> TrainingRecord:
+        p.require(*WRITERS)
+        require_fields(request_id=request_id, candidate_id=candidate_id, module_id=module_id, hours=hours,
+                       completed_on=completed_on)
+        day = parse_date("completed_on", completed_on)
+        doc = self._candidate_doc(candidate_id)
+        self._check_scope(p, doc["organisation_id"])
+        key = self._key("RecordTraining", p, request_id)
+        fp = fingerprint(candidate_id, module_id, hours, completed_on, result)
+        if (replay := self._replayed(doc, key, fp)) is not None:
+            return training_from(replay)
+        record_id = derived_id("training", candidate_id, request_id)
+        for raw in doc.get("trainings", []):
+            if raw["record_id"] == record_id:   # recorded by this request id; its record was forgotten
+                return training_from(raw)
+        record, event = TrainingRecord.record(
+            self._organisation(doc["organisation_id"]), candidate_from(doc),
+            record_id=record_id, module_id=module_id, hours=hours,
+            completed_on=day, result=result, now=self._now())
+        fields = training_fields(record)
+        self.store.update(self.store.candidates, candidate_id, doc["version"],
+                          {"trainings": doc.get("trainings", []) + [fields]},
+                          self._pending([event], doc["version"] + 1, request_id), request_entry(key, fp, fields))
+        self.notify()
+        return record
+
+    # --- certificates ------------------------------------------------------------------------------
+    def issue_certificate(self, p: Principal, *, request_id: str, candidate_id: str) -> StoredCertificate:
+        p.require(*WRITERS)
+        require_fields(request_id=request_id, candidate_id=candidate_id)
+        cand_doc = self._candidate_doc(candidate_id)
+        self._check_scope(p, cand_doc["organisation_id"])
+        key, fp = self._key("IssueCertificate", p, request_id), fingerprint(candidate_id)
+        certificate_id = derived_id("certificate", candidate_id, request_id)
+        existing = self.store.certificate(certificate_id)
+        if (result := self._replayed(existing, key, fp)) is not None:
+            return certificate_from({"_id": certificate_id, **result})
+        if existing is not None:   # issued by this very request (the id says so); record forgotten
+            return certificate_from(existing)
+
+        now = self._now()
+        candidate, organisation = candidate_from(cand_doc), self._organisation(cand_doc["organisation_id"])
+        trainings = trainings_from(cand_doc)
+        policy = self._policy(now.date())
+        # Decide everything that can say no before allocating a status index and a number.
+        organisation.ensure_accredited()
+        evaluate_requirements(candidate, trainings, policy, now.date()).raise_if_not_met()
+        self._free_live_slot(candidate, now)
+
+        number, index = self.store.allocate_status_index()
+        qualification_number = self.store.allocate_qualification_number(candidate.role, certificate_id)
+        cert = Certificate.issue(
+            certificate_id=certificate_id, organisation=organisation, candidate=candidate, trainings=trainings,
+            policy=policy, qualification_number=qualification_number,
+            revocation_status=StatusPointer(self._status_list_url(StatusPurpose.REVOCATION, number), index),
+            suspension_status=StatusPointer(self._status_list_url(StatusPurpose.SUSPENSION, number), index),
+            now=now)
+        fields = certificate_fields(cert, qualification_number, self._credential_json(cert))
+        events = self._pending(cert.pull_events(), cert.version, request_id)
+        try:
+            self.store.insert(self.store.certificates, certificate_id, fields, events, request_entry(key, fp, fields))
+        except DuplicateKeyError:
+            if self.store.certificate(certificate_id) is not None:   # a concurrent retry won
+                return self.issue_certificate(p, request_id=request_id, candidate_id=candidate_id)
+            raise self._slot_taken(candidate) from None
+        self.notify()
+        return certificate_from({"_id": certificate_id, **fields})
+
+    def _slot_taken(self, candidate: Candidate) -> FailedPrecondition:
+        holder = self.store.certificate_in_slot(live_slot(candidate.candidate_id, candidate.role))
+        which = f" ({holder['_id']}, {holder['status']})" if holder else ""
+        return FailedPrecondition(f"candidate {candidate.candidate_id} already has a live {candidate.role} "
+                                  f"certificate{which}: renew it, or revoke it first")
+
+    def _free_live_slot(self, candidate: Candidate, now: datetime) -> None:
+        """Refuse when the candidate holds a live certificate; one that already ran out is
+        expired here (and its CertificateExpired emitted) instead of blocking the new one."""
+        doc = self.store.certificate_in_slot(live_slot(candidate.candidate_id, candidate.role))
+        if doc is None:
+            return
+        stored = certificate_from(doc)
+        if not stored.certificate.expire_if_due(now):
+            raise self._slot_taken(candidate)
+        self._save_certificate(doc, stored, stored.certificate, stored.credential_json, "expiry", None)
+
+    def _save_certificate(self, doc: dict[str, Any], stored: StoredCertificate, cert: Certificate,
+                          credential_json: str, request_id: str, request: tuple[str, str] | None) -> dict[str, Any]:
+        fields = certificate_fields(cert, stored.qualification_number, credential_json)
+        entry = request_entry(request[0], request[1], fields) if request else None
+        self.store.update(self.store.certificates, cert.certificate_id, doc["version"], fields,
+                          self._pending(cert.pull_events(), cert.version, request_id), entry)
+        self.notify()
+        return fields
+
+    def _change_certificate(self, p: Principal, method: str, request_id: str, certificate_id: str,
+                            parts: tuple, change: Callable[[Certificate, datetime], bool]) -> StoredCertificate:
+        """Load, authorise, replay or apply ``change`` (True = a new credential is due), save."""
+        p.require(*WRITERS)
+        require_fields(request_id=request_id, certificate_id=certificate_id)
+        doc = self._certificate_doc(certificate_id)
+        self._check_scope(p, doc["organisation_id"])
+        key, fp = self._key(method, p, request_id), fingerprint(certificate_id, *parts)
+        if (result := self._replayed(doc, key, fp)) is not None:
+            return certificate_from({"_id": certificate_id, **result})
+        stored = certificate_from(doc)
+        cert = stored.certificate
+        was_live = cert.status in LIVE
+        credential_json = self._credential_json(cert) if change(cert, self._now()) else stored.credential_json
+        if not was_live and cert.status in LIVE:
+            holder = self.store.certificate_in_slot(live_slot(cert.candidate_id, cert.credential_type))
+            if holder is not None and holder["_id"] != certificate_id:
+                raise FailedPrecondition(f"candidate {cert.candidate_id} meanwhile holds certificate {holder['_id']}")
+        fields = self._save_certificate(doc, stored, cert, credential_json, request_id, (key, fp))
+        return certificate_from({"_id": certificate_id, **fields})
+
+    def renew_certificate(self, p: Principal, *, request_id: str, certificate_id: str) -> StoredCertificate:
+        def renew(cert: Certificate, now: datetime) -> bool:
+            cand_doc = self._candidate_doc(cert.candidate_id)
+            cert.renew(trainings=trainings_from(cand_doc), policy=self._policy(now.date()), now=now)
+            return True
+        return self._change_certificate(p, "RenewCertificate", request_id, certificate_id, (), renew)
+
+    def suspend_certificate(self, p: Principal, *, request_id: str, certificate_id: str, reason: str) -> StoredCertificate:
+        require_fields(reason=reason)
+
+        def suspend(cert: Certificate, now: datetime) -> bool:
+            cert.suspend(reason=reason, now=now)
+            return False   # the credential stays; its suspension bit says it all
+        return self._change_certificate(p, "SuspendCertificate", request_id, certificate_id, (reason,), suspend)
+
+    def reinstate_certificate(self, p: Principal, *, request_id: str, certificate_id: str) -> StoredCertificate:
+        def reinstate(cert: Certificate, now: datetime) -> bool:
+            cert.reinstate(now=now)
+            return False
+        return self._change_certificate(p, "ReinstateCertificate", request_id, certificate_id, (), reinstate)
+
+    def revoke_certificate(self, p: Principal, *, request_id: str, certificate_id: str, reason: str) -> StoredCertificate:
+        require_fields(reason=reason)
+
+        def revoke(cert: Certificate, now: datetime) -> bool:
+            cert.revoke(reason=reason, now=now)
+            return False   # the credential stays; its revocation bit says it all
+        return self._change_certificate(p, "RevokeCertificate", request_id, certificate_id, (reason,), revoke)
+
+    def expire_due_certificates(self) -> int:
+        """The periodic job: every live certificate past its last valid day becomes EXPIRED
+        (``CertificateExpired``). Idempotent; a certificate changed concurrently is retried on
+        the next run."""
+        now, expired = self._now(), 0
+        for certificate_id in self.store.due_certificate_ids(now.date()):
+            doc = self.store.certificate(certificate_id)
+            if doc is None:
+                continue
+            stored = certificate_from(doc)
+            if not stored.certificate.expire_if_due(now):
+                continue
+            try:
+                self._save_certificate(doc, stored, stored.certificate, stored.credential_json, "expiry", None)
+                expired += 1
+            except ConcurrencyConflict:
+                continue
+        if expired:
+            log.info("expired %d certificate(s) past their last valid day", expired)
+        return expired
+
+    def get_certificate(self, p: Principal, *, certificate_id: str) -> StoredCertificate:
+        p.require(*READERS)
+        require_fields(certificate_id=certificate_id)
+        doc = self._certificate_doc(certificate_id)
+        self._check_scope(p, doc["organisation_id"], read=True)
+        return certificate_from(doc)
+
+    def list_certificates(self, p: Principal, *, page_size: int = 0, page_token: str = "", organisation_id: str = "",
+                          candidate_id: str = "", holder_id: str = "", role: str = "",
+                          status: str = "") -> tuple[list[StoredCertificate], str]:
+        p.require(*READERS)
+        if p.role is Role.MENTORING_ORGANISATION:
+            if organisation_id and organisation_id != p.organisation_id:
+                raise PermissionDenied(f"organisation {p.organisation_id} may not list certificates of {organisation_id}")
+            organisation_id = p.organisation_id
+        if not 0 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        size = page_size or DEFAULT_PAGE_SIZE
+        after = None
+        if page_token:
+            try:
+                after = base64.urlsafe_b64decode(page_token.encode()).decode()
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                after = None
+            if not after or not after.startswith("c:"):
+                raise InvalidArgument("page_token", "is not a token returned by ListCertificates")
+            after = after[2:]
+        filters: dict[str, Any] = {}
+        for field, value in (("organisation_id", organisation_id), ("candidate_id", candidate_id),
+                             ("holder_id", holder_id)):
+            if value:
+                filters[field] = value
+        if role:
+            filters["credential_type"] = parse_enum(CredentialType, "role", role).value
+        if status:
+            filters["status"] = parse_enum(CertificateStatus, "status", status).value
+        items = self.store.certificate_page(filters, after, size + 1)
+        token = ""
+        if len(items) > size:
+            items = items[:size]
+            token = base64.urlsafe_b64encode(f"c:{items[-1].certificate.certificate_id}".encode()).decode()
+        return items, token
+
+    # --- mentor assignments --------------------------------------------------------------------------
+    def assign_mentee(self, p: Principal, *, request_id: str, mentor_candidate_id: str, mentee_id: str) -> AssignmentView:
+        p.require(*WRITERS)
+        require_fields(request_id=request_id, mentor_candidate_id=mentor_candidate_id, mentee_id=mentee_id)
+        doc = self._candidate_doc(mentor_candidate_id, "mentor_candidate_id")
+        self._check_scope(p, doc["organisation_id"])
+        key, fp = self._key("AssignMentee", p, request_id), fingerprint(mentor_candidate_id, mentee_id)
+        if (result := self._replayed(doc, key, fp)) is not None:
+            return AssignmentView(assignment_from(result), result["active_mentees"], result["capacity"])
+        now = self._now()
+        policy = self._policy(now.date())
+        current = [assignment_from(a) for a in doc.get("assignments", []) if a.get("ended_on") is None]
+        assignment, event = assign_mentee(
+            assignment_id=derived_id("assignment", mentor_candidate_id, request_id),
+            organisation=self._organisation(doc["organisation_id"]), mentor=candidate_from(doc),
+            mentor_certificates=[s.certificate for s in self.store.certificates_of_candidate(mentor_candidate_id)],
+            active_assignments=current, mentee_id=mentee_id, policy=policy, now=now)
+        active = sum(1 for a in current if a.is_active_on(now.date())) + 1
+        fields = assignment_fields(assignment)
+        result = {**fields, "active_mentees": active, "capacity": policy.max_active_mentees_per_mentor}
+        # The version check makes the capacity rule hold under concurrent assignments.
+        self.store.update(self.store.candidates, mentor_candidate_id, doc["version"],
+                          {"assignments": doc.get("assignments", []) + [fields]},
+                          self._pending([event], 1, request_id), request_entry(key, fp, result))
+        self.notify()
+        return AssignmentView(assignment, active, policy.max_active_mentees_per_mentor)
+
+    # --- policy --------------------------------------------------------------------------------------
+    def requirements(self, p: Principal, *, role: str = "", on_date: str = "", candidate_id: str = "") -> RequirementsView:
+        day = parse_date("on_date", on_date) if on_date else self._now().date()
+        policy = self._policy(day)
+        wanted = parse_enum(CredentialType, "role", role) if role else None
+        credentials = [c for t, c in policy.credentials.items() if wanted is None or t is wanted]
+        evaluation = None
+        if candidate_id:
+            p.require(*READERS)
+            doc = self._candidate_doc(candidate_id)
+            self._check_scope(p, doc["organisation_id"], read=True)
+            evaluation = evaluate_requirements(candidate_from(doc), trainings_from(doc), policy, day)
+        return RequirementsView(policy, credentials, evaluation)
+
+    # --- public verification -------------------------------------------------------------------------
+    def issuer_view(self) -> IssuerView:
+        return IssuerView(self.issuer_key.issuer_id, self.issuer.name, self.issuer_key.verification_method,
+                          public_key_multibase(self.issuer_key.public_key))
+
+    def _parse_status_list_url(self, url: str) -> tuple[StatusPurpose, int] | None:
+        prefix = self.status_list_base_url + "/"
+        if not url.startswith(prefix):
+            return None
+        parts = url[len(prefix):].split("/")
+        if len(parts) != 2 or not parts[1].isdigit():
+            return None
+        try:
+            return StatusPurpose(parts[0]), int(parts[1])
+        except ValueError:
+            return None
+
+    def status_list_credential(self, url: str) -> dict[str, Any]:
+        """The signed BitstringStatusListCredential at ``url``, with the bits as the
+        certificates are now, valid for ``status_list_ttl``."""
+        require_fields(status_list_credential=url)
+        parsed = self._parse_status_list_url(url)
+        doc = self.store.status_list(parsed[1]) if parsed else None
+        if doc is None:
+            raise NotFound(f"status_list_credential {url!r}: no such status list of this issuer")
+        purpose, _ = parsed
+        status_list = StatusList(url, purpose, size=doc["size"], stride=doc["stride"], offset=doc["offset"])
+        for index in self.store.set_status_indexes(purpose, url):
+            status_list.set(index)
+        now = self._now()
+        unsigned = status_list.to_credential(issuer_id=self.issuer_key.issuer_id, valid_from=now,
+                                             valid_until=now + self.status_list_ttl)
+        return add_proof(unsigned, self.issuer_key, created=now)
+
+    def verify_credential(self, credential_json: str) -> VerificationResult:
+        """Signature, validity dates and status (from this issuer's current status lists)."""
+        require_fields(credential_json=credential_json)
+        if len(credential_json.encode()) > MAX_CREDENTIAL_BYTES:
+            raise InvalidArgument("credential_json", f"must be at most {MAX_CREDENTIAL_BYTES} bytes")
+        lists: dict[str, Any] = {}
+        try:
+            document = json.loads(credential_json)
+        except ValueError:
+            document = None
+        entries = document.get("credentialStatus", []) if isinstance(document, dict) else []
+        for entry in entries if isinstance(entries, list) else [entries]:
+            url = entry.get("statusListCredential") if isinstance(entry, dict) else None
+            if isinstance(url, str) and url not in lists and self._parse_status_list_url(url):
+                try:
+                    lists[url] = self.status_list_credential(url)
+                except NotFound:
+                    pass   # verify() reports STATUS_UNAVAILABLE
+        return verify(credential_json, lists, self.issuer_key.public_keys(), self._now())

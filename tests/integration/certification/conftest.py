@@ -1,0 +1,159 @@
+"""The certification service in-process on the real Kafka and FerretDB, on a FakeClock."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import grpc
+import pymongo
+import pytest
+from kafka import KafkaConsumer
+
+from llr.certification.v1 import certification_service_pb2 as api
+from llr.certification.v1 import certification_service_pb2_grpc as api_grpc
+from llr.certification.v1 import events_pb2  # noqa: F401  (registers the payload types for unwrap)
+from services.certification.adapters.issuer_key import generate_issuer_key_file
+from services.certification.entrypoints.main import build
+from services.certification.settings import CertificationSettings
+from services.common.auth import Role, TokenIssuer
+from services.common.clock import FakeClock
+from services.common.envelope import decode, unwrap
+from services.common.grpc_server import bearer
+
+START = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
+
+
+class Client:
+    """The gRPC stub plus tokens: ``client.call("IssueCertificate", req, as_=token)``."""
+
+    def __init__(self, channel, token_for):
+        self.stub = api_grpc.CertificationServiceStub(channel)
+        self.token_for = token_for
+        self.regisseur = token_for("vdab", Role.REGISSEUR)
+
+    def org(self, organisation_id: str) -> str:
+        return self.token_for(organisation_id, Role.MENTORING_ORGANISATION)
+
+    def __call__(self, method: str, request, token: str | None = None):
+        metadata = bearer(token) if token else None
+        return getattr(self.stub, method)(request, metadata=metadata, timeout=30)
+
+    # common flows
+    def accredit(self, org_id: str):
+        return self("AccreditOrganisation", api.AccreditOrganisationRequest(
+            request_id=f"acc-{org_id}", organisation_id=org_id, name=f"Organisation {org_id}"), self.regisseur)
+
+    def register(self, org_id: str, person_id: str, role: int, request_id: str | None = None):
+        return self("RegisterCandidate", api.RegisterCandidateRequest(
+            request_id=request_id or f"reg-{person_id}", person_id=person_id, role=role), self.org(org_id)).candidate
+
+    def train(self, org_id: str, candidate_id: str, module_id: str, hours: str = "7",
+              result: int = api.ASSESSMENT_RESULT_NOT_ASSESSED, completed_on: str = "2025-02-20"):
+        return self("RecordTraining", api.RecordTrainingRequest(
+            request_id=f"tr-{candidate_id}-{module_id}", candidate_id=candidate_id, module_id=module_id,
+            hours=hours, completed_on=completed_on, result=result), self.org(org_id)).record
+
+    def qualified_leercoach(self, org_id: str, person_id: str):
+        cand = self.register(org_id, person_id, events_pb2.CREDENTIAL_TYPE_LEERCOACH)
+        for day in range(1, 6):
+            self.train(org_id, cand.candidate_id, f"LC-DAY-{day}")
+        self.train(org_id, cand.candidate_id, "LC-ASSESSMENT", hours="2", result=api.ASSESSMENT_RESULT_PASSED)
+        return cand
+
+    def qualified_mentor(self, org_id: str, person_id: str):
+        cand = self.register(org_id, person_id, events_pb2.CREDENTIAL_TYPE_MENTOR)
+        self.train(org_id, cand.candidate_id, "MENTOR-TRAINING")
+        return cand
+
+    def issue(self, org_id: str, candidate_id: str, request_id: str | None = None):
+        return self("IssueCertificate", api.IssueCertificateRequest(
+            request_id=request_id or f"issue-{candidate_id}", candidate_id=candidate_id), self.org(org_id))
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(START)
+
+
+@pytest.fixture
+def issuer_key_file(tmp_path):
+    path = tmp_path / "issuer.pem"
+    generate_issuer_key_file(path)
+    return path
+
+
+@pytest.fixture
+def settings(unique, mongo_uri, kafka_bootstrap, public_key_file, issuer_key_file):
+    return CertificationSettings(
+        grpc_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
+        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap,
+        issuer_key_file=issuer_key_file, expiry_interval_s=0.2, outbox_poll_interval_s=0.1,
+    )
+
+
+@pytest.fixture
+def runtime(settings, clock):
+    rt = build(settings, clock)
+    yield rt
+    rt.stop(grace_s=1)
+    client = pymongo.MongoClient(settings.mongo_uri)
+    client.drop_database(settings.mongo_db)
+    client.close()
+
+
+@pytest.fixture
+def token_for(token_keys, clock):
+    """Tokens minted on the service's FakeClock (the service checks expiry on that clock), valid
+    for the years a lifecycle test moves the clock forward."""
+    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=clock)
+
+    def issue(organisation_id: str, role: Role, **kw) -> str:
+        kw.setdefault("ttl", timedelta(days=365 * 20))
+        return issuer.issue(organisation_id, role, **kw)
+    return issue
+
+
+@pytest.fixture
+def client(runtime, token_for):
+    channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
+    yield Client(channel, token_for)
+    channel.close()
+
+
+@pytest.fixture
+def events(settings):
+    """``events(n, until=predicate)``: the envelopes on the service's topic, in order per key."""
+    consumer = KafkaConsumer(settings.events_topic, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", group_id=f"test-{uuid.uuid4().hex[:8]}",
+                             enable_auto_commit=False)
+    seen: list = []
+
+    def read(until, timeout_s: float = 30.0):
+        deadline = time.monotonic() + timeout_s
+        while not until(seen) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=300).values():
+                seen.extend(decode(r.value) for r in records)
+        assert until(seen), f"events seen: {[e.event_type for e in seen]}"
+        return list(seen)
+
+    yield read
+    consumer.close()
+
+
+def types(envelopes, aggregate_id: str | None = None) -> list[str]:
+    return [e.event_type.rsplit(".", 1)[1] for e in envelopes if aggregate_id in (None, e.aggregate_id)]
+
+
+def payload(envelope):
+    return unwrap(envelope)
+
+
+def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
