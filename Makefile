@@ -80,9 +80,11 @@ status: $(VENV)/.stamp
 stop: $(VENV)/.stamp
 	$(PY) -m infra.stack stop
 
-# The development token-signing key pair (.llr/keys), also used by docker-compose.
+# Development keys (.llr/keys): the token-signing key pair and the credential issuer key; also
+# used by docker-compose.
 keys: $(VENV)/.stamp
 	$(PY) -c 'from infra.run import ensure_dev_keys; from infra.stack import InfraSettings; print(ensure_dev_keys(InfraSettings().home))'
+	$(PY) -c 'from services.certification.entrypoints.main import ensure_development_issuer_key as k; from services.certification.settings import CertificationSettings as S; k(S())'
 
 # Re-pin every dependency after changing requirements.in.
 lock:
