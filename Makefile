@@ -35,6 +35,7 @@ $(VENV)/.stamp: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
 	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/$(GEN)" > $(SITE)/llr-paths.pth
+	printf '#!/bin/sh\nexec "%s" -m services.cli "$$@"\n' "$(CURDIR)/$(PY)" > $(VENV)/bin/llr && chmod +x $(VENV)/bin/llr
 	touch $@
 
 # Apache Kafka broker jars (and the logging binding its POM lacks) from Maven Central.

@@ -1,0 +1,1 @@
+"""``llr``: the command line of the platform (typer + rich)."""
