@@ -48,3 +48,32 @@ class FakeClock:
             if instant < self._now:
                 raise ValueError("a clock never goes backwards")
             self._now = instant.astimezone(timezone.utc)
+
+
+class AcceleratedClock:
+    """Simulated time for demonstrations (``make run`` simulates a year in minutes).
+
+    Simulated time is ``start`` at the real instant ``epoch`` and runs ``speed`` times faster
+    than real time. Every service of one demo gets the same ``start``, ``epoch`` and ``speed``,
+    so their clocks agree across processes; deadlines and expiries still fire by themselves.
+    """
+
+    def __init__(self, start: datetime, epoch: datetime, speed: float, real: Clock | None = None) -> None:
+        if start.tzinfo is None or epoch.tzinfo is None:
+            raise ValueError("start and epoch must be timezone-aware")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.start, self.epoch, self.speed = start, epoch, speed
+        self.real = real or SystemClock()
+
+    def now(self) -> datetime:
+        elapsed = self.real.now() - self.epoch
+        return self.start + elapsed * self.speed
+
+
+def clock_from_settings(settings) -> Clock:
+    """The clock a service runs on: the system clock, or the demo's accelerated clock when the
+    settings name one (``sim_start``, ``sim_epoch``, ``sim_speed``)."""
+    if getattr(settings, "sim_start", None) is None:
+        return SystemClock()
+    return AcceleratedClock(settings.sim_start, settings.sim_epoch or settings.sim_start, settings.sim_speed)

@@ -10,6 +10,7 @@ Nothing else in a service reads ``os.environ``. Defaults point at the local stac
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,11 @@ class ServiceSettings(BaseSettings):
     # Prefix for every topic name this service produces or consumes; empty in production. Tests
     # set a unique one so that runs never see each other's events.
     topic_namespace: str = ""
+    # Demo only (make run): run on simulated time that was sim_start at the real instant
+    # sim_epoch and runs sim_speed times faster (services.common.clock.AcceleratedClock).
+    sim_start: datetime | None = None
+    sim_epoch: datetime | None = None
+    sim_speed: float = 1.0
 
     def topic(self, context: str, kind: str = "events") -> str:
         """Topic of a bounded context, e.g. ``topic("enrolments")`` -> ``llr.enrolments.v1.events``."""

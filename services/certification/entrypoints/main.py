@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from services.common.clock import Clock, SystemClock
+from services.common.clock import Clock, clock_from_settings
 from services.common.kafka import TopicSpec
 from services.common.logs import setup_logging
 from services.common.runtime import ServiceRuntime
@@ -67,7 +67,7 @@ def main() -> None:
     settings = CertificationSettings()
     setup_logging(settings.service_name, settings.log_level)
     ensure_development_issuer_key(settings)
-    build(settings, SystemClock()).run_forever()
+    build(settings, clock_from_settings(settings)).run_forever()
 
 
 if __name__ == "__main__":

@@ -114,3 +114,16 @@ def test_write_serializer_locks_write_commands_only_until_their_reply():
     listener.started(SimpleNamespace(command_name="findAndModify", request_id=3))
     listener.failed(SimpleNamespace(command_name="findAndModify", request_id=3))
     assert not lock.locked()
+
+
+def test_accelerated_clock_runs_simulated_time_from_a_shared_epoch():
+    from services.common.clock import AcceleratedClock, clock_from_settings, SystemClock
+
+    real = FakeClock(datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc))
+    sim = AcceleratedClock(datetime(2025, 1, 1, tzinfo=timezone.utc), real.now(), speed=86400, real=real)
+    assert sim.now() == datetime(2025, 1, 1, tzinfo=timezone.utc)
+    real.advance(timedelta(seconds=30))
+    assert sim.now() == datetime(2025, 1, 31, tzinfo=timezone.utc), "one real second is one simulated day"
+    assert isinstance(clock_from_settings(ServiceSettings()), SystemClock)
+    s = ServiceSettings(sim_start="2025-01-01T00:00:00Z", sim_epoch="2026-11-24T12:00:00Z", sim_speed=2)
+    assert isinstance(clock_from_settings(s), AcceleratedClock)
