@@ -18,6 +18,12 @@ export GOFLAGS := -mod=readonly
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
 
+# >>> kpi dashboard test: headless Chromium (Debian package), installed when missing.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+# <<< kpi dashboard test
+
 .PHONY: help deps infra-deps run test unit integration bench stop status keys lock clean
 
 help:
@@ -25,7 +31,7 @@ help:
 	@echo "make test   - install what is needed and run the whole test suite on real Kafka and FerretDB"
 	@echo "make status / make stop - the local infrastructure"
 
-deps: $(VENV)/.stamp $(GEN)/.stamp infra-deps
+deps: $(VENV)/.stamp $(GEN)/.stamp infra-deps chromium
 infra-deps: $(KAFKA_LIBS)/.stamp $(FERRETDB)
 
 # Python 3.11 virtualenv with every dependency pinned in requirements.lock. A .pth file puts the

@@ -13,12 +13,15 @@ import faust
 from .settings import ServiceSettings
 
 
-def make_faust_app(settings: ServiceSettings, app_id: str, data_dir: Path, *, web_port: int | None = None) -> faust.App:
+def make_faust_app(settings: ServiceSettings, app_id: str, data_dir: Path, *, web_port: int | None = None,
+                   **overrides) -> faust.App:
+    """``overrides``: further faust settings (e.g. ``producer_linger``), applied last."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
-        app_id,
+    config = dict(
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
-        store="rocksdict://",
+        # faust registers RocksDB stores as "rocksdb://"; with the rocksdict wheel installed (and no
+        # python-rocksdb) that store runs on rocksdict. "rocksdict://" is not a registered store.
+        store="rocksdb://",
         datadir=str(data_dir),
         value_serializer="raw",
         key_serializer="raw",
@@ -34,3 +37,5 @@ def make_faust_app(settings: ServiceSettings, app_id: str, data_dir: Path, *, we
         broker_commit_interval=1.0,
         table_standby_replicas=0,
     )
+    config.update(overrides)
+    return faust.App(app_id, **config)
