@@ -15,9 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from services.common import errors as common
 
-class DomainError(Exception):
-    """Base class of every rule the enrolments domain enforces."""
+
+class DomainError(common.DomainError):
+    """Base class of every rule the enrolments domain enforces.
+
+    The classes below subclass the shared ``services.common.errors`` so that the one mapping
+    table in ``services.common.grpc_server`` turns them into status codes.
+    """
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class FieldError:
         return f"{self.field}: {self.message}"
 
 
-class ValidationError(DomainError):
+class ValidationError(DomainError, common.FieldErrors):
     """Bad input. Carries *all* field errors found, not just the first.
 
     ``ValidationError("hours", "must be positive")`` builds a single-field error;
@@ -37,8 +43,8 @@ class ValidationError(DomainError):
     """
 
     def __init__(self, field: str, message: str, *more: FieldError) -> None:
-        self.errors: tuple[FieldError, ...] = (FieldError(field, message), *more)
-        super().__init__("; ".join(str(e) for e in self.errors))
+        self.errors: tuple[FieldError, ...] = (FieldError(field, message), *more)  # type: ignore[assignment]
+        common.DomainError.__init__(self, "; ".join(str(e) for e in self.errors))
 
     @classmethod
     def of(cls, errors: Iterable[FieldError]) -> "ValidationError":
@@ -77,12 +83,8 @@ class Errors:
             raise ValidationError.of(self.items)
 
 
-class RuleViolation(DomainError):
+class RuleViolation(DomainError, common.FailedPrecondition):
     """A business rule says no (FAILED_PRECONDITION); ``reason`` is shown to the caller."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 class IllegalTransition(RuleViolation):
@@ -98,14 +100,13 @@ class ProviderNotAllowed(RuleViolation):
     """The provider is not (or no longer) accredited, e.g. suspended by the regisseur."""
 
 
-class DuplicateEnrolment(DomainError):
+class DuplicateEnrolment(DomainError, common.AlreadyExists):
     """The same person already has an overlapping enrolment on the same offer (ALREADY_EXISTS)."""
 
     def __init__(self, existing_enrolment_id: str, reason: str) -> None:
         self.existing_enrolment_id = existing_enrolment_id
-        self.reason = reason
         super().__init__(reason)
 
 
-class NotOwner(DomainError):
+class NotOwner(DomainError, common.PermissionDenied):
     """A provider tried to see or change another provider's offer or enrolment."""

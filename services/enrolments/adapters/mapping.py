@@ -1,0 +1,182 @@
+"""Translation between the pure domain, MongoDB documents and protobuf (events and API)."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from llr.enrolments.v1 import enrolments_service_pb2 as api
+from llr.enrolments.v1 import events_pb2 as pb
+
+from services.common.envelope import wrap
+from services.common.outbox import PendingEvent
+
+from ..domain import events as ev
+from ..domain.deadlines import next_deadline
+from ..domain.enrolment import Enrolment
+from ..domain.model import FundingInstrument, Offer, Provider, ProviderStatus
+from ..domain.policy import EnrolmentPolicy
+from ..domain.states import EnrolmentStatus
+
+PRODUCER = "enrolments"
+EVENT_NAMESPACE = uuid.UUID("6f3a2c1e-8d4b-5e7f-9a0c-1b2d3e4f5a6b")
+
+
+def _d(value: date | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+# --- providers and offers --------------------------------------------------------------------
+
+def provider_fields(p: Provider) -> dict[str, Any]:
+    return {"name": p.name, "status": p.status.value, "mandated_career_centre": p.mandated_career_centre,
+            "suspension_reason": p.suspension_reason}
+
+
+def provider_from(doc: dict[str, Any]) -> Provider:
+    return Provider(doc["_id"], doc["name"], ProviderStatus(doc["status"]), doc.get("mandated_career_centre", False),
+                    doc.get("suspension_reason") or "")
+
+
+def offer_fields(o: Offer) -> dict[str, Any]:
+    return {"provider_id": o.provider_id, "title": o.title, "price_cents": o.price_cents, "hours": o.hours,
+            "earliest_start": o.earliest_start.isoformat(), "latest_start": o.latest_start.isoformat(),
+            "instruments": sorted(i.value for i in o.instruments)}
+
+
+def offer_from(doc: dict[str, Any]) -> Offer:
+    return Offer(doc["_id"], doc["provider_id"], doc["title"], doc["price_cents"], doc["hours"],
+                 date.fromisoformat(doc["earliest_start"]), date.fromisoformat(doc["latest_start"]),
+                 frozenset(FundingInstrument(i) for i in doc["instruments"]))
+
+
+# --- enrolments ------------------------------------------------------------------------------
+
+def enrolment_fields(e: Enrolment, policy: EnrolmentPolicy) -> dict[str, Any]:
+    deadline = next_deadline(e, policy)
+    return {
+        "person_id": e.person_id, "provider_id": e.provider_id, "offer_id": e.offer_id,
+        "provider_reference": e.provider_reference, "instrument": e.instrument.value,
+        "planned_start": _d(e.planned_start), "planned_end": _d(e.planned_end), "price_cents": e.price_cents,
+        "hours": e.hours, "policy_version": e.policy_version, "requested_at": e.requested_at,
+        "leercoach_id": e.leercoach_id, "status": e.status.value, "version": e.version,
+        "reservation_id": e.reservation_id, "reserved_cents": e.reserved_cents, "captured_cents": e.captured_cents,
+        "hold_released": e.hold_released, "extra_reservation_ids": list(e.extra_reservation_ids),
+        "rejection_reason": e.rejection_reason, "start_date": _d(e.start_date) or None,
+        "end_date": _d(e.end_date) or None, "hours_attended": e.hours_attended,
+        "outcome": e.outcome.value if e.outcome else None, "cancellation_reason": e.cancellation_reason,
+        "late_cancellation": e.late_cancellation,
+        "due_at": deadline.due_at if deadline else None,
+    }
+
+
+def enrolment_from(doc: dict[str, Any]) -> Enrolment:
+    return Enrolment(
+        enrolment_id=doc["_id"], person_id=doc["person_id"], provider_id=doc["provider_id"],
+        offer_id=doc["offer_id"], provider_reference=doc["provider_reference"],
+        instrument=FundingInstrument(doc["instrument"]), planned_start=date.fromisoformat(doc["planned_start"]),
+        planned_end=date.fromisoformat(doc["planned_end"]), price_cents=doc["price_cents"], hours=doc["hours"],
+        policy_version=doc["policy_version"], requested_at=doc["requested_at"], leercoach_id=doc.get("leercoach_id"),
+        status=EnrolmentStatus(doc["status"]), version=doc["version"], reservation_id=doc.get("reservation_id"),
+        reserved_cents=doc.get("reserved_cents", 0), captured_cents=doc.get("captured_cents", 0),
+        hold_released=doc.get("hold_released", False),
+        extra_reservation_ids=tuple(doc.get("extra_reservation_ids") or ()),
+        rejection_reason=doc.get("rejection_reason"), start_date=_date(doc.get("start_date")),
+        end_date=_date(doc.get("end_date")), hours_attended=doc.get("hours_attended"),
+        outcome=ev.Outcome(doc["outcome"]) if doc.get("outcome") else None,
+        cancellation_reason=doc.get("cancellation_reason"), late_cancellation=doc.get("late_cancellation", False),
+    )
+
+
+# --- events ----------------------------------------------------------------------------------
+
+def payload_of(event: ev.EnrolmentEvent):
+    e = event
+    match e:
+        case ev.EnrolmentRequested():
+            return pb.EnrolmentRequested(
+                enrolment_id=e.enrolment_id, person_id=e.person_id, provider_id=e.provider_id, offer_id=e.offer_id,
+                provider_reference=e.provider_reference, instrument=e.instrument, planned_start=_d(e.planned_start),
+                planned_end=_d(e.planned_end), price_cents=e.price_cents, hours=e.hours,
+                policy_version=e.policy_version, leercoach_id=e.leercoach_id or "")
+        case ev.EnrolmentFunded():
+            return pb.EnrolmentFunded(enrolment_id=e.enrolment_id, reservation_id=e.reservation_id,
+                                      amount_cents=e.amount_cents)
+        case ev.EnrolmentRejected():
+            return pb.EnrolmentRejected(enrolment_id=e.enrolment_id, reason=e.reason)
+        case ev.EnrolmentStarted():
+            return pb.EnrolmentStarted(enrolment_id=e.enrolment_id, start_date=_d(e.start_date))
+        case ev.EnrolmentCompleted():
+            return pb.EnrolmentCompleted(enrolment_id=e.enrolment_id, completion_date=_d(e.completion_date),
+                                         hours_attended=e.hours_attended, outcome=e.outcome.value)
+        case ev.EnrolmentCancelled():
+            return pb.EnrolmentCancelled(enrolment_id=e.enrolment_id, reason=e.reason, late=e.late,
+                                         release_hold=e.release_hold)
+        case ev.EnrolmentNoShow():
+            return pb.EnrolmentNoShow(enrolment_id=e.enrolment_id, planned_start=_d(e.planned_start),
+                                      deadline=_d(e.deadline))
+        case ev.EnrolmentDroppedOut():
+            return pb.EnrolmentDroppedOut(enrolment_id=e.enrolment_id, dropout_date=_d(e.dropout_date),
+                                          reason=e.reason.value, hours_attended=e.hours_attended or 0,
+                                          hours_known=e.hours_attended is not None)
+        case ev.FundingCaptureRequested():
+            return pb.FundingCaptureRequested(enrolment_id=e.enrolment_id, reservation_id=e.reservation_id,
+                                              amount_cents=e.amount_cents)
+        case ev.FundingReleaseRequested():
+            return pb.FundingReleaseRequested(enrolment_id=e.enrolment_id, reservation_id=e.reservation_id,
+                                              reason=e.reason.value)
+    raise TypeError(f"no protobuf mapping for {type(event).__name__}")
+
+
+def pending(topic: str, events: list[ev.EnrolmentEvent], correlation_id: str, causation_id: str = "") -> list[PendingEvent]:
+    """Envelopes keyed by enrolment id; ``event_id`` = UUIDv5 of the domain's deterministic id."""
+    return [PendingEvent(topic, wrap(
+        payload_of(e), aggregate_type="enrolment", aggregate_id=e.enrolment_id,
+        aggregate_version=e.aggregate_version, producer=PRODUCER, occurred_at=e.occurred_at,
+        correlation_id=correlation_id, causation_id=causation_id or correlation_id,
+        event_id=str(uuid.uuid5(EVENT_NAMESPACE, e.event_id)))) for e in events]
+
+
+# --- API messages ----------------------------------------------------------------------------
+
+INSTRUMENT_TO_PB = {i: api.FundingInstrument.Value(f"FUNDING_INSTRUMENT_{i.value}") for i in FundingInstrument}
+INSTRUMENT_FROM_PB = {v: k.value for k, v in INSTRUMENT_TO_PB.items()}
+STATUS_TO_PB = {s: api.EnrolmentStatus.Value(f"ENROLMENT_STATUS_{s.value}") for s in EnrolmentStatus}
+STATUS_FROM_PB = {v: k.value for k, v in STATUS_TO_PB.items()}
+OUTCOME_TO_PB = {o: api.Outcome.Value(f"OUTCOME_{o.value}") for o in ev.Outcome}
+OUTCOME_FROM_PB = {v: k.value for k, v in OUTCOME_TO_PB.items()}
+PROVIDER_STATUS_TO_PB = {s: api.ProviderStatus.Value(f"PROVIDER_STATUS_{s.value}") for s in ProviderStatus}
+
+
+def instrument_from_pb(value: int) -> str:
+    """The instrument name, or "" for UNSPECIFIED/unknown (which validation rejects)."""
+    return INSTRUMENT_FROM_PB.get(value, "")
+
+
+def provider_pb(p: Provider) -> api.Provider:
+    return api.Provider(provider_id=p.provider_id, name=p.name, status=PROVIDER_STATUS_TO_PB[p.status],
+                        mandated_career_centre=p.mandated_career_centre, suspension_reason=p.suspension_reason)
+
+
+def offer_pb(o: Offer) -> api.Offer:
+    return api.Offer(offer_id=o.offer_id, provider_id=o.provider_id, title=o.title, price_cents=o.price_cents,
+                     hours=o.hours, earliest_start=o.earliest_start.isoformat(),
+                     latest_start=o.latest_start.isoformat(),
+                     instruments=sorted(INSTRUMENT_TO_PB[i] for i in o.instruments))
+
+
+def enrolment_pb(e: Enrolment, due_at: datetime | None = None) -> api.Enrolment:
+    return api.Enrolment(
+        enrolment_id=e.enrolment_id, person_id=e.person_id, provider_id=e.provider_id, offer_id=e.offer_id,
+        provider_reference=e.provider_reference, instrument=INSTRUMENT_TO_PB[e.instrument],
+        planned_start=_d(e.planned_start), planned_end=_d(e.planned_end), price_cents=e.price_cents, hours=e.hours,
+        leercoach_id=e.leercoach_id or "", status=STATUS_TO_PB[e.status], policy_version=e.policy_version,
+        reservation_id=e.reservation_id or "", reserved_cents=e.reserved_cents, captured_cents=e.captured_cents,
+        rejection_reason=e.rejection_reason or "", start_date=_d(e.start_date), end_date=_d(e.end_date),
+        hours_attended=e.hours_attended or 0, outcome=OUTCOME_TO_PB[e.outcome] if e.outcome else 0,
+        cancellation_reason=e.cancellation_reason or "", late_cancellation=e.late_cancellation, version=e.version,
+        next_deadline=due_at.isoformat() if due_at else "")
