@@ -10,3 +10,6 @@ class AccountsSettings(ServiceSettings):
     service_name: str = "accounts"
     mongo_db: str = "llr_accounts"
     grpc_port: int = 50061
+
+    # How often the career-cheque expiry job runs (service clock decides what is due).
+    expiry_interval_s: float = 60.0

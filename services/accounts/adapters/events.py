@@ -1,0 +1,41 @@
+"""Domain events -> ``llr.accounts.v1`` protobuf messages in the platform envelope.
+
+The proto messages mirror the domain dataclasses field by field, so one generic mapper serves
+them all: dates become ISO strings, enums their value, ``None`` the proto default.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from llr.accounts.v1 import events_pb2
+
+from services.common.envelope import wrap
+from services.common.outbox import PendingEvent
+
+
+def to_proto(event):
+    message_class = getattr(events_pb2, type(event).__name__)
+    message = message_class()
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(event, field.name, None)
+        if value is None:
+            continue
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, date):
+            value = value.isoformat()
+        setattr(message, field.name, value)
+    return message
+
+
+def pending(events, topic: str, version: int) -> list[PendingEvent]:
+    """Envelopes for the account's new events; ``version`` is the document version they lead to."""
+    return [
+        PendingEvent(topic, wrap(to_proto(e), aggregate_type="account", aggregate_id=e.account_id or e.enrolment_id,
+                                 aggregate_version=version, producer="accounts", occurred_at=e.occurred_at,
+                                 event_id=e.event_id))
+        for e in events
+    ]

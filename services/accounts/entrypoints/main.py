@@ -1,0 +1,42 @@
+"""The accounts service process: ``python -m services.accounts.entrypoints.main``.
+
+``build(settings, clock)`` wires MongoDB (alias ``accounts``), the event topic, the outbox relay,
+the population-feed and funding-saga consumers, the career-cheque expiry job and the gRPC API.
+"""
+from __future__ import annotations
+
+from services.common.clock import Clock, clock_from_settings
+from services.common.kafka import TopicSpec
+from services.common.logs import setup_logging
+from services.common.runtime import ServiceRuntime
+
+from ..adapters.store import AccountStore
+from ..service.handlers import AccountsService
+from ..settings import AccountsSettings
+from .grpc_api import registration
+
+
+def build(settings: AccountsSettings, clock: Clock | None = None) -> ServiceRuntime:
+    runtime = ServiceRuntime(settings, clock)
+    db = runtime.connect_mongo()
+    store = AccountStore(db)
+    topics = [settings.events_topic, settings.topic("population"), settings.topic("enrolments")]
+    runtime.ensure_topics(TopicSpec(t, partitions=settings.topic_partitions) for t in topics)
+    relay = runtime.add_outbox_relay(store.outbox_collections)
+    service = AccountsService(store, runtime.clock, settings.events_topic, notify=relay.notify)
+    runtime.add_consumer("population", [settings.topic("population")], service.on_population_event)
+    runtime.add_consumer("funding-saga", [settings.topic("enrolments")], service.on_enrolment_event)
+    runtime.add_periodic("career-cheque-expiry", settings.expiry_interval_s, service.expire_cheques)
+    runtime.serve_grpc([registration(service)])
+    runtime.service = service
+    return runtime
+
+
+def main() -> None:
+    settings = AccountsSettings()
+    setup_logging(settings.service_name, settings.log_level)
+    build(settings, clock_from_settings(settings)).run_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Use cases of the accounts service: the population feed, the funding saga and the commands of
+the AccountService API. Each loads the account, lets the pure domain decide, and writes the
+outcome (state + events) as one version-checked document update, retrying a lost race.
+
+Errors of the accounts domain are translated once, here, into the platform's error types (and
+so into gRPC status codes by ``services.common.grpc_server``).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from datetime import date, datetime
+from typing import Any, Callable
+
+from services.common import errors as common
+from services.common.auth import Principal, Role
+from services.common.clock import Clock
+from services.common.envelope import EventEnvelope, from_timestamp, unwrap
+from services.common.errors import ConcurrencyConflict
+
+from .. import domain as d
+from ..domain.common import DomainError, IdempotencyConflict, InvalidArgument, NotFound, RuleViolation
+from ..domain.policies import PolicyKind
+from ..adapters.events import pending
+from ..adapters.store import AccountStore, profile_from
+
+log = logging.getLogger(__name__)
+MAX_RETRIES = 20
+BUDGET = d.BUDGET_WALLET
+
+EDUCATION = {1: "low", 2: "medium", 3: "high"}
+LABOUR = {1: "employed", 2: "jobseeker", 3: "inactive"}
+RELEASE_REASONS = {"CANCELLED": "CANCELLED", "NO_SHOW": "NO_SHOW", "DROPPED_OUT": "DROPPED_OUT",
+                   "COMPLETION_TIMEOUT": "TIMEOUT", "NOT_NEEDED": "CANCELLED", "REMAINDER_AFTER_CAPTURE": "DROPPED_OUT"}
+
+
+def translate_errors(fn: Callable) -> Callable:
+    """The accounts domain's errors as the platform's error types (one mapping, here)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except common.DomainError:
+            raise
+        except InvalidArgument as exc:
+            raise common.InvalidArgument("request", str(exc)) from exc
+        except IdempotencyConflict as exc:
+            raise common.InvalidArgument("request_id", str(exc)) from exc
+        except NotFound as exc:
+            raise common.NotFound(str(exc)) from exc
+        except d.NotEligible as exc:
+            reasons = "; ".join(r.text for r in exc.decision.blocking_reasons) or str(exc)
+            raise common.FailedPrecondition(f"not eligible: {reasons}") from exc
+        except (RuleViolation, DomainError) as exc:
+            raise common.FailedPrecondition(str(exc)) from exc
+    return wrapper
+
+
+def profile_from_attributes(person_id: str, a) -> d.PersonProfile:
+    if a.education_level not in EDUCATION or a.labour_status not in LABOUR:
+        raise common.InvalidArgument("attributes", "education_level and labour_status are required")
+    wh = a.work_history
+    return d.PersonProfile(
+        person_id=person_id, education_level=EDUCATION[a.education_level], labour_status=LABOUR[a.labour_status],
+        work_experience_months=wh.work_experience_months, work_experience_days=wh.work_experience_days or None,
+        temp_work_months=wh.temp_work_months, longest_temp_spell_days=wh.longest_temp_spell_days,
+        ibo_wep_months=wh.ibo_wep_months,
+        birth_date=date.fromisoformat(a.birth_date) if a.birth_date else None)
+
+
+class AccountsService:
+    def __init__(self, store: AccountStore, clock: Clock, topic: str, catalog=None,
+                 notify: Callable[[], None] = lambda: None) -> None:
+        self.store = store
+        self.clock = clock
+        self.topic = topic
+        self.catalog = catalog or d.default_catalog()
+        self.notify = notify
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- the one write path ----------------------------------------------------------------
+    def _mutate(self, query: dict[str, Any], change: Callable[[d.Account, dict], Any],
+                extra: Callable[[d.Account, dict], dict] | None = None) -> Any:
+        first = self.store.accounts.find_one(query, {"_id": 1})
+        if first is None:
+            raise common.NotFound(f"no account for {query}")
+        # Changes of one account within this process queue up on its lock instead of racing and
+        # retrying; the version check still guards against other processes.
+        with self._lock_for(first["_id"]):
+            return self._mutate_locked({"_id": first["_id"]}, change, extra)
+
+    def _lock_for(self, account_id: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get(account_id)
+            if lock is None:
+                if len(self._locks) > 10_000:
+                    self._locks.clear()  # bounded: an idle account's lock is cheap to recreate
+                lock = self._locks[account_id] = threading.Lock()
+            return lock
+
+    def _mutate_locked(self, query, change, extra) -> Any:
+        for _ in range(MAX_RETRIES):
+            loaded = self.store.load(query)
+            if loaded is None:
+                raise common.NotFound(f"no account for {query}")
+            doc, account = loaded
+            before = account.version
+            result = change(account, doc)
+            events = account.take_events()
+            if not events and account.version == before:
+                return result
+            try:
+                self.store.save(doc, account, pending(events, self.topic, doc["version"] + 1),
+                                extra(account, doc) if extra else None)
+            except ConcurrencyConflict:
+                continue
+            self.notify()
+            return result
+        raise ConcurrencyConflict(f"account {query} is too busy; retry")
+
+    # -- population feed -------------------------------------------------------------------
+    def on_population_event(self, envelope: EventEnvelope) -> None:
+        payload = unwrap(envelope)
+        kind = type(payload).__name__
+        now = self.clock.now()
+        if kind == "PersonRegistered":
+            self.open_account(payload.person_id, profile_from_attributes(payload.person_id, payload.attributes),
+                              envelope.event_id, from_timestamp(envelope.occurred_at))
+        elif kind == "PersonUpdated":
+            profile = profile_from_attributes(payload.person_id, payload.attributes)
+            from ..adapters.store import profile_doc
+            self.store.accounts.update_one({"person_id": payload.person_id}, {"$set": {"profile": profile_doc(profile)}})
+        elif kind == "PersonDeceased":
+            on = date.fromisoformat(payload.date_of_death)
+            self._mutate({"person_id": payload.person_id}, translate_errors(
+                lambda acc, doc: d.close_account(acc, on_date=on, reason="deceased",
+                                                 idempotency_key=envelope.event_id, now=now)))
+
+    @translate_errors
+    def open_account(self, person_id: str, profile: d.PersonProfile, key: str, occurred_at: datetime) -> bool:
+        """Open the person's account (once) and credit the training budget of that year."""
+        if self.store.accounts.count_documents({"person_id": person_id}, limit=1):
+            return False
+        now = self.clock.now()
+        account = d.open_account(person_id=person_id, idempotency_key=key, now=now)
+        year = occurred_at.year
+        try:
+            policy = self.catalog.policy_in_force(PolicyKind.TRAINING_BUDGET, date(year, 1, 1))
+        except d.PolicyNotInForce:
+            policy = None
+        if policy is not None:
+            d.credit_yearly_budget(account, policy=policy, year=year, now=now)
+        try:
+            self.store.insert(account, profile, pending(account.take_events(), self.topic, 1))
+        except common.AlreadyExists:
+            return False  # a concurrent delivery of the same person won the race
+        self.notify()
+        return True
+
+    # -- funding saga ----------------------------------------------------------------------
+    def on_enrolment_event(self, envelope: EventEnvelope) -> None:
+        if envelope.event_type == "llr.enrolments.v1.EnrolmentRequested":
+            self.reserve(envelope.event_id, unwrap(envelope), from_timestamp(envelope.occurred_at))
+        elif envelope.event_type == "llr.enrolments.v1.FundingReleaseRequested":
+            p = unwrap(envelope)
+            reason = d.ReleaseReason(RELEASE_REASONS.get(p.reason, "CANCELLED"))
+            self._by_enrolment(p.enrolment_id, lambda acc, doc: d.release_reservation(
+                acc, enrolment_id=p.enrolment_id, idempotency_key=envelope.event_id, reason=reason,
+                now=self.clock.now()))
+        elif envelope.event_type == "llr.enrolments.v1.FundingCaptureRequested":
+            p = unwrap(envelope)
+
+            def capture(acc, doc):
+                holds = [h for h in acc.holds_for_enrolment(p.enrolment_id) if h.status is d.HoldStatus.ACTIVE]
+                if not holds:
+                    return None
+                return d.capture_reservation(acc, enrolment_id=p.enrolment_id, idempotency_key=envelope.event_id,
+                                             milestone=holds[0].capture_point, now=self.clock.now(),
+                                             amount=p.amount_cents or None)
+            self._by_enrolment(p.enrolment_id, capture)
+
+    def _by_enrolment(self, enrolment_id: str, change) -> None:
+        if self.store.accounts.count_documents({"enrolment_ids": enrolment_id}, limit=1) == 0:
+            log.info("no reservation for enrolment %s: nothing to release or capture", enrolment_id)
+            return
+        self._mutate({"enrolment_ids": enrolment_id}, translate_errors(change))
+
+    def reserve(self, event_id: str, p, requested_at: datetime):
+        """Answer an EnrolmentRequested with BudgetReserved or ReservationRejected (once)."""
+        request = d.EnrolmentRequest(
+            event_id=event_id, enrolment_id=p.enrolment_id, person_id=p.person_id, provider_id=p.provider_id,
+            offer_id=p.offer_id, instrument=p.instrument, price_cents=p.price_cents, hours=p.hours,
+            # The enrolments service emits EnrolmentRequested only for accredited providers and
+            # offers that accept the instrument (it refuses the enrolment otherwise).
+            provider_accredited=True, accepted_instruments=frozenset({p.instrument}),
+            planned_start=date.fromisoformat(p.planned_start), planned_end=date.fromisoformat(p.planned_end),
+            requested_at=requested_at)
+        if not self.store.accounts.count_documents({"person_id": p.person_id}, limit=1):
+            rejected = d.Rejected(enrolment_id=p.enrolment_id, reason=d.RejectionReason.UNKNOWN_PERSON,
+                                  detail=f"person {p.person_id} has no account")
+            event = d.funding.rejection_event(request, rejected, self.clock.now())
+            try:
+                from services.common.outbox import insert_with_outbox
+                insert_with_outbox(self.store.rejections, {"_id": p.enrolment_id},
+                                   pending([event], self.topic, 1))
+                self.notify()
+            except common.AlreadyExists:
+                pass
+            return rejected
+
+        def change(acc, doc):
+            profile = profile_from(doc["profile"])
+            policy = d.policy_for_request(self.catalog, request)
+            return d.reserve_for_enrolment(acc, request, policy, profile, self.clock.now())
+
+        return self._mutate({"person_id": p.person_id}, translate_errors(change),
+                            extra=lambda acc, doc: {"enrolment_ids": sorted(set(doc["enrolment_ids"]) | {p.enrolment_id})})
+
+    # -- career cheques --------------------------------------------------------------------
+    def expire_cheques(self) -> int:
+        today = self.clock.now().date()
+        expired = 0
+        for doc in self.store.accounts.find({"open_cheques": True}, {"_id": 1}):
+            result = self._mutate({"_id": doc["_id"]}, translate_errors(
+                lambda acc, _: d.expire_career_cheques(acc, on_date=today, now=self.clock.now())))
+            expired += len(result or [])
+        return expired
+
+    # -- commands and queries of the API ----------------------------------------------------
+    @staticmethod
+    def authorize(principal: Principal, person_id: str, *, regisseur_only: bool = False) -> None:
+        if not person_id:
+            raise common.InvalidArgument("person_id", "is required")
+        if principal.role is Role.REGISSEUR:
+            return
+        if regisseur_only:
+            raise common.PermissionDenied("only the regisseur may do this")
+        if principal.role is Role.CITIZEN_COUNTER and principal.person_id == person_id:
+            return
+        if principal.role is Role.CITIZEN_COUNTER:
+            raise common.PermissionDenied("a citizen's counter acts only for its own person")
+        raise common.PermissionDenied(f"role {principal.role.value} has no access to accounts")
+
+    def account(self, principal: Principal, person_id: str) -> d.Account:
+        self.authorize(principal, person_id)
+        loaded = self.store.load({"person_id": person_id})
+        if loaded is None:
+            raise common.NotFound(f"person {person_id} has no account")
+        return loaded[1]
+
+    def _today(self, iso: str, field: str) -> date:
+        if not iso:
+            return self.clock.now().date()
+        try:
+            return date.fromisoformat(iso)
+        except ValueError as exc:
+            raise common.InvalidArgument(field, "must be an ISO date (YYYY-MM-DD)") from exc
+
+    @staticmethod
+    def _key(request_id: str) -> str:
+        if not request_id:
+            raise common.InvalidArgument("request_id", "is required")
+        return request_id
+
+    def buy_career_cheque(self, principal: Principal, person_id: str, request_id: str, purchase_iso: str):
+        self.authorize(principal, person_id)
+        key, purchase = self._key(request_id), self._today(purchase_iso, "purchase_date")
+
+        def change(acc, doc):
+            policy = self.catalog.policy_in_force(PolicyKind.CAREER_CHEQUE, purchase)
+            return d.buy_career_cheque(acc, cheque_id=d.common.derived_id(acc.account_id, key, "cheque"),
+                                       idempotency_key=key, profile=profile_from(doc["profile"]), policy=policy,
+                                       purchase_date=purchase, now=self.clock.now())
+        return self._mutate({"person_id": person_id}, translate_errors(change))
+
+    def record_guidance(self, principal: Principal, person_id: str, request_id: str, cheque_id: str, hours: int,
+                        date_iso: str, final: bool, outcome: str):
+        self.authorize(principal, person_id)
+        key, day = self._key(request_id), self._today(date_iso, "guidance_date")
+        if hours <= 0:
+            raise common.InvalidArgument("hours", "must be > 0")
+        return self._mutate({"person_id": person_id}, translate_errors(lambda acc, doc: d.record_career_guidance(
+            acc, cheque_id=cheque_id, idempotency_key=key, guidance_date=day, hours=hours, now=self.clock.now(),
+            final=final, outcome=outcome or None)))
+
+    def assess_complexity(self, principal: Principal, person_id: str, request_id: str, complex_: bool,
+                          note: str, date_iso: str):
+        self.authorize(principal, person_id, regisseur_only=True)
+        key, day = self._key(request_id), self._today(date_iso, "assessed_on")
+        return self._mutate({"person_id": person_id}, translate_errors(lambda acc, doc: d.record_complexity_assessment(
+            acc, assessment_id=d.common.derived_id(acc.account_id, key, "assessment"), idempotency_key=key,
+            assessed_on=day, complex=complex_, assessor_id=principal.subject, now=self.clock.now(), note=note)))
+
+    def credit_budget(self, principal: Principal, person_id: str, request_id: str, amount_cents: int,
+                      explanation: str):
+        self.authorize(principal, person_id, regisseur_only=True)
+        key = self._key(request_id)
+        if amount_cents <= 0:
+            raise common.InvalidArgument("amount_cents", "must be > 0")
+        today = self.clock.now().date()
+
+        def change(acc, doc):
+            policy = self.catalog.policy_in_force(PolicyKind.TRAINING_BUDGET, today)
+            d.credit_budget(acc, amount_cents=amount_cents, idempotency_key=key, policy=policy, on_date=today,
+                            now=self.clock.now(),
+                            explanation=explanation or f"credit by the regisseur ({principal.subject})")
+            return acc.wallet(BUDGET)
+        return self._mutate({"person_id": person_id}, translate_errors(change))
