@@ -182,7 +182,7 @@ def payload(envelope):
     return unwrap(envelope)
 
 
-def wait_for(predicate, timeout_s: float = 30.0, what: str = "condition"):
+def wait_for(predicate, timeout_s: float = 90.0, what: str = "condition"):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = predicate()
