@@ -5,8 +5,15 @@
    only the public key; ``python -m infra.devtokens`` issues tokens with the private one);
 3. starts every service that has an entrypoint (``services/<name>/entrypoints/main.py``) as its
    own process, logs under ``.llr/logs``, and waits until each answers its gRPC health check;
-4. runs the demo-data loader when one exists (``services/demo``);
-5. on Ctrl-C or SIGTERM stops the services, then the infrastructure this call started.
+4. runs the demo (``services/demo``): a synthetic Flanders on the population feed and a
+   simulated year of activity through the gRPC APIs. Every service runs on the same accelerated
+   clock (``AcceleratedClock``: the simulated year starts at ``LLR_DEMO_SIM_START`` and one
+   simulated day lasts ``LLR_DEMO_SECONDS_PER_DAY`` real seconds), so deadlines and expiries
+   fire by themselves during the simulation;
+5. prints the dashboard URL and the gRPC endpoints and keeps running;
+6. on Ctrl-C or SIGTERM stops the services, then the infrastructure this call started.
+
+``python -m infra.run --no-demo`` starts the platform on the real clock without demo data.
 """
 from __future__ import annotations
 
@@ -59,7 +66,28 @@ def wait_for_grpc_health(port: int, proc: subprocess.Popen, timeout_s: float = 6
     raise InfraError(f"service on port {port} not healthy after {timeout_s}s")
 
 
+def demo_environment(epoch) -> dict[str, str]:
+    """Environment that puts every service on the demo's accelerated clock."""
+    from services.demo.settings import DemoSettings
+
+    demo = DemoSettings()
+    env = {"LLR_DEMO_SIM_EPOCH": epoch.isoformat()}
+    for name in SERVICE_ORDER:
+        prefix = f"LLR_{name.upper()}_"
+        env[prefix + "SIM_START"] = demo.sim_start.isoformat()
+        env[prefix + "SIM_EPOCH"] = epoch.isoformat()
+        env[prefix + "SIM_SPEED"] = str(demo.speed)
+    # Periodic jobs (deadlines, expiries) look often enough for simulated days of < 1 s.
+    env["LLR_ENROLMENTS_DEADLINE_INTERVAL_S"] = "0.5"
+    env["LLR_CERTIFICATION_EXPIRY_INTERVAL_S"] = "2"
+    return env
+
+
 def main() -> int:
+    from datetime import datetime, timezone
+
+    demo = "--no-demo" not in sys.argv[1:]
+    extra_env = demo_environment(datetime.now(timezone.utc)) if demo else {}
     stack = Stack()
     try:
         started_infra = stack.start()
@@ -75,16 +103,16 @@ def main() -> int:
             log = open(log_path, "ab")
             proc = subprocess.Popen([sys.executable, "-m", f"services.{name}.entrypoints.main"],
                                     stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
-                                    env=os.environ.copy())
+                                    env={**os.environ, **extra_env})
             procs.append((name, proc))
             settings_port = _grpc_port(name)
             if settings_port:
                 wait_for_grpc_health(settings_port, proc)
                 print(f"{name:<14} gRPC 127.0.0.1:{settings_port}   log {log_path}", flush=True)
-        if (REPO / "services" / "demo" / "__main__.py").exists():
-            subprocess.run([sys.executable, "-m", "services.demo"], cwd=REPO, check=True)
-        if not procs:
-            print("no services yet: the infrastructure runs alone", flush=True)
+        if demo:
+            subprocess.run([sys.executable, "-m", "services.demo"], cwd=REPO, check=True,
+                           env={**os.environ, **extra_env})
+        print_endpoints()
         print("platform running; press Ctrl-C to stop", flush=True)
         _wait_for_signal(procs)
     except InfraError as exc:
@@ -103,6 +131,21 @@ def main() -> int:
         stack.stop(started_infra)
         print("stopped", flush=True)
     return 0
+
+
+def print_endpoints() -> None:
+    for name in available_services():
+        print(f"  gRPC {name:<14} 127.0.0.1:{_grpc_port(name)}", flush=True)
+    try:
+        from services.kpi.settings import KpiSettings
+
+        kpi = KpiSettings()
+        port = getattr(kpi, "dashboard_port", None)
+        if port:
+            print(f"  dashboard            http://127.0.0.1:{port}/", flush=True)
+    except ImportError:
+        pass
+    print("  CLI                  .llr/venv/bin/llr --help", flush=True)
 
 
 def _grpc_port(name: str) -> int | None:
