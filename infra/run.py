@@ -86,6 +86,11 @@ def demo_environment(epoch) -> dict[str, str]:
 def main() -> int:
     from datetime import datetime, timezone
 
+    def interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    # SIGTERM behaves like Ctrl-C: the finally block below stops everything this call started.
+    signal.signal(signal.SIGTERM, interrupt)
     demo = "--no-demo" not in sys.argv[1:]
     extra_env = demo_environment(datetime.now(timezone.utc)) if demo else {}
     stack = Stack()
@@ -118,6 +123,8 @@ def main() -> int:
     except InfraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stopping...", flush=True)
     finally:
         for name, proc in reversed(procs):
             if proc.poll() is None:
@@ -160,19 +167,12 @@ def _grpc_port(name: str) -> int | None:
 
 
 def _wait_for_signal(procs) -> None:
-    stop = {"now": False}
-
-    def handler(signum, frame):  # noqa: ARG001
-        stop["now"] = True
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    while not stop["now"]:
+    """Watch the services until Ctrl-C or SIGTERM (raised as KeyboardInterrupt)."""
+    while True:
         for name, proc in procs:
             if proc.poll() is not None:
                 raise InfraError(f"{name} exited unexpectedly with {proc.returncode}; see .llr/logs/{name}.log")
         time.sleep(0.5)
-    print("stopping...", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from .envelope import EventEnvelope, decode
+from .envelope import EventEnvelope, UnknownEventType, decode
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,9 @@ class EventConsumer:
             max_poll_records=200,
             session_timeout_ms=10000,
             heartbeat_interval_ms=1000,
+            # A topic created just before subscribing may be missing from the first metadata
+            # answer; without a short refresh the group would sit unassigned for 5 minutes.
+            metadata_max_age_ms=5000,
         )
         config.update(overrides)
         self._consumer = KafkaConsumer(**config)
@@ -169,6 +172,8 @@ class EventConsumer:
             self.handler(envelope)
         except PoisonMessage as exc:
             self._dead_letter(record, str(exc))
+        except UnknownEventType as exc:  # no retry can make an unknown payload type known
+            self._dead_letter(record, f"unknown event type {exc}")
 
     def _dead_letter(self, record, reason: str) -> None:
         if self._dlq_producer is None:

@@ -13,6 +13,8 @@ import threading
 from datetime import date, datetime
 from typing import Any, Callable
 
+from llr.enrolments.v1 import events_pb2 as _enrolment_events  # noqa: F401  (payload types for unwrap)
+from llr.population.v1 import events_pb2 as _population_events  # noqa: F401
 from services.common import errors as common
 from services.common.auth import Principal, Role
 from services.common.clock import Clock

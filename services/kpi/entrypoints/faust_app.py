@@ -72,7 +72,10 @@ def build_app(settings: KpiSettings, projection: Projection, board: Board) -> fa
     cells_topic = app.topic(cells_name, key_type=bytes, value_type=bytes)
     history_topic = app.topic(history_name, key_type=bytes, value_type=bytes)
     dlq = {name: app.topic(name + DLQ_SUFFIX, key_type=bytes, value_type=bytes) for name in sources}
+    # Keys and values are bytes we encode ourselves (key_type/value_type bytes: the raw codec),
+    # otherwise a restart would try to JSON-decode them while restoring the table.
     table = app.Table("kpi-state", default=None, partitions=settings.topic_partitions,
+                      key_type=bytes, value_type=bytes,
                       options={"driver": "rocksdict"})
     stats = {"folded": 0, "duplicates": 0, "late": 0, "dead_lettered": 0, "skipped": 0}
     timing = {"last_readout": 0.0, "readout_s": 0.0, "read_version": -1, "history_at": 0.0}
