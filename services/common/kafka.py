@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
@@ -28,7 +29,8 @@ def make_producer(bootstrap: str, client_id: str, **overrides) -> KafkaProducer:
         enable_idempotence=True,
         retries=2**31 - 1,
         linger_ms=2,
-        max_in_flight_requests_per_connection=5,
+        # kafka-python 2.x guarantees idempotence only with one request in flight per broker.
+        max_in_flight_requests_per_connection=1,
         request_timeout_ms=15000,
     )
     config.update(overrides)
@@ -48,16 +50,11 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication_factor
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="llr-topic-admin", request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
-        missing = {}
-        for s in specs:
-            if s.name in existing:
-                continue
-            configs = {"cleanup.policy": "compact"} if s.compacted else {}
-            missing[s.name] = {
-                "num_partitions": s.partitions,
-                "replication_factor": replication_factor,
-                "topic_configs": configs,
-            }
+        missing = [
+            NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication_factor,
+                     topic_configs={"cleanup.policy": "compact"} if s.compacted else {})
+            for s in specs if s.name not in existing
+        ]
         if missing:
             try:
                 admin.create_topics(missing)
