@@ -52,12 +52,13 @@ $(KAFKA_LIBS)/.stamp: infra/kafka/pom.xml
 	    -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
 	touch $@
 
-# FerretDB v1 (SQLite backend) embedded in a small Go module of ours; compiling the pure-Go
-# SQLite driver takes minutes on 2 cores, so the binary is cached here.
-$(FERRETDB): infra/ferretdb/main.go infra/ferretdb/go.mod infra/ferretdb/go.sum
+# FerretDB v1 (SQLite backend) embedded in a small Go module of ours, with its `_id` lookups
+# corrected to use the `_id` index (see infra/ferretdb/build.sh); compiling the pure-Go SQLite
+# driver takes minutes on 2 cores, so the binary is cached here.
+$(FERRETDB): infra/ferretdb/main.go infra/ferretdb/go.mod infra/ferretdb/go.sum infra/ferretdb/build.sh
 	@command -v go >/dev/null || { echo "error: go not found (Go >= 1.24 is required)" >&2; exit 1; }
 	mkdir -p $(dir $@)
-	cd infra/ferretdb && go build -trimpath -o $(CURDIR)/$@.tmp . && mv $(CURDIR)/$@.tmp $(CURDIR)/$@
+	cd infra/ferretdb && ./build.sh $(CURDIR)/$@ $(CURDIR)/$(LLR)/ferretdb-build
 
 # Generated protobuf and gRPC code: never committed, never hand-edited.
 # Generated into a fresh directory that replaces the old one only when protoc succeeded.
