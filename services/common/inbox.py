@@ -11,6 +11,8 @@ from typing import Any
 
 from pymongo.collection import Collection
 
+from .mongo import guarded_update_one
+
 APPLIED_FIELD = "_applied_events"
 
 
@@ -37,9 +39,9 @@ def apply_once(
     push = dict(full.pop("$push", {}))
     push[APPLIED_FIELD] = {"$each": [event_id], "$slice": -keep}
     full["$push"] = push
-    result = collection.update_one({"_id": doc_id, APPLIED_FIELD: {"$ne": event_id}}, full)
-    return result.modified_count == 1
+    return guarded_update_one(collection, doc_id, {APPLIED_FIELD: {"$ne": event_id}}, full)
 
 
 def already_applied(collection: Collection, doc_id: Any, event_id: str) -> bool:
-    return collection.count_documents({"_id": doc_id, APPLIED_FIELD: event_id}, limit=1) == 1
+    doc = collection.find_one({"_id": doc_id}, {APPLIED_FIELD: 1})
+    return doc is not None and event_id in doc.get(APPLIED_FIELD, [])

@@ -6,21 +6,33 @@ bumped under an optimistic-concurrency check, and the serialized event envelopes
 document's ``outbox`` array. The ``OutboxRelay`` publishes pending envelopes with an idempotent,
 acks=all producer and only then removes them from the document. A crash between the two
 re-publishes on restart: delivery is at-least-once and consumers deduplicate by ``event_id``.
+
+Finding pending events: FerretDB v1 on SQLite pushes only ``_id`` filters down to SQLite; any
+other filter, such as "documents whose outbox is not empty", decodes every document of the
+collection (measured: 0.7 s per lookup on 305 account documents while the demo ran). So the
+relay does not scan on every pass. ``OutboxHintListener`` (a pymongo command listener that every
+service client carries, ``services.common.mongo``) records the ``_id`` of each document that a
+successful write of this process gave outbox events, and wakes the relay, which reads exactly those
+documents by ``_id``. A full scan still runs when the relay starts (events left by a crash), after
+a failed pass, and every ``sweep_interval_s`` (writes by other processes of the same service).
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from kafka import KafkaProducer
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, monitoring
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from .envelope import EventEnvelope
 from .errors import AlreadyExists, ConcurrencyConflict
+from .mongo import guarded_find_one_and_update
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +81,115 @@ def update_with_outbox(
     docs = [e.to_doc() for e in events]
     if docs:
         update["$push"] = {OUTBOX_FIELD: {"$each": docs}}
-    query = {"_id": doc_id, "version": expected_version, **(extra_filter or {})}
-    updated = collection.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+    updated = guarded_find_one_and_update(collection, doc_id, {"version": expected_version, **(extra_filter or {})},
+                                          update, return_document=ReturnDocument.AFTER)
     if updated is None:
         raise ConcurrencyConflict(f"{collection.name} {doc_id!r} changed concurrently (expected version {expected_version})")
     return updated
+
+
+CollectionKey = tuple[str, str]  # (database name, collection name)
+
+
+def _key(collection: Collection) -> CollectionKey:
+    return collection.database.name, collection.name
+
+
+class OutboxHints:
+    """The ids of documents that this process just gave outbox events, per watched collection."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake: dict[CollectionKey, threading.Event] = {}
+        self._ids: dict[CollectionKey, set[Any]] = {}
+
+    def watch(self, collection: Collection, wake: threading.Event) -> None:
+        with self._lock:
+            self._wake[_key(collection)] = wake
+            self._ids.setdefault(_key(collection), set())
+
+    def unwatch(self, collection: Collection) -> None:
+        with self._lock:
+            self._wake.pop(_key(collection), None)
+            self._ids.pop(_key(collection), None)
+
+    def watching(self, key: CollectionKey) -> bool:
+        return key in self._wake
+
+    def add(self, key: CollectionKey, ids: Iterable[Any]) -> None:
+        with self._lock:
+            if key not in self._wake:
+                return  # nobody relays this collection in this process: the sweep finds it
+            self._ids[key].update(ids)
+            self._wake[key].set()
+
+    def take(self, collection: Collection) -> set[Any]:
+        with self._lock:
+            ids = self._ids.get(_key(collection), set())
+            self._ids[_key(collection)] = set()
+            return ids
+
+
+HINTS = OutboxHints()
+
+
+def _adds_outbox_events(update: Any) -> bool:
+    if not isinstance(update, Mapping):
+        return False  # an aggregation-pipeline update: never used to append outbox events
+    push, set_ = update.get("$push"), update.get("$set")
+    if isinstance(push, Mapping) and OUTBOX_FIELD in push:
+        return True
+    if isinstance(set_, Mapping) and set_.get(OUTBOX_FIELD):
+        return True
+    return not any(str(k).startswith("$") for k in update) and bool(update.get(OUTBOX_FIELD))
+
+
+def outbox_writes(command_name: str, command: Mapping[str, Any]) -> Iterator[Any]:
+    """The ``_id`` of each document a write command gives outbox events (when the filter names it)."""
+    if command_name == "insert":
+        for doc in command.get("documents", ()):
+            if doc.get(OUTBOX_FIELD):
+                yield doc.get("_id")
+    elif command_name == "update":
+        for statement in command.get("updates", ()):
+            query = statement.get("q") or {}
+            if _adds_outbox_events(statement.get("u")) and "_id" in query:
+                yield query["_id"]
+    elif command_name.lower() == "findandmodify":
+        query = command.get("query") or {}
+        if _adds_outbox_events(command.get("update")) and "_id" in query:
+            yield query["_id"]
+
+
+class OutboxHintListener(monitoring.CommandListener):
+    """Feeds ``HINTS`` from this process's successful writes (see the module docstring)."""
+
+    def __init__(self, hints: OutboxHints = HINTS) -> None:
+        self.hints = hints
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, tuple[CollectionKey, list[Any]]] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = event.command_name
+        if name not in ("insert", "update", "findAndModify", "findandmodify"):
+            return
+        key = (event.database_name, str(event.command.get(name)))
+        if not self.hints.watching(key):
+            return
+        ids = [i for i in outbox_writes(name, event.command) if i is not None]
+        if ids:
+            with self._lock:
+                self._in_flight[event.request_id] = (key, ids)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        with self._lock:
+            hinted = self._in_flight.pop(event.request_id, None)
+        if hinted is not None:
+            self.hints.add(*hinted)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        with self._lock:
+            self._in_flight.pop(event.request_id, None)
 
 
 class OutboxRelay:
@@ -86,17 +202,24 @@ class OutboxRelay:
         *,
         poll_interval_s: float = 0.2,
         batch_size: int = 200,
+        sweep_interval_s: float = 30.0,
         on_published: Callable[[list[dict[str, Any]]], None] | None = None,
+        hints: OutboxHints = HINTS,
     ) -> None:
         self.producer = producer
         self.collections = collections
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
+        self.sweep_interval_s = sweep_interval_s
+        self.hints = hints
+        self._next_sweep = 0.0  # the first pass sweeps: events a crash left behind
         # Called after a batch is acknowledged by Kafka and before it is removed from the documents.
         self.on_published = on_published
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.published = 0
+        for coll in collections:
+            hints.watch(coll, self._wake)
 
     def notify(self) -> None:
         """Wake the relay now (called after a local write) instead of waiting for the next poll."""
@@ -105,9 +228,12 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        for coll in self.collections:
+            self.hints.unwatch(coll)
 
     def run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 moved = self.run_once()
             except Exception:
@@ -115,15 +241,37 @@ class OutboxRelay:
                 moved = 0
             if moved == 0:
                 self._wake.wait(self.poll_interval_s)
-                self._wake.clear()
+
+    def _pending(self, coll: Collection, sweep: bool) -> list[dict[str, Any]]:
+        pending = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
+        if sweep:
+            docs = list(coll.find(pending, {OUTBOX_FIELD: 1}).limit(self.batch_size))
+            if len(docs) == self.batch_size:
+                self._next_sweep = 0.0  # more to find: sweep again on the next pass
+            return docs
+        docs = []
+        for doc_id in self.hints.take(coll):
+            # By _id alone: FerretDB v1 pushes nothing else down (see services.common.mongo).
+            doc = coll.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+            if doc is not None and doc.get(OUTBOX_FIELD):
+                docs.append(doc)
+        return docs
 
     def run_once(self) -> int:
         """One pass over every collection; returns how many events were published."""
+        sweep = time.monotonic() >= self._next_sweep
+        if sweep:
+            self._next_sweep = time.monotonic() + self.sweep_interval_s
+        try:
+            return self._publish_pending(sweep)
+        except Exception:
+            self._next_sweep = 0.0  # hints taken by the failed pass are lost: sweep next time
+            raise
+
+    def _publish_pending(self, sweep: bool) -> int:
         total = 0
         for coll in self.collections:
-            docs = list(
-                coll.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {OUTBOX_FIELD: 1}).limit(self.batch_size)
-            )
+            docs = self._pending(coll, sweep)
             if not docs:
                 continue
             futures = []

@@ -53,7 +53,8 @@ class ServiceRuntime:
     # -- parts ------------------------------------------------------------------------------
     def add_outbox_relay(self, collections: list[Collection]) -> OutboxRelay:
         self._producer = make_producer(self.settings.kafka_bootstrap, f"{self.settings.service_name}-relay")
-        self.relay = OutboxRelay(self._producer, collections, poll_interval_s=self.settings.outbox_poll_interval_s)
+        self.relay = OutboxRelay(self._producer, collections, poll_interval_s=self.settings.outbox_poll_interval_s,
+                                 sweep_interval_s=self.settings.outbox_sweep_interval_s)
         self._spawn("outbox-relay", self.relay.run)
         self._stops.append(self.relay.stop)
         return self.relay

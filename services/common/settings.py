@@ -45,15 +45,20 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = 3
     # Outbox relay: how often it looks for pending events when nobody wakes it up.
     outbox_poll_interval_s: float = 0.2
+    # ... and how often it scans its collections for events written by other processes (its own
+    # writes wake it directly, see services/common/outbox.py).
+    outbox_sweep_interval_s: float = 30.0
     log_level: str = "INFO"
     # Prefix for every topic name this service produces or consumes; empty in production. Tests
     # set a unique one so that runs never see each other's events.
     topic_namespace: str = ""
     # Demo only (make run): run on simulated time that was sim_start at the real instant
-    # sim_epoch and runs sim_speed times faster (services.common.clock.AcceleratedClock).
+    # sim_epoch and runs sim_speed times faster until sim_until, then at real speed
+    # (services.common.clock.AcceleratedClock).
     sim_start: datetime | None = None
     sim_epoch: datetime | None = None
     sim_speed: float = 1.0
+    sim_until: datetime | None = None
 
     def topic(self, context: str, kind: str = "events") -> str:
         """Topic of a bounded context, e.g. ``topic("enrolments")`` -> ``llr.enrolments.v1.events``."""

@@ -20,6 +20,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.common.errors import ConcurrencyConflict, FailedPrecondition
+from services.common.mongo import guarded_find_one_and_update
 from services.common.outbox import OUTBOX_FIELD, PendingEvent
 
 from ..domain.assignments import MentorAssignment
@@ -209,8 +210,8 @@ class Store:
         if push:
             update["$push"] = push
         try:
-            updated = collection.find_one_and_update({"_id": doc_id, "version": expected_version}, update,
-                                                     return_document=ReturnDocument.AFTER)
+            updated = guarded_find_one_and_update(collection, doc_id, {"version": expected_version}, update,
+                                                  return_document=ReturnDocument.AFTER)
         except (DuplicateKeyError, OperationFailure) as exc:
             # FerretDB reports a unique-index violation of an update as a generic error; the only
             # unique value an update sets is a certificate's live slot.
@@ -264,8 +265,8 @@ class Store:
                 if allocation["certificate_id"] == certificate_id:
                     return allocation["n"]
             n = doc["n"]
-            updated = self.counters.find_one_and_update(
-                {"_id": counter_id, "n": n},
+            updated = guarded_find_one_and_update(
+                self.counters, counter_id, {"n": n},
                 {"$inc": {"n": 1}, "$push": {"allocations": {
                     "$each": [{"certificate_id": certificate_id, "n": n + 1}], "$slice": -MAX_ALLOCATIONS}}},
                 return_document=ReturnDocument.AFTER)
@@ -280,8 +281,8 @@ class Store:
             if current is None:
                 self._open_status_list(1)
                 continue
-            doc = self.status_lists.find_one_and_update(
-                {"_id": current["_id"], "full": False}, {"$inc": {"next_sequence": 1}},
+            doc = guarded_find_one_and_update(
+                self.status_lists, current["_id"], {"full": False}, {"$inc": {"next_sequence": 1}},
                 return_document=ReturnDocument.BEFORE)
             if doc is None:
                 continue

@@ -16,6 +16,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from services.common.errors import ConcurrencyConflict
+from services.common.mongo import guarded_delete_one
 from services.common.outbox import OUTBOX_FIELD
 
 from . import documents as d
@@ -61,14 +62,14 @@ class Store:
         token = uuid.uuid4().hex
         deadline = time.monotonic() + wait_s
         while not self.claim(key, token=token, expires_at=now() + ttl):
-            self.claims.delete_one({"_id": key, "expires_at": {"$lte": now()}})
+            guarded_delete_one(self.claims, key, {"expires_at": {"$lte": now()}})
             if time.monotonic() > deadline:
                 raise ConcurrencyConflict(f"{key} is busy; retry")
             time.sleep(0.005)
         try:
             yield
         finally:
-            self.claims.delete_one({"_id": key, "token": token})
+            guarded_delete_one(self.claims, key, {"token": token})
 
     # --- reads --------------------------------------------------------------------------------
     def enrolment(self, enrolment_id: str) -> dict[str, Any] | None:

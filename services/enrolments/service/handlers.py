@@ -35,6 +35,7 @@ from services.common.errors import (
     AlreadyExists, ConcurrencyConflict, DomainError, FailedPrecondition, InvalidArgument, NotFound,
     PermissionDenied,
 )
+from services.common.mongo import guarded_find_one_and_update
 from services.common.outbox import OUTBOX_FIELD, update_with_outbox
 
 from ..adapters import mapping as m
@@ -183,8 +184,8 @@ class EnrolmentService:
             if doc is None:
                 raise NotFound(f"provider_id {provider_id!r}: no such provider")
             changed = change(m.provider_from(doc))
-            if self.store.providers.find_one_and_update(
-                    {"_id": provider_id, "version": doc["version"]},
+            if guarded_find_one_and_update(
+                    self.store.providers, provider_id, {"version": doc["version"]},
                     {"$set": {**m.provider_fields(changed), "version": doc["version"] + 1}}) is not None:
                 return changed
         raise ConcurrencyConflict(f"provider {provider_id} changed concurrently; retry")

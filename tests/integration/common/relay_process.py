@@ -36,7 +36,10 @@ def main() -> None:
 
     collection = pymongo.MongoClient(args.mongo_uri)[args.db][args.collection]
     producer = make_producer(args.bootstrap, "relay-process")
-    relay = OutboxRelay(producer, [collection], poll_interval_s=0.1, batch_size=args.batch_size, on_published=pause)
+    # The events are written by another process (the test), so no write hint reaches this relay:
+    # it finds them by sweeping, on every pass.
+    relay = OutboxRelay(producer, [collection], poll_interval_s=0.1, batch_size=args.batch_size,
+                        sweep_interval_s=0.0, on_published=pause)
     signal.signal(signal.SIGTERM, lambda *_: relay.stop())
     thread = threading.Thread(target=relay.run)
     thread.start()
