@@ -85,13 +85,11 @@ class AccountsService:
     # -- the one write path ----------------------------------------------------------------
     def _mutate(self, query: dict[str, Any], change: Callable[[d.Account, dict], Any],
                 extra: Callable[[d.Account, dict], dict] | None = None) -> Any:
-        first = self.store.accounts.find_one(query, {"_id": 1})
-        if first is None:
-            raise common.NotFound(f"no account for {query}")
-        # Changes of one account within this process queue up on its lock instead of racing and
-        # retrying; the version check still guards against other processes.
-        with self._lock_for(first["_id"]):
-            return self._mutate_locked({"_id": first["_id"]}, change, extra)
+        # Every query is by the account's _id (the only filter FerretDB v1 answers without decoding
+        # the whole collection). Changes of one account within this process queue up on its lock
+        # instead of racing and retrying; the version check still guards against other processes.
+        with self._lock_for(query["_id"]):
+            return self._mutate_locked(query, change, extra)
 
     def _lock_for(self, account_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -133,17 +131,17 @@ class AccountsService:
         elif kind == "PersonUpdated":
             profile = profile_from_attributes(payload.person_id, payload.attributes)
             from ..adapters.store import profile_doc
-            self.store.accounts.update_one({"person_id": payload.person_id}, {"$set": {"profile": profile_doc(profile)}})
+            self.store.accounts.update_one(self.store.by_person(payload.person_id), {"$set": {"profile": profile_doc(profile)}})
         elif kind == "PersonDeceased":
             on = date.fromisoformat(payload.date_of_death)
-            self._mutate({"person_id": payload.person_id}, translate_errors(
+            self._mutate(self.store.by_person(payload.person_id), translate_errors(
                 lambda acc, doc: d.close_account(acc, on_date=on, reason="deceased",
                                                  idempotency_key=envelope.event_id, now=now)))
 
     @translate_errors
     def open_account(self, person_id: str, profile: d.PersonProfile, key: str, occurred_at: datetime) -> bool:
         """Open the person's account (once) and credit the training budget of that year."""
-        if self.store.accounts.count_documents({"person_id": person_id}, limit=1):
+        if self.store.exists(self.store.by_person(person_id)):
             return False
         now = self.clock.now()
         account = d.open_account(person_id=person_id, idempotency_key=key, now=now)
@@ -184,10 +182,16 @@ class AccountsService:
             self._by_enrolment(p.enrolment_id, capture)
 
     def _by_enrolment(self, enrolment_id: str, change) -> None:
-        if self.store.accounts.count_documents({"enrolment_ids": enrolment_id}, limit=1) == 0:
+        query = self.store.by_enrolment(enrolment_id)
+
+        def if_reserved(acc, doc):
+            if enrolment_id not in doc["enrolment_ids"]:
+                return None  # the reservation was never made (crash right after the mapping)
+            return change(acc, doc)
+        if query is None:
             log.info("no reservation for enrolment %s: nothing to release or capture", enrolment_id)
             return
-        self._mutate({"enrolment_ids": enrolment_id}, translate_errors(change))
+        self._mutate(query, translate_errors(if_reserved))
 
     def reserve(self, event_id: str, p, requested_at: datetime):
         """Answer an EnrolmentRequested with BudgetReserved or ReservationRejected (once)."""
@@ -199,7 +203,7 @@ class AccountsService:
             provider_accredited=True, accepted_instruments=frozenset({p.instrument}),
             planned_start=date.fromisoformat(p.planned_start), planned_end=date.fromisoformat(p.planned_end),
             requested_at=requested_at)
-        if not self.store.accounts.count_documents({"person_id": p.person_id}, limit=1):
+        if not self.store.exists(self.store.by_person(p.person_id)):
             rejected = d.Rejected(enrolment_id=p.enrolment_id, reason=d.RejectionReason.UNKNOWN_PERSON,
                                   detail=f"person {p.person_id} has no account")
             event = d.funding.rejection_event(request, rejected, self.clock.now())
@@ -217,15 +221,18 @@ class AccountsService:
             policy = d.policy_for_request(self.catalog, request)
             return d.reserve_for_enrolment(acc, request, policy, profile, self.clock.now())
 
-        return self._mutate({"person_id": p.person_id}, translate_errors(change),
+        # The enrolment -> account mapping is written first: a crash before the reservation leaves
+        # a mapping to an account that does not list the enrolment, which release and capture skip.
+        self.store.map_enrolment(p.enrolment_id, p.person_id)
+        return self._mutate(self.store.by_person(p.person_id), translate_errors(change),
                             extra=lambda acc, doc: {"enrolment_ids": sorted(set(doc["enrolment_ids"]) | {p.enrolment_id})})
 
     # -- career cheques --------------------------------------------------------------------
     def expire_cheques(self) -> int:
         today = self.clock.now().date()
         expired = 0
-        for doc in self.store.accounts.find({"open_cheques": True}, {"_id": 1}):
-            result = self._mutate({"_id": doc["_id"]}, translate_errors(
+        for account_id in self.store.cheque_holders():
+            result = self._mutate({"_id": account_id}, translate_errors(
                 lambda acc, _: d.expire_career_cheques(acc, on_date=today, now=self.clock.now())))
             expired += len(result or [])
         return expired
@@ -247,7 +254,7 @@ class AccountsService:
 
     def account(self, principal: Principal, person_id: str) -> d.Account:
         self.authorize(principal, person_id)
-        loaded = self.store.load({"person_id": person_id})
+        loaded = self.store.load(self.store.by_person(person_id))
         if loaded is None:
             raise common.NotFound(f"person {person_id} has no account")
         return loaded[1]
@@ -275,7 +282,7 @@ class AccountsService:
             return d.buy_career_cheque(acc, cheque_id=d.common.derived_id(acc.account_id, key, "cheque"),
                                        idempotency_key=key, profile=profile_from(doc["profile"]), policy=policy,
                                        purchase_date=purchase, now=self.clock.now())
-        return self._mutate({"person_id": person_id}, translate_errors(change))
+        return self._mutate(self.store.by_person(person_id), translate_errors(change))
 
     def record_guidance(self, principal: Principal, person_id: str, request_id: str, cheque_id: str, hours: int,
                         date_iso: str, final: bool, outcome: str):
@@ -283,7 +290,7 @@ class AccountsService:
         key, day = self._key(request_id), self._today(date_iso, "guidance_date")
         if hours <= 0:
             raise common.InvalidArgument("hours", "must be > 0")
-        return self._mutate({"person_id": person_id}, translate_errors(lambda acc, doc: d.record_career_guidance(
+        return self._mutate(self.store.by_person(person_id), translate_errors(lambda acc, doc: d.record_career_guidance(
             acc, cheque_id=cheque_id, idempotency_key=key, guidance_date=day, hours=hours, now=self.clock.now(),
             final=final, outcome=outcome or None)))
 
@@ -291,7 +298,7 @@ class AccountsService:
                           note: str, date_iso: str):
         self.authorize(principal, person_id, regisseur_only=True)
         key, day = self._key(request_id), self._today(date_iso, "assessed_on")
-        return self._mutate({"person_id": person_id}, translate_errors(lambda acc, doc: d.record_complexity_assessment(
+        return self._mutate(self.store.by_person(person_id), translate_errors(lambda acc, doc: d.record_complexity_assessment(
             acc, assessment_id=d.common.derived_id(acc.account_id, key, "assessment"), idempotency_key=key,
             assessed_on=day, complex=complex_, assessor_id=principal.subject, now=self.clock.now(), note=note)))
 
@@ -309,4 +316,4 @@ class AccountsService:
                             now=self.clock.now(),
                             explanation=explanation or f"credit by the regisseur ({principal.subject})")
             return acc.wallet(BUDGET)
-        return self._mutate({"person_id": person_id}, translate_errors(change))
+        return self._mutate(self.store.by_person(person_id), translate_errors(change))
