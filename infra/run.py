@@ -8,8 +8,9 @@
 4. runs the demo (``services/demo``): a synthetic Flanders on the population feed and a
    simulated year of activity through the gRPC APIs. Every service runs on the same accelerated
    clock (``AcceleratedClock``: the simulated year starts at ``LLR_DEMO_SIM_START`` and one
-   simulated day lasts ``LLR_DEMO_SECONDS_PER_DAY`` real seconds), so deadlines and expiries
-   fire by themselves during the simulation;
+   simulated day lasts ``LLR_DEMO_SECONDS_PER_DAY`` real seconds, for ``LLR_DEMO_DAYS`` days;
+   after that every clock runs at real speed), so deadlines and expiries fire by themselves
+   during the simulation;
 5. prints the dashboard URL and the gRPC endpoints and keeps running;
 6. on Ctrl-C or SIGTERM stops the services, then the infrastructure this call started.
 
@@ -77,6 +78,7 @@ def demo_environment(epoch) -> dict[str, str]:
         env[prefix + "SIM_START"] = demo.sim_start.isoformat()
         env[prefix + "SIM_EPOCH"] = epoch.isoformat()
         env[prefix + "SIM_SPEED"] = str(demo.speed)
+        env[prefix + "SIM_UNTIL"] = demo.sim_until.isoformat()
     # Periodic jobs (deadlines, expiries) look often enough for simulated days of < 1 s.
     env["LLR_ENROLMENTS_DEADLINE_INTERVAL_S"] = "0.5"
     env["LLR_CERTIFICATION_EXPIRY_INTERVAL_S"] = "2"
@@ -92,7 +94,16 @@ def main() -> int:
     # SIGTERM behaves like Ctrl-C: the finally block below stops everything this call started.
     signal.signal(signal.SIGTERM, interrupt)
     demo = "--no-demo" not in sys.argv[1:]
-    extra_env = demo_environment(datetime.now(timezone.utc)) if demo else {}
+    if demo:
+        from datetime import timedelta
+
+        from services.demo.settings import DemoSettings
+
+        # The simulated year starts once the demo's set-up is expected to be done.
+        epoch = datetime.now(timezone.utc) + timedelta(seconds=DemoSettings().setup_lead_s)
+        extra_env = demo_environment(epoch)
+    else:
+        extra_env = {}
     stack = Stack()
     try:
         started_infra = stack.start()
@@ -123,6 +134,10 @@ def main() -> int:
     except InfraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"error: the demo failed with exit code {exc.returncode} (its output is above; service logs "
+              f"under {stack.home / 'logs'})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("stopping...", flush=True)
     finally:

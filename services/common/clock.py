@@ -53,27 +53,38 @@ class FakeClock:
 class AcceleratedClock:
     """Simulated time for demonstrations (``make run`` simulates a year in minutes).
 
-    Simulated time is ``start`` at the real instant ``epoch`` and runs ``speed`` times faster
-    than real time. Every service of one demo gets the same ``start``, ``epoch`` and ``speed``,
-    so their clocks agree across processes; deadlines and expiries still fire by themselves.
+    Simulated time is ``start`` until the real instant ``epoch``, then runs ``speed`` times faster
+    than real time until it reaches ``until`` (if given); from there on it runs at real speed,
+    so the platform stays at the end of the simulated year instead of racing into the next ones.
+    Every service of one demo gets the same ``start``, ``epoch``, ``speed`` and ``until``, so
+    their clocks agree across processes; deadlines and expiries still fire by themselves.
     """
 
-    def __init__(self, start: datetime, epoch: datetime, speed: float, real: Clock | None = None) -> None:
-        if start.tzinfo is None or epoch.tzinfo is None:
-            raise ValueError("start and epoch must be timezone-aware")
+    def __init__(self, start: datetime, epoch: datetime, speed: float, real: Clock | None = None,
+                 until: datetime | None = None) -> None:
+        if start.tzinfo is None or epoch.tzinfo is None or (until is not None and until.tzinfo is None):
+            raise ValueError("start, epoch and until must be timezone-aware")
         if speed <= 0:
             raise ValueError("speed must be positive")
-        self.start, self.epoch, self.speed = start, epoch, speed
+        if until is not None and until < start:
+            raise ValueError("until must not be before start")
+        self.start, self.epoch, self.speed, self.until = start, epoch, speed, until
         self.real = real or SystemClock()
 
     def now(self) -> datetime:
-        elapsed = self.real.now() - self.epoch
-        return self.start + elapsed * self.speed
+        # Before the epoch simulated time stands still at ``start`` (the demo's set-up phase).
+        elapsed = max(self.real.now() - self.epoch, timedelta(0))
+        simulated = self.start + elapsed * self.speed
+        if self.until is None or simulated <= self.until:
+            return simulated
+        fast_phase = (self.until - self.start) / self.speed
+        return self.until + (elapsed - fast_phase)
 
 
 def clock_from_settings(settings) -> Clock:
     """The clock a service runs on: the system clock, or the demo's accelerated clock when the
-    settings name one (``sim_start``, ``sim_epoch``, ``sim_speed``)."""
+    settings name one (``sim_start``, ``sim_epoch``, ``sim_speed``, ``sim_until``)."""
     if getattr(settings, "sim_start", None) is None:
         return SystemClock()
-    return AcceleratedClock(settings.sim_start, settings.sim_epoch or settings.sim_start, settings.sim_speed)
+    return AcceleratedClock(settings.sim_start, settings.sim_epoch or settings.sim_start, settings.sim_speed,
+                            until=getattr(settings, "sim_until", None))

@@ -22,7 +22,7 @@ console = Console()
 
 def run(settings: DemoSettings) -> dict:
     epoch = settings.sim_epoch or datetime.now(timezone.utc)
-    clock = AcceleratedClock(settings.sim_start, epoch, settings.speed)
+    clock = AcceleratedClock(settings.sim_start, epoch, settings.speed, until=settings.sim_until)
     rng = random.Random(settings.seed)
     api = Api()
     start_day = settings.sim_start.date()
@@ -43,6 +43,10 @@ def run(settings: DemoSettings) -> dict:
                                         progress=lambda: progress.advance(task))
         offers = enrolments.setup(api, clock.now().date())
 
+        wait_s = (epoch - datetime.now(timezone.utc)).total_seconds()
+        if wait_s > 0:
+            console.print(f"set-up done; the simulated year starts in {wait_s:.0f} s")
+            time.sleep(wait_s)
         task = progress.add_task("simulated year (days)", total=settings.days)
         weekly = max(1, round(len(working_age) * settings.yearly_learner_share / 52))
         end_day = start_day + timedelta(days=settings.days)
@@ -61,6 +65,7 @@ def run(settings: DemoSettings) -> dict:
     summary = {"persons": len(people), "enrolments_posted": activity.posted, "rows_rejected": activity.rejected_rows,
                "started": activity.started, "completed": activity.completed, "cancelled": activity.cancelled,
                "dropped_out": activity.dropped_out, "left_to_no_show_deadline": activity.no_shows_left_to_deadline,
+               "declared_too_late": activity.refused_late,
                "leercoaches": len(coaches), "simulated_until": clock.now().date().isoformat()}
     return summary
 

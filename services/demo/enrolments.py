@@ -7,6 +7,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import grpc
+
 from services.common.auth import Role
 
 PROVIDERS = [
@@ -37,6 +39,9 @@ class Activity:
     cancelled: int = 0
     dropped_out: int = 0
     no_shows_left_to_deadline: int = 0
+    # Declarations the platform refused because a deadline had passed first (the demo runs on an
+    # accelerated clock, so a slow loop can declare a start after the no-show deadline).
+    refused_late: int = 0
 
 
 def setup(api, today: date) -> dict[str, list]:
@@ -98,38 +103,50 @@ def declare_due(api, today: date, rng: random.Random, activity: Activity) -> Non
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
     stub = api.stub("enrolments", "enrolments_service", "EnrolmentService")
-    for enrolment_id, (provider_id, start, end, hours) in list(activity.planned.items()):
-        auth = api.auth(provider_id, Role.PROVIDER)
-        current = stub.GetEnrolment(pb.GetEnrolmentRequest(enrolment_id=enrolment_id), metadata=auth).enrolment
-        status = current.status
-        if status in (pb.ENROLMENT_STATUS_REJECTED, pb.ENROLMENT_STATUS_CANCELLED, pb.ENROLMENT_STATUS_NO_SHOW,
-                      pb.ENROLMENT_STATUS_COMPLETED, pb.ENROLMENT_STATUS_DROPPED_OUT):
+    for enrolment_id in list(activity.planned):
+        try:
+            _declare(stub, pb, api, enrolment_id, today, rng, activity)
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            activity.refused_late += 1
+            activity.planned.pop(enrolment_id, None)
+
+
+def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, activity: Activity) -> None:
+    """What the provider of one enrolment declares today, if anything."""
+    provider_id, start, end, hours = activity.planned[enrolment_id]
+    auth = api.auth(provider_id, Role.PROVIDER)
+    current = stub.GetEnrolment(pb.GetEnrolmentRequest(enrolment_id=enrolment_id), metadata=auth).enrolment
+    status = current.status
+    if status in (pb.ENROLMENT_STATUS_REJECTED, pb.ENROLMENT_STATUS_CANCELLED, pb.ENROLMENT_STATUS_NO_SHOW,
+                  pb.ENROLMENT_STATUS_COMPLETED, pb.ENROLMENT_STATUS_DROPPED_OUT):
+        del activity.planned[enrolment_id]
+        return
+    rid = f"demo-{enrolment_id}"
+    if status == pb.ENROLMENT_STATUS_FUNDED and today < start and rng.random() < 0.01:
+        stub.CancelEnrolment(pb.CancelEnrolmentRequest(request_id=rid + "-cancel", enrolment_id=enrolment_id,
+                                                       reason="learner changed plans"), metadata=auth)
+        activity.cancelled += 1
+    elif status == pb.ENROLMENT_STATUS_FUNDED and today >= start:
+        if rng.random() < 0.05:
+            # Never declared: the platform's deadline makes it NO_SHOW and releases the hold.
+            activity.no_shows_left_to_deadline += 1
             del activity.planned[enrolment_id]
-            continue
-        rid = f"demo-{enrolment_id}"
-        if status == pb.ENROLMENT_STATUS_FUNDED and today < start and rng.random() < 0.01:
-            stub.CancelEnrolment(pb.CancelEnrolmentRequest(request_id=rid + "-cancel", enrolment_id=enrolment_id,
-                                                           reason="learner changed plans"), metadata=auth)
-            activity.cancelled += 1
-        elif status == pb.ENROLMENT_STATUS_FUNDED and today >= start:
-            if rng.random() < 0.05:
-                # Never declared: the platform's deadline makes it NO_SHOW and releases the hold.
-                activity.no_shows_left_to_deadline += 1
-                del activity.planned[enrolment_id]
-                continue
-            stub.StartEnrolment(pb.StartEnrolmentRequest(request_id=rid + "-start", enrolment_id=enrolment_id,
-                                                         start_date=start.isoformat()), metadata=auth)
-            activity.started += 1
-        elif status == pb.ENROLMENT_STATUS_STARTED and today >= end:
-            if rng.random() < 0.1:
-                stub.DeclareDropOut(pb.DeclareDropOutRequest(
-                    request_id=rid + "-dropout", enrolment_id=enrolment_id, hours_attended=hours // 2,
-                    dropout_date=end.isoformat()), metadata=auth)
-                activity.dropped_out += 1
-            else:
-                stub.CompleteEnrolment(pb.CompleteEnrolmentRequest(
-                    request_id=rid + "-complete", enrolment_id=enrolment_id, hours_attended=hours,
-                    outcome=rng.choice([pb.OUTCOME_PASSED, pb.OUTCOME_PASSED, pb.OUTCOME_ATTENDED]),
-                    completion_date=end.isoformat()), metadata=auth)
-                activity.completed += 1
-            del activity.planned[enrolment_id]
+            return
+        stub.StartEnrolment(pb.StartEnrolmentRequest(request_id=rid + "-start", enrolment_id=enrolment_id,
+                                                     start_date=start.isoformat()), metadata=auth)
+        activity.started += 1
+    elif status == pb.ENROLMENT_STATUS_STARTED and today >= end:
+        if rng.random() < 0.1:
+            stub.DeclareDropOut(pb.DeclareDropOutRequest(
+                request_id=rid + "-dropout", enrolment_id=enrolment_id, hours_attended=hours // 2,
+                dropout_date=end.isoformat()), metadata=auth)
+            activity.dropped_out += 1
+        else:
+            stub.CompleteEnrolment(pb.CompleteEnrolmentRequest(
+                request_id=rid + "-complete", enrolment_id=enrolment_id, hours_attended=hours,
+                outcome=rng.choice([pb.OUTCOME_PASSED, pb.OUTCOME_PASSED, pb.OUTCOME_ATTENDED]),
+                completion_date=end.isoformat()), metadata=auth)
+            activity.completed += 1
+        del activity.planned[enrolment_id]

@@ -1,7 +1,7 @@
 """Settings of the demo (env prefix ``LLR_DEMO_``)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +23,20 @@ class DemoSettings(BaseSettings):
     # Share of residents aged 25-64 who enrol during the simulated year.
     yearly_learner_share: float = 0.3
 
+    # Real seconds between `make run` starting the services and the first simulated day, for the
+    # set-up (population feed, accounts, certification, offers); simulated time stands still
+    # until then. None: 20 s plus 1 s per 60 persons (about what this machine needs).
+    setup_s: float | None = None
+
+    @property
+    def setup_lead_s(self) -> float:
+        return self.setup_s if self.setup_s is not None else 20 + self.persons / 60
+
     @property
     def speed(self) -> float:
         return 86_400 / self.seconds_per_day
+
+    @property
+    def sim_until(self) -> datetime:
+        """End of the simulated period: from here on every clock runs at real speed."""
+        return self.sim_start + timedelta(days=self.days)

@@ -206,6 +206,15 @@ def served(cells) -> dict[tuple[str, str], bytes]:
     return {(c.kpi, c.cell): c.SerializeToString(deterministic=True) for c in cells}
 
 
+def chromium(url: str, *args: str, tmp: Path) -> subprocess.CompletedProcess:
+    """Debian's chromium, headless, on a page of the dashboard (``--dump-dom``, ``--screenshot=``)."""
+    return subprocess.run(
+        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp / 'profile'}", "--window-size=1200,900", *args, url],
+        capture_output=True, timeout=120, check=True)
+
+
 @pytest.fixture
 def consumer_token(token_for):
     return token_for("statbel", Role.KPI_CONSUMER)

@@ -28,7 +28,7 @@ from services.common.grpc_server import bearer
 from services.kpi.domain import events as ev
 from services.kpi.domain.synthetic import SyntheticConfig, generate
 
-from .conftest import as_pb, expected_cells, produce, read_source_partitions, served, wait_for
+from .conftest import as_pb, chromium, expected_cells, produce, read_source_partitions, served, wait_for
 
 PERSON_ID = re.compile(rb"P\d{7}")
 
@@ -222,14 +222,6 @@ def test_dashboard_data_is_aggregates_only(world):
     for series in data["kpis"]["participation_4w"]["series"]:
         for point in series["points"]:
             assert point["suppressed"] == ("rate" not in point)
-
-
-def chromium(url: str, *args: str, tmp: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp / 'profile'}", "--window-size=1200,900", *args, url],
-        capture_output=True, timeout=120, check=True)
 
 
 def test_dashboard_draws_participation_per_province_in_headless_chromium(world, tmp_path):

@@ -1,0 +1,174 @@
+"""``make run`` end to end, scaled down: ``python -m infra.run`` (what ``make run`` executes) starts
+the four services on the test session's Kafka and FerretDB, feeds a synthetic Flanders, simulates
+a whole year through the public gRPC APIs, prints the endpoints and keeps running. The KPI API and
+the dashboard must then show non-suppressed 12-month participation rates for all five provinces,
+equal to an independent recount of the source events on the broker; SIGTERM stops everything.
+
+The run is isolated from a developer's ``make run`` by its own ports, topic namespace, databases,
+faust app id and state directory, all passed as the services' ``LLR_*`` environment variables.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+
+from llr.kpi.v1 import kpi_service_pb2 as api
+from llr.kpi.v1 import kpi_service_pb2_grpc as api_grpc
+from services.cli.connect import token
+from services.common.auth import Role
+from services.common.grpc_server import bearer
+from services.common.mongo import make_client
+from services.kpi.adapters.cells import to_pb
+from services.kpi.domain.geography import PROVINCES
+from services.kpi.settings import KpiSettings
+from tests.integration.kpi.conftest import chromium, expected_cells, free_port, read_source_partitions, wait_for
+
+REPO = Path(__file__).resolve().parents[3]
+SERVICES = ("accounts", "certification", "enrolments", "kpi")
+PARTICIPATION = ("participation_4w", "participation_12m")
+# Scaled down: 2,000 adults (about 1,030 aged 25-64, the smallest province about 130 of them),
+# a year of 365 simulated days at 0.25 s each.
+DEMO = {"LLR_DEMO_PERSONS": "2000", "LLR_DEMO_DAYS": "365", "LLR_DEMO_SECONDS_PER_DAY": "0.25",
+        "LLR_DEMO_SEED": "7", "LLR_DEMO_YEARLY_LEARNER_SHARE": "0.5", "LLR_DEMO_LEERCOACHES": "12", "LLR_DEMO_MENTORS": "4"}
+
+
+class Platform:
+    """``python -m infra.run`` as a subprocess; its output collected line by line."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen([sys.executable, "-m", "infra.run"], cwd=REPO, env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def printed(self, text: str) -> bool:
+        assert self.proc.poll() is None or any(text in line for line in self.lines), \
+            f"infra.run exited with {self.proc.returncode}:\n{self.output()[-6000:]}"
+        return any(text in line for line in self.lines)
+
+    def stop(self, timeout_s: float = 120) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                return None
+        self._reader.join(10)
+        return self.proc.returncode
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def platform_env(stack, unique, tmp_path):
+    """Environment of one isolated ``make run``: the session's infrastructure, everything else
+    (ports, namespace, databases, faust state) its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_") or k.startswith("LLR_INFRA_")}
+    ports = {name: free_port() for name in SERVICES}
+    for name in SERVICES:
+        prefix = f"LLR_{name.upper()}_"
+        env[prefix + "GRPC_PORT"] = str(ports[name])
+        env[prefix + "TOPIC_NAMESPACE"] = f"e2e{unique}."
+        env[prefix + "MONGO_DB"] = f"e2e_{unique}_{name}"
+        env[prefix + "KAFKA_BOOTSTRAP"] = stack.settings.kafka_bootstrap
+        env[prefix + "MONGO_URI"] = stack.settings.mongo_uri
+    env.update({"LLR_KPI_DASHBOARD_PORT": str(free_port()), "LLR_KPI_FAUST_APP_ID": f"e2e-{unique}",
+                "LLR_KPI_DATA_DIR": str(tmp_path / "kpi"), "LLR_KPI_READOUT_INTERVAL_S": "0.5",
+                "LLR_KPI_HISTORY_MAX_AGE_S": "5"})
+    env.update(DEMO)
+    yield env
+    client = make_client(stack.settings.mongo_uri)
+    for name in SERVICES:
+        client.drop_database(f"e2e_{unique}_{name}")
+    client.close()
+
+
+def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_recount(
+        platform_env, kafka_bootstrap, tmp_path):
+    env = platform_env
+    platform = Platform(env)
+    try:
+        wait_for(lambda: platform.printed("platform running"), 900, "the simulated year to finish", pause_s=1)
+        out = platform.output()
+        posted = int(re.search(r"enrolments_posted\s+(\d+)", out).group(1))
+        assert posted >= 200, out
+        assert f"http://127.0.0.1:{env['LLR_KPI_DASHBOARD_PORT']}/" in out
+        for name in SERVICES:
+            assert f"127.0.0.1:{env[f'LLR_{name.upper()}_GRPC_PORT']}" in out
+
+        kpi_settings = KpiSettings(topic_namespace=env["LLR_KPI_TOPIC_NAMESPACE"])
+        channel = grpc.insecure_channel(f"127.0.0.1:{env['LLR_KPI_GRPC_PORT']}")
+        stub = api_grpc.KpiServiceStub(channel)
+        auth = bearer(token("statbel", Role.KPI_CONSUMER))
+
+        def served() -> dict:
+            cells = {}
+            for kpi in PARTICIPATION:
+                reply = stub.List(api.ListRequest(kpi=kpi, page_size=1000), metadata=auth, timeout=30)
+                assert not reply.next_page_token
+                cells.update({(c.kpi, c.cell): c for c in reply.cells})
+            return cells
+
+        def recount() -> dict:
+            logs = read_source_partitions(kafka_bootstrap, kpi_settings.topic_namespace)
+            return {(c.kpi, c.cell): to_pb(c) for c in expected_cells(logs, kpi_settings) if c.kpi in PARTICIPATION}
+
+        # The services keep running (deadlines may still fire), so compare once the projection has
+        # caught up: the same participation cells, byte for byte, as the recount of the broker's log.
+        def caught_up():
+            expected, actual = recount(), served()
+            same = {k: v.SerializeToString(deterministic=True) for k, v in expected.items()} == \
+                   {k: v.SerializeToString(deterministic=True) for k, v in actual.items()}
+            return expected if same else None
+        expected = wait_for(caught_up, 180, "the KPI service to serve the recount", pause_s=2)
+
+        provinces = {code: expected[("participation_12m", f"province={code}")] for code in PROVINCES}
+        for code, cell in provinces.items():
+            assert not cell.suppressed, (code, cell)
+            assert cell.denominator >= 100 and 10 <= cell.numerator < cell.denominator, (code, cell)
+        assert expected[("participation_12m", "region=flanders")].reference_date >= "2025-12"
+
+        dashboard = f"http://127.0.0.1:{env['LLR_KPI_DASHBOARD_PORT']}"
+        data = json.loads(urllib.request.urlopen(dashboard + "/api/participation.json", timeout=10).read())
+        series = {s["cell"]: s for s in data["kpis"]["participation_12m"]["series"]}
+        for code, cell in provinces.items():
+            last = series[f"province={code}"]["points"][-1]
+            assert last["date"] == data["reference_date"] == cell.reference_date
+            assert (last["suppressed"], last["numerator"], last["denominator"]) == \
+                   (False, cell.numerator, cell.denominator), code
+        dom = chromium(dashboard + "/", "--dump-dom", tmp=tmp_path).stdout.decode()
+        chart = dom.split('id="chart-participation_12m"', 1)[1].split("</svg>", 1)[0]
+        for code in PROVINCES:
+            published = [p for p in series[f"province={code}"]["points"] if not p["suppressed"]]
+            assert chart.count(f'class="point" data-cell="province={code}"') == len(published) >= 1
+        channel.close()
+    finally:
+        code = platform.stop()
+    assert code == 0, platform.output()[-6000:]
+    assert platform.lines[-1] == "stopped"
+    ports = [int(env[f"LLR_{name.upper()}_GRPC_PORT"]) for name in SERVICES] + [int(env["LLR_KPI_DASHBOARD_PORT"])]
+    assert not [p for p in ports if listening(p)], "a service still listens after Ctrl-C"
