@@ -20,8 +20,12 @@ it is a bare ``{"_id": ...}``. Any extra condition (a version check, a claim tok
 write decode every document of the collection: measured on 1,068 account documents, a
 ``find_one_and_update`` on ``{_id, version}`` took 1,895 ms against 16 ms on ``{_id}`` alone.
 On a serialising client the guard is therefore checked in Python on the document read by
-``_id``, under the process write lock, and the write filters by ``_id`` alone: the same
-all-or-nothing outcome. Against MongoDB the guard stays in the filter, atomically on the server.
+``_id`` and the write filters by ``_id`` alone, both under an in-process lock of that document
+(``_document_lock``), which every guarded write of the document takes: the same all-or-nothing
+outcome among the writes that change guarded fields (versions, claim tokens, applied event ids
+are only ever changed through these helpers). Against MongoDB the guard stays in the filter,
+atomically on the server. (Holding the process-wide write lock across the read would deadlock:
+the read needs a pooled connection that a writer waiting for the lock may hold.)
 """
 from __future__ import annotations
 
@@ -49,16 +53,8 @@ class WriteSerializer(monitoring.CommandListener):
     always released by the thread that took it.
     """
 
-    # Re-entrant: ``exclusive()`` holds it across a read and a write of one thread.
-    _lock = threading.RLock()
+    _lock = threading.Lock()
     _held = threading.local()
-
-    @classmethod
-    @contextmanager
-    def exclusive(cls) -> Iterator[None]:
-        """No write command of this process runs while the caller reads and writes."""
-        with cls._lock:
-            yield
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name in WRITE_COMMANDS:
@@ -116,13 +112,23 @@ def matches(doc: Mapping[str, Any], guard: Mapping[str, Any]) -> bool:
     return True
 
 
+_DOCUMENT_LOCKS = [threading.Lock() for _ in range(256)]
+
+
+@contextmanager
+def _document_lock(collection: Collection, doc_id: Any) -> Iterator[None]:
+    """One of 256 striped locks, chosen by the document's identity (bounded memory)."""
+    with _DOCUMENT_LOCKS[hash((collection.full_name, repr(doc_id))) % len(_DOCUMENT_LOCKS)]:
+        yield
+
+
 def guarded_find_one_and_update(collection: Collection, doc_id: Any, guard: Mapping[str, Any],
                                 update: Mapping[str, Any], *,
                                 return_document: bool = ReturnDocument.AFTER) -> dict[str, Any] | None:
     """``find_one_and_update({"_id": doc_id, **guard}, update)``, fast on FerretDB v1 (see above)."""
     if not serializes_writes(collection):
         return collection.find_one_and_update({"_id": doc_id, **guard}, update, return_document=return_document)
-    with WriteSerializer.exclusive():
+    with _document_lock(collection, doc_id):
         current = collection.find_one({"_id": doc_id})
         if current is None or not matches(current, guard):
             return None
@@ -134,7 +140,7 @@ def guarded_update_one(collection: Collection, doc_id: Any, guard: Mapping[str, 
     """``update_one({"_id": doc_id, **guard}, update)``; True when a document matched."""
     if not serializes_writes(collection):
         return collection.update_one({"_id": doc_id, **guard}, update).matched_count == 1
-    with WriteSerializer.exclusive():
+    with _document_lock(collection, doc_id):
         current = collection.find_one({"_id": doc_id})
         if current is None or not matches(current, guard):
             return False
@@ -145,7 +151,7 @@ def guarded_delete_one(collection: Collection, doc_id: Any, guard: Mapping[str, 
     """``delete_one({"_id": doc_id, **guard})``; True when a document was deleted."""
     if not serializes_writes(collection):
         return collection.delete_one({"_id": doc_id, **guard}).deleted_count == 1
-    with WriteSerializer.exclusive():
+    with _document_lock(collection, doc_id):
         current = collection.find_one({"_id": doc_id})
         if current is None or not matches(current, guard):
             return False

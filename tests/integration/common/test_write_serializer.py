@@ -69,7 +69,7 @@ def test_version_checked_updates_race_a_blind_writer_without_losing_either(coll)
 
 def test_guarded_version_checked_updates_from_many_threads_lose_nothing(coll):
     """Version-checked updates filter by _id alone on FerretDB (a guard in the filter makes the
-    write scan the collection); the guard is checked under the write lock, so no update is lost
+    write scan the collection); the guard is checked under a lock of the document, so no update is lost
     and every lost race is reported as one."""
     from services.common.mongo import guarded_delete_one, guarded_find_one_and_update, guarded_update_one
 
