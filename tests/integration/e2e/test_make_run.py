@@ -166,6 +166,18 @@ def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_r
             published = [p for p in series[f"province={code}"]["points"] if not p["suppressed"]]
             assert chart.count(f'class="point" data-cell="province={code}"') == len(published) >= 1
         channel.close()
+
+        # The CLI against the same running platform, as a KPI consumer and as the regisseur.
+        def cli(*args: str) -> str:
+            done = subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=REPO, capture_output=True,
+                                  text=True, timeout=60, env={**env, "COLUMNS": "250"})
+            assert done.returncode == 0, done.stdout + done.stderr
+            return done.stdout
+        listed = cli("kpi", "list", "--kpi", "participation_12m", "--cell", "province=", "--as", "statbel:KPI_CONSUMER")
+        for code, cell in provinces.items():
+            assert f"province={code}" in listed and f"{cell.numerator}/{cell.denominator}" in listed, listed
+        shown = cli("account", "show", "pp-7-0000001", "--as", "vdab:REGISSEUR")
+        assert "TRAINING_BUDGET" in shown and "the sum of these entries" in shown and "CREDIT" in shown, shown
     finally:
         code = platform.stop()
     assert code == 0, platform.output()[-6000:]
