@@ -76,6 +76,10 @@ test: deps
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# Benchmarks (never part of `make test`): writes bench-results.json and prints a table.
+bench: deps
+	$(PY) -m bench $(BENCH_ARGS)
+
 unit: deps
 	$(PY) -m pytest tests/unit
 

@@ -36,6 +36,11 @@ class Store:
         self.claims: Collection = d.ClaimDoc._get_collection()
         self.leercoach_certificates: Collection = d.LeercoachCertificateDoc._get_collection()
         self.outbox_batches: Collection = d.OutboxBatchDoc._get_collection()
+        # The overlap rule needs the enrolments of one person on one offer. FerretDB v1 answers
+        # only `_id` lookups without decoding the whole collection, so those ids are kept in a
+        # document per (offer, person), written before the enrolment itself: it can list an id
+        # whose insert then failed (skipped when read), never miss one.
+        self.pairs: Collection = self.enrolments.database["enrolments_by_offer_person"]
 
     @property
     def outbox_collections(self) -> list[Collection]:
@@ -70,6 +75,21 @@ class Store:
             yield
         finally:
             guarded_delete_one(self.claims, key, {"token": token})
+
+    # --- enrolments of one person on one offer ---------------------------------------------------
+    @staticmethod
+    def pair_key(offer_id: str, person_id: str) -> str:
+        return f"{offer_id}|{person_id}"
+
+    def remember_pairs(self, ids_by_pair: dict[tuple[str, str], list[str]]) -> None:
+        for (offer_id, person_id), ids in ids_by_pair.items():
+            self.pairs.update_one({"_id": self.pair_key(offer_id, person_id)},
+                                  {"$addToSet": {"enrolment_ids": {"$each": ids}}}, upsert=True)
+
+    def enrolments_of_pair(self, offer_id: str, person_id: str, projection: dict[str, Any]) -> list[dict[str, Any]]:
+        pair = self.pairs.find_one({"_id": self.pair_key(offer_id, person_id)})
+        docs = (self.enrolments.find_one({"_id": i}, projection) for i in (pair or {}).get("enrolment_ids", ()))
+        return [doc for doc in docs if doc is not None]
 
     # --- reads --------------------------------------------------------------------------------
     def enrolment(self, enrolment_id: str) -> dict[str, Any] | None:

@@ -303,10 +303,10 @@ class EnrolmentService:
         return enrolment
 
     def _existing_periods(self, offer_id: str, person_id: str) -> list[EnrolmentPeriod]:
-        docs = self.store.enrolments.find(
-            {"offer_id": offer_id, "person_id": person_id, "status": {"$in": [s.value for s in BLOCKING_STATUSES]}},
-            {"_id": 1, "person_id": 1, "offer_id": 1, "planned_start": 1, "planned_end": 1, "status": 1})
-        return [self._period(d) for d in docs]
+        blocking = {s.value for s in BLOCKING_STATUSES}
+        docs = self.store.enrolments_of_pair(offer_id, person_id, {
+            "_id": 1, "person_id": 1, "offer_id": 1, "planned_start": 1, "planned_end": 1, "status": 1})
+        return [self._period(d) for d in docs if d["status"] in blocking]
 
     @staticmethod
     def _period(doc: dict[str, Any]) -> EnrolmentPeriod:
@@ -344,6 +344,7 @@ class EnrolmentService:
                                        planned_start=enrolment.planned_start, planned_end=enrolment.planned_end,
                                        existing=self._existing_periods(enrolment.offer_id, enrolment.person_id))
                     new = self._new_doc(enrolment, policy, fp, request_id)
+                    self.store.remember_pairs({(enrolment.offer_id, enrolment.person_id): [enrolment_id]})
                     self.store.enrolments.insert_one(new)
                     self.notify()
                     view = EnrolmentView(enrolment, new["due_at"])
@@ -428,6 +429,10 @@ class EnrolmentService:
                 res.enrolment_id, res.replayed = "", False
                 res.error_code, res.field, res.reason = results[first].error_code, results[first].field, \
                     results[first].reason
+        ids_by_pair: dict[tuple[str, str], list[str]] = {}
+        for _, doc in to_insert:
+            ids_by_pair.setdefault((doc["offer_id"], doc["person_id"]), []).append(doc["_id"])
+        self.store.remember_pairs(ids_by_pair)
         self._insert_batches(to_insert, results, fps)
         self.notify()
         return results
