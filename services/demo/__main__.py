@@ -49,11 +49,15 @@ def run(settings: DemoSettings) -> dict:
             time.sleep(wait_s)
         task = progress.add_task("simulated year (days)", total=settings.days)
         weekly = max(1, round(len(working_age) * settings.yearly_learner_share / 52))
+        # Each learner enrols once in the year: this year's learners in a random order, a week's
+        # worth at a time.
+        learners = rng.sample(working_age, min(len(working_age), round(len(working_age) * settings.yearly_learner_share)))
         end_day = start_day + timedelta(days=settings.days)
         next_post = clock.now().date()
         while (today := clock.now().date()) < end_day:
             if today >= next_post and today < end_day - timedelta(days=45):
-                enrolments.post_week(api, offers, rng.sample(working_age, min(weekly, len(working_age))),
+                this_week, learners = learners[:weekly], learners[weekly:]
+                enrolments.post_week(api, offers, this_week,
                                      [c.person_id for c in coaches], today, rng, activity)
                 next_post = today + timedelta(days=7)
             enrolments.declare_due(api, today, rng, activity)

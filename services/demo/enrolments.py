@@ -28,10 +28,15 @@ COURSES = [
 ]
 
 
+# The training budget's yearly credit (services/accounts/policies/training_budget.yaml).
+AFFORDABLE_CENTS = 50_000
+
+
 @dataclass
 class Activity:
     """What the providers still have to declare, per enrolment id."""
     planned: dict[str, tuple[str, date, date, int]] = field(default_factory=dict)  # id -> provider, start, end, hours
+    started_ids: set[str] = field(default_factory=set)
     posted: int = 0
     rejected_rows: int = 0
     started: int = 0
@@ -76,7 +81,8 @@ def post_week(api, offers: dict[str, list], learners: list[str], coaches: list[s
     by_provider: dict[str, list] = {}
     for person_id in learners:
         provider_id = rng.choice([p for p, _, mandated in PROVIDERS if not mandated])
-        offer = rng.choice(offers[provider_id])
+        # Learners funded by the training budget pick a course their yearly credit covers.
+        offer = rng.choice([o for o in offers[provider_id] if o.price_cents <= AFFORDABLE_CENTS])
         start = today + timedelta(days=rng.randint(7, 21))
         end = start + timedelta(days=max(1, offer.hours // 4) + rng.randint(0, 20))
         by_provider.setdefault(provider_id, []).append(pb.BulkCreateEnrolmentsRequest(
@@ -111,11 +117,18 @@ def declare_due(api, today: date, rng: random.Random, activity: Activity) -> Non
                 raise
             activity.refused_late += 1
             activity.planned.pop(enrolment_id, None)
+            activity.started_ids.discard(enrolment_id)
 
 
 def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, activity: Activity) -> None:
     """What the provider of one enrolment declares today, if anything."""
     provider_id, start, end, hours = activity.planned[enrolment_id]
+    # Ask the platform only when something may be due, so that a day of the loop stays short
+    # (a slow loop declares starts after the no-show deadline, which the platform refuses).
+    if today < start and rng.random() >= 0.01:
+        return  # no cancellation today
+    if enrolment_id in activity.started_ids and today < end:
+        return
     auth = api.auth(provider_id, Role.PROVIDER)
     current = stub.GetEnrolment(pb.GetEnrolmentRequest(enrolment_id=enrolment_id), metadata=auth).enrolment
     status = current.status
@@ -124,7 +137,7 @@ def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, 
         del activity.planned[enrolment_id]
         return
     rid = f"demo-{enrolment_id}"
-    if status == pb.ENROLMENT_STATUS_FUNDED and today < start and rng.random() < 0.01:
+    if status == pb.ENROLMENT_STATUS_FUNDED and today < start:
         stub.CancelEnrolment(pb.CancelEnrolmentRequest(request_id=rid + "-cancel", enrolment_id=enrolment_id,
                                                        reason="learner changed plans"), metadata=auth)
         activity.cancelled += 1
@@ -137,6 +150,7 @@ def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, 
         stub.StartEnrolment(pb.StartEnrolmentRequest(request_id=rid + "-start", enrolment_id=enrolment_id,
                                                      start_date=start.isoformat()), metadata=auth)
         activity.started += 1
+        activity.started_ids.add(enrolment_id)
     elif status == pb.ENROLMENT_STATUS_STARTED and today >= end:
         if rng.random() < 0.1:
             stub.DeclareDropOut(pb.DeclareDropOutRequest(
@@ -150,3 +164,4 @@ def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, 
                 completion_date=end.isoformat()), metadata=auth)
             activity.completed += 1
         del activity.planned[enrolment_id]
+        activity.started_ids.discard(enrolment_id)
