@@ -178,10 +178,11 @@ def offers(as_: str = AS) -> None:
             pb.ListOffersRequest(page_size=100), metadata=auth(as_))
     except grpc.RpcError as err:
         fail_rpc(err)
-    table = Table("offer_id", "title", "price (EUR)", "hours", "start window")
+    table = Table("title", "price (EUR)", "hours", "start window")
+    table.add_column("offer_id", no_wrap=True, min_width=36)  # copied into `llr enrol post --offer`
     for o in reply.offers:
-        table.add_row(o.offer_id, o.title, f"{o.price_cents / 100:.2f}", str(o.hours),
-                      f"{o.earliest_start} .. {o.latest_start}")
+        table.add_row(o.title, f"{o.price_cents / 100:.2f}", str(o.hours), f"{o.earliest_start} .. {o.latest_start}",
+                      o.offer_id)
     console.print(table)
 
 

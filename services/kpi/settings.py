@@ -17,7 +17,9 @@ class KpiSettings(ServiceSettings):
     # faust: application id (consumer group, changelog topic prefix) and the RocksDB directory.
     # A new app id replays every source topic from offset 0 into a fresh state.
     faust_app_id: str = "llr-kpi"
-    data_dir: Path = DEFAULT_HOME / "kpi"
+    # Beside the local broker's data (.llr/data/kafka): the RocksDB state mirrors the broker's
+    # changelog topics, so wiping one without the other would make faust refuse to start.
+    data_dir: Path = DEFAULT_HOME / "data" / "kpi"
     # How often (seconds) the projection is read out when events were folded since the last read-out.
     readout_interval_s: float = 2.0
     # Events folded per batch; each touched record is persisted once per batch.
