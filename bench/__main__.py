@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform as host
-import statistics
 import sys
 import tempfile
 import threading
@@ -32,7 +31,8 @@ from pathlib import Path
 import grpc
 
 from bench.ceilings import kafka_produce_ceiling, mongo_write_ceiling
-from bench.platform import Platform, free_port
+from bench.platform import Platform
+from infra.run import free_port
 from infra.stack import REPO, Stack
 
 PRICE_CENTS = 9_000

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.run import SERVICE_ORDER, ensure_dev_keys, wait_for_grpc_health
+from infra.run import SERVICE_ORDER, ensure_dev_keys, isolated_environment, wait_for_grpc_health
 from infra.stack import REPO, Stack
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -43,28 +36,17 @@ class Platform:
 
     def __post_init__(self) -> None:
         ensure_dev_keys(self.stack.home)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_") or k.startswith("LLR_INFRA_")}
+        self.env = isolated_environment(self.stack.settings.kafka_bootstrap, self.stack.settings.mongo_uri,
+                                        f"bench{self.run_id}", self.work / "kpi")
         for name in SERVICE_ORDER:
-            prefix = f"LLR_{name.upper()}_"
-            self.env.update({
-                prefix + "GRPC_PORT": str(free_port()),
-                prefix + "TOPIC_NAMESPACE": self.namespace,
-                prefix + "MONGO_DB": f"bench_{self.run_id}_{name}",
-                prefix + "KAFKA_BOOTSTRAP": self.stack.settings.kafka_bootstrap,
-                prefix + "MONGO_URI": self.stack.settings.mongo_uri,
-                prefix + "LOG_LEVEL": "WARNING",
-            })
-        self.env.update({
-            "LLR_KPI_DASHBOARD_PORT": str(free_port()), "LLR_KPI_FAUST_APP_ID": f"bench-{self.run_id}",
-            "LLR_KPI_DATA_DIR": str(self.work / "kpi"),
-            # Freshness is bounded below by how often the projection is read out: 0.1 s here
-            # (2 s by default, where nobody watches a KPI change live).
-            "LLR_KPI_READOUT_INTERVAL_S": "0.1",
-        })
+            self.env[f"LLR_{name.upper()}_LOG_LEVEL"] = "WARNING"
+        # Freshness is bounded below by how often the projection is read out: 0.1 s here (2 s
+        # by default, where nobody watches a KPI change live).
+        self.env["LLR_KPI_READOUT_INTERVAL_S"] = "0.1"
 
     @property
     def namespace(self) -> str:
-        return f"bench{self.run_id}."
+        return self.env["LLR_KPI_TOPIC_NAMESPACE"]
 
     def port(self, service: str) -> int:
         return int(self.env[f"LLR_{service.upper()}_GRPC_PORT"])
@@ -101,5 +83,5 @@ class Platform:
 
         client = make_client(self.stack.settings.mongo_uri)
         for name in SERVICE_ORDER:
-            client.drop_database(f"bench_{self.run_id}_{name}")
+            client.drop_database(self.env[f"LLR_{name.upper()}_MONGO_DB"])
         client.close()

@@ -85,6 +85,29 @@ def demo_environment(epoch) -> dict[str, str]:
     return env
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_environment(kafka_bootstrap: str, mongo_uri: str, run_id: str, kpi_data_dir: Path) -> dict[str, str]:
+    """Environment for a second platform beside a developer's ``make run`` on the same Kafka and
+    FerretDB (the end-to-end test, the benchmark): its own ports, topic namespace, databases
+    (``<run_id>_<service>``), faust application id and state directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_") or k.startswith("LLR_INFRA_")}
+    for name in SERVICE_ORDER:
+        prefix = f"LLR_{name.upper()}_"
+        env.update({prefix + "GRPC_PORT": str(free_port()), prefix + "TOPIC_NAMESPACE": f"{run_id}.",
+                    prefix + "MONGO_DB": f"{run_id}_{name}", prefix + "KAFKA_BOOTSTRAP": kafka_bootstrap,
+                    prefix + "MONGO_URI": mongo_uri})
+    env.update({"LLR_KPI_DASHBOARD_PORT": str(free_port()), "LLR_KPI_FAUST_APP_ID": run_id,
+                "LLR_KPI_DATA_DIR": str(kpi_data_dir)})
+    return env
+
+
 def main() -> int:
     from datetime import datetime, timezone
 

@@ -122,17 +122,22 @@ def _document_lock(collection: Collection, doc_id: Any) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _guard_holds(collection: Collection, doc_id: Any, guard: Mapping[str, Any]) -> Iterator[bool]:
+    """Under the document's lock: whether the document read by ``_id`` satisfies ``guard``."""
+    with _document_lock(collection, doc_id):
+        current = collection.find_one({"_id": doc_id})
+        yield current is not None and matches(current, guard)
+
+
 def guarded_find_one_and_update(collection: Collection, doc_id: Any, guard: Mapping[str, Any],
                                 update: Mapping[str, Any], *,
                                 return_document: bool = ReturnDocument.AFTER) -> dict[str, Any] | None:
     """``find_one_and_update({"_id": doc_id, **guard}, update)``, fast on FerretDB v1 (see above)."""
     if not serializes_writes(collection):
         return collection.find_one_and_update({"_id": doc_id, **guard}, update, return_document=return_document)
-    with _document_lock(collection, doc_id):
-        current = collection.find_one({"_id": doc_id})
-        if current is None or not matches(current, guard):
-            return None
-        return collection.find_one_and_update({"_id": doc_id}, update, return_document=return_document)
+    with _guard_holds(collection, doc_id, guard) as holds:
+        return collection.find_one_and_update({"_id": doc_id}, update, return_document=return_document) if holds else None
 
 
 def guarded_update_one(collection: Collection, doc_id: Any, guard: Mapping[str, Any],
@@ -140,22 +145,16 @@ def guarded_update_one(collection: Collection, doc_id: Any, guard: Mapping[str, 
     """``update_one({"_id": doc_id, **guard}, update)``; True when a document matched."""
     if not serializes_writes(collection):
         return collection.update_one({"_id": doc_id, **guard}, update).matched_count == 1
-    with _document_lock(collection, doc_id):
-        current = collection.find_one({"_id": doc_id})
-        if current is None or not matches(current, guard):
-            return False
-        return collection.update_one({"_id": doc_id}, update).matched_count == 1
+    with _guard_holds(collection, doc_id, guard) as holds:
+        return holds and collection.update_one({"_id": doc_id}, update).matched_count == 1
 
 
 def guarded_delete_one(collection: Collection, doc_id: Any, guard: Mapping[str, Any]) -> bool:
     """``delete_one({"_id": doc_id, **guard})``; True when a document was deleted."""
     if not serializes_writes(collection):
         return collection.delete_one({"_id": doc_id, **guard}).deleted_count == 1
-    with _document_lock(collection, doc_id):
-        current = collection.find_one({"_id": doc_id})
-        if current is None or not matches(current, guard):
-            return False
-        return collection.delete_one({"_id": doc_id}).deleted_count == 1
+    with _guard_holds(collection, doc_id, guard) as holds:
+        return holds and collection.delete_one({"_id": doc_id}).deleted_count == 1
 
 
 def client_options(serialize_writes: bool) -> dict:

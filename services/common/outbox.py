@@ -32,7 +32,7 @@ from pymongo.errors import DuplicateKeyError
 
 from .envelope import EventEnvelope
 from .errors import AlreadyExists, ConcurrencyConflict
-from .mongo import guarded_find_one_and_update
+from .mongo import WRITE_COMMANDS, guarded_find_one_and_update
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class OutboxHintListener(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         name = event.command_name
-        if name not in ("insert", "update", "findAndModify", "findandmodify"):
+        if name not in WRITE_COMMANDS or name == "delete":
             return
         key = (event.database_name, str(event.command.get(name)))
         if not self.hints.watching(key):

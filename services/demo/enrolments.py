@@ -48,6 +48,11 @@ class Activity:
     # accelerated clock, so a slow loop can declare a start after the no-show deadline).
     refused_late: int = 0
 
+    def forget(self, enrolment_id: str) -> None:
+        """Nothing more to declare for this enrolment."""
+        self.planned.pop(enrolment_id, None)
+        self.started_ids.discard(enrolment_id)
+
 
 def setup(api, today: date) -> dict[str, list]:
     """Accredit the providers and publish their offers; returns offers per provider."""
@@ -116,8 +121,7 @@ def declare_due(api, today: date, rng: random.Random, activity: Activity) -> Non
             if err.code() != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             activity.refused_late += 1
-            activity.planned.pop(enrolment_id, None)
-            activity.started_ids.discard(enrolment_id)
+            activity.forget(enrolment_id)
 
 
 def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, activity: Activity) -> None:
@@ -134,7 +138,7 @@ def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, 
     status = current.status
     if status in (pb.ENROLMENT_STATUS_REJECTED, pb.ENROLMENT_STATUS_CANCELLED, pb.ENROLMENT_STATUS_NO_SHOW,
                   pb.ENROLMENT_STATUS_COMPLETED, pb.ENROLMENT_STATUS_DROPPED_OUT):
-        del activity.planned[enrolment_id]
+        activity.forget(enrolment_id)
         return
     rid = f"demo-{enrolment_id}"
     if status == pb.ENROLMENT_STATUS_FUNDED and today < start:
@@ -145,7 +149,7 @@ def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, 
         if rng.random() < 0.05:
             # Never declared: the platform's deadline makes it NO_SHOW and releases the hold.
             activity.no_shows_left_to_deadline += 1
-            del activity.planned[enrolment_id]
+            activity.forget(enrolment_id)
             return
         stub.StartEnrolment(pb.StartEnrolmentRequest(request_id=rid + "-start", enrolment_id=enrolment_id,
                                                      start_date=start.isoformat()), metadata=auth)
@@ -163,5 +167,4 @@ def _declare(stub, pb, api, enrolment_id: str, today: date, rng: random.Random, 
                 outcome=rng.choice([pb.OUTCOME_PASSED, pb.OUTCOME_PASSED, pb.OUTCOME_ATTENDED]),
                 completion_date=end.isoformat()), metadata=auth)
             activity.completed += 1
-        del activity.planned[enrolment_id]
-        activity.started_ids.discard(enrolment_id)
+        activity.forget(enrolment_id)

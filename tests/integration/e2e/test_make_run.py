@@ -32,7 +32,8 @@ from services.common.mongo import make_client
 from services.kpi.adapters.cells import to_pb
 from services.kpi.domain.geography import PROVINCES
 from services.kpi.settings import KpiSettings
-from tests.integration.kpi.conftest import chromium, expected_cells, free_port, read_source_partitions, wait_for
+from infra.run import isolated_environment
+from tests.integration.kpi.conftest import chromium, expected_cells, read_source_partitions, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = ("accounts", "certification", "enrolments", "kpi")
@@ -87,23 +88,14 @@ def listening(port: int) -> bool:
 def platform_env(stack, unique, tmp_path):
     """Environment of one isolated ``make run``: the session's infrastructure, everything else
     (ports, namespace, databases, faust state) its own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_") or k.startswith("LLR_INFRA_")}
-    ports = {name: free_port() for name in SERVICES}
-    for name in SERVICES:
-        prefix = f"LLR_{name.upper()}_"
-        env[prefix + "GRPC_PORT"] = str(ports[name])
-        env[prefix + "TOPIC_NAMESPACE"] = f"e2e{unique}."
-        env[prefix + "MONGO_DB"] = f"e2e_{unique}_{name}"
-        env[prefix + "KAFKA_BOOTSTRAP"] = stack.settings.kafka_bootstrap
-        env[prefix + "MONGO_URI"] = stack.settings.mongo_uri
-    env.update({"LLR_KPI_DASHBOARD_PORT": str(free_port()), "LLR_KPI_FAUST_APP_ID": f"e2e-{unique}",
-                "LLR_KPI_DATA_DIR": str(tmp_path / "kpi"), "LLR_KPI_READOUT_INTERVAL_S": "0.5",
-                "LLR_KPI_HISTORY_MAX_AGE_S": "5"})
+    env = isolated_environment(stack.settings.kafka_bootstrap, stack.settings.mongo_uri, f"e2e{unique}",
+                               tmp_path / "kpi")
+    env.update({"LLR_KPI_READOUT_INTERVAL_S": "0.5", "LLR_KPI_HISTORY_MAX_AGE_S": "5"})
     env.update(DEMO)
     yield env
     client = make_client(stack.settings.mongo_uri)
     for name in SERVICES:
-        client.drop_database(f"e2e_{unique}_{name}")
+        client.drop_database(env[f"LLR_{name.upper()}_MONGO_DB"])
     client.close()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from llr.kpi.v1 import kpi_service_pb2 as api
 from llr.kpi.v1 import kpi_service_pb2_grpc as api_grpc
+from infra.run import free_port
 from services.common.auth import Role
 from services.common.envelope import decode
 from services.common.grpc_server import bearer
@@ -36,12 +36,6 @@ from services.kpi.settings import KpiSettings
 
 REPO = Path(__file__).resolve().parents[3]
 CONTEXTS = ("population", "enrolments", "accounts", "certification")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout_s: float = 30.0, what: str = "condition", pause_s: float = 0.2):
