@@ -192,34 +192,85 @@ class OutboxHintListener(monitoring.CommandListener):
             self._in_flight.pop(event.request_id, None)
 
 
+@dataclass(frozen=True)
+class OutboxItem:
+    """The pending events of one outbox entry (a document's outbox array, or one commit)."""
+
+    key: Any
+    events: list[dict[str, Any]]
+
+
+class DocumentOutbox:
+    """Pending events kept in the ``outbox`` array of the documents of one collection (the scheme
+    of the services not yet on ``services.common.persistence``; see the module docstring)."""
+
+    def __init__(self, collection: Collection, hints: OutboxHints = HINTS) -> None:
+        self.collection = collection
+        self.hints = hints
+        self.wake: Callable[[], None] = lambda: None
+
+    def attach(self, wake: threading.Event) -> None:
+        self.hints.watch(self.collection, wake)
+
+    def detach(self) -> None:
+        self.hints.unwatch(self.collection)
+
+    def pending(self, sweep: bool = False, limit: int = 200) -> list[OutboxItem]:
+        coll = self.collection
+        if sweep:
+            docs = list(coll.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {OUTBOX_FIELD: 1}).limit(limit))
+        else:
+            docs = []
+            for doc_id in self.hints.take(coll):
+                # By _id alone: FerretDB v1 pushes nothing else down (see services.common.mongo).
+                doc = coll.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+                if doc is not None and doc.get(OUTBOX_FIELD):
+                    docs.append(doc)
+        return [OutboxItem(doc["_id"], doc[OUTBOX_FIELD]) for doc in docs]
+
+    def done(self, items: Iterable[OutboxItem]) -> None:
+        for item in items:
+            # $pullAll with the exact entries read: FerretDB v1 ignores $pull with a query
+            # condition, exact-value removal works on FerretDB and MongoDB alike. Entries
+            # appended meanwhile are different values and stay for the next pass.
+            self.collection.update_one({"_id": item.key}, {"$pullAll": {OUTBOX_FIELD: item.events}})
+
+
 class OutboxRelay:
-    """Publishes the pending events of the registered collections, then removes them."""
+    """Publishes the pending events of its sources, then tells each source they are out.
+
+    A source has ``pending(sweep, limit) -> [OutboxItem]`` and ``done(items)``: a
+    ``DocumentOutbox`` (a collection passed in is wrapped into one) or the ``CommitOutbox`` of
+    ``services.common.persistence``. Between sweeps a source returns only what this process
+    wrote (from memory or by ``_id``); a sweep also finds what other processes, or a crash, left.
+    """
 
     def __init__(
         self,
         producer: KafkaProducer,
-        collections: list[Collection],
+        sources: list[Any],
         *,
         poll_interval_s: float = 0.2,
         batch_size: int = 200,
         sweep_interval_s: float = 30.0,
-        on_published: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_published: Callable[[list[OutboxItem]], None] | None = None,
         hints: OutboxHints = HINTS,
     ) -> None:
         self.producer = producer
-        self.collections = collections
+        self.sources = [DocumentOutbox(s, hints) if isinstance(s, Collection) else s for s in sources]
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
         self.sweep_interval_s = sweep_interval_s
-        self.hints = hints
         self._next_sweep = 0.0  # the first pass sweeps: events a crash left behind
-        # Called after a batch is acknowledged by Kafka and before it is removed from the documents.
+        # Called after a batch is acknowledged by Kafka and before its sources are told.
         self.on_published = on_published
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.published = 0
-        for coll in collections:
-            hints.watch(coll, self._wake)
+        for source in self.sources:
+            source.wake = self._wake.set
+            if hasattr(source, "attach"):
+                source.attach(self._wake)
 
     def notify(self) -> None:
         """Wake the relay now (called after a local write) instead of waiting for the next poll."""
@@ -228,8 +279,9 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        for coll in self.collections:
-            self.hints.unwatch(coll)
+        for source in self.sources:
+            if hasattr(source, "detach"):
+                source.detach()
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -242,41 +294,28 @@ class OutboxRelay:
             if moved == 0:
                 self._wake.wait(self.poll_interval_s)
 
-    def _pending(self, coll: Collection, sweep: bool) -> list[dict[str, Any]]:
-        pending = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
-        if sweep:
-            docs = list(coll.find(pending, {OUTBOX_FIELD: 1}).limit(self.batch_size))
-            if len(docs) == self.batch_size:
-                self._next_sweep = 0.0  # more to find: sweep again on the next pass
-            return docs
-        docs = []
-        for doc_id in self.hints.take(coll):
-            # By _id alone: FerretDB v1 pushes nothing else down (see services.common.mongo).
-            doc = coll.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-            if doc is not None and doc.get(OUTBOX_FIELD):
-                docs.append(doc)
-        return docs
-
     def run_once(self) -> int:
-        """One pass over every collection; returns how many events were published."""
+        """One pass over every source; returns how many events were published."""
         sweep = time.monotonic() >= self._next_sweep
         if sweep:
             self._next_sweep = time.monotonic() + self.sweep_interval_s
         try:
             return self._publish_pending(sweep)
         except Exception:
-            self._next_sweep = 0.0  # hints taken by the failed pass are lost: sweep next time
+            self._next_sweep = 0.0  # what the failed pass took is not lost: the sweep finds it
             raise
 
     def _publish_pending(self, sweep: bool) -> int:
         total = 0
-        for coll in self.collections:
-            docs = self._pending(coll, sweep)
-            if not docs:
+        for source in self.sources:
+            items = source.pending(sweep, self.batch_size)
+            if not items:
                 continue
+            if sweep and len(items) >= self.batch_size:
+                self._next_sweep = 0.0  # more to find: sweep again on the next pass
             futures = []
-            for doc in docs:
-                for ev in doc[OUTBOX_FIELD]:
+            for item in items:
+                for ev in item.events:
                     futures.append(
                         self.producer.send(
                             ev["topic"],
@@ -287,14 +326,10 @@ class OutboxRelay:
                     )
             self.producer.flush()
             for f in futures:
-                f.get(timeout=30)  # raises if any send failed: nothing is removed then
+                f.get(timeout=30)  # raises if any send failed: nothing is marked done then
             if self.on_published is not None:
-                self.on_published(docs)
-            for doc in docs:
-                # $pullAll with the exact entries read: FerretDB v1 ignores $pull with a query
-                # condition, exact-value removal works on FerretDB and MongoDB alike. Entries
-                # appended meanwhile are different values and stay for the next pass.
-                coll.update_one({"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: doc[OUTBOX_FIELD]}})
+                self.on_published(items)
+            source.done(items)
             total += len(futures)
         self.published += total
         return total

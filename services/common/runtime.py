@@ -11,7 +11,6 @@ import signal
 import threading
 from typing import Callable, Iterable
 
-from pymongo.collection import Collection
 from pymongo.database import Database
 
 from .auth import TokenVerifier
@@ -51,9 +50,11 @@ class ServiceRuntime:
         return TokenVerifier(self.settings.auth_public_key_pem(), self.settings.auth_issuer, self.clock)
 
     # -- parts ------------------------------------------------------------------------------
-    def add_outbox_relay(self, collections: list[Collection]) -> OutboxRelay:
+    def add_outbox_relay(self, sources: list) -> OutboxRelay:
+        """Publish the pending events of ``sources`` (collections with document outboxes, or a
+        ``services.common.persistence.CommitOutbox``) from a thread of this process."""
         self._producer = make_producer(self.settings.kafka_bootstrap, f"{self.settings.service_name}-relay")
-        self.relay = OutboxRelay(self._producer, collections, poll_interval_s=self.settings.outbox_poll_interval_s,
+        self.relay = OutboxRelay(self._producer, sources, poll_interval_s=self.settings.outbox_poll_interval_s,
                                  sweep_interval_s=self.settings.outbox_sweep_interval_s)
         self._spawn("outbox-relay", self.relay.run)
         self._stops.append(self.relay.stop)

@@ -10,7 +10,7 @@ from services.common.kafka import TopicSpec
 from services.common.logs import setup_logging
 from services.common.runtime import ServiceRuntime
 
-from ..adapters.store import AccountStore
+from ..adapters.repository import AccountRepository
 from ..service.handlers import AccountsService
 from ..settings import AccountsSettings
 from .grpc_api import registration
@@ -19,11 +19,11 @@ from .grpc_api import registration
 def build(settings: AccountsSettings, clock: Clock | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, clock)
     db = runtime.connect_mongo()
-    store = AccountStore(db)
+    repo = AccountRepository.on_mongo(db, settings.events_topic)
     topics = [settings.events_topic, settings.topic("population"), settings.topic("enrolments")]
     runtime.ensure_topics(TopicSpec(t, partitions=settings.topic_partitions) for t in topics)
-    relay = runtime.add_outbox_relay(store.outbox_collections)
-    service = AccountsService(store, runtime.clock, settings.events_topic, notify=relay.notify)
+    runtime.add_outbox_relay([repo.outbox])
+    service = AccountsService(repo, runtime.clock)
     runtime.add_consumer("population", [settings.topic("population")], service.on_population_event)
     runtime.add_consumer("funding-saga", [settings.topic("enrolments")], service.on_enrolment_event)
     runtime.add_periodic("career-cheque-expiry", settings.expiry_interval_s, service.expire_cheques)

@@ -1,6 +1,7 @@
 """Use cases of the accounts service: the population feed, the funding saga and the commands of
-the AccountService API. Each loads the account, lets the pure domain decide, and writes the
-outcome (state + events) as one version-checked document update, retrying a lost race.
+the AccountService API. Each loads the account through the ``AccountRepository``, lets the pure domain
+decide, and commits the outcome (state + events) as the account's next version; a race lost to
+another thread or process is decided again on the state that won (no lock anywhere).
 
 Errors of the accounts domain are translated once, here, into the platform's error types (and
 so into gRPC status codes by ``services.common.grpc_server``).
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from datetime import date, datetime
 from typing import Any, Callable
 
@@ -19,16 +19,16 @@ from services.common import errors as common
 from services.common.auth import Principal, Role
 from services.common.clock import Clock
 from services.common.envelope import EventEnvelope, from_timestamp, unwrap
-from services.common.errors import ConcurrencyConflict
 
 from .. import domain as d
 from ..domain.common import DomainError, IdempotencyConflict, InvalidArgument, NotFound, RuleViolation
 from ..domain.policies import PolicyKind
-from ..adapters.events import pending
-from ..adapters.store import AccountStore, profile_from
+from services.common.persistence import AggregateNotFound
+
+from ..adapters.repository import AccountRepository, LoadedAccount
+from ..domain.account import account_id_for
 
 log = logging.getLogger(__name__)
-MAX_RETRIES = 20
 BUDGET = d.BUDGET_WALLET
 
 EDUCATION = {1: "low", 2: "medium", 3: "high"}
@@ -72,53 +72,25 @@ def profile_from_attributes(person_id: str, a) -> d.PersonProfile:
 
 
 class AccountsService:
-    def __init__(self, store: AccountStore, clock: Clock, topic: str, catalog=None,
-                 notify: Callable[[], None] = lambda: None) -> None:
-        self.store = store
+    def __init__(self, repo: AccountRepository, clock: Clock, catalog=None) -> None:
+        self.repo = repo
         self.clock = clock
-        self.topic = topic
         self.catalog = catalog or d.default_catalog()
-        self.notify = notify
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
 
     # -- the one write path ----------------------------------------------------------------
-    def _mutate(self, query: dict[str, Any], change: Callable[[d.Account, dict], Any],
-                extra: Callable[[d.Account, dict], dict] | None = None) -> Any:
-        # Every query is by the account's _id (the only filter FerretDB v1 answers without decoding
-        # the whole collection). Changes of one account within this process queue up on its lock
-        # instead of racing and retrying; the version check still guards against other processes.
-        with self._lock_for(query["_id"]):
-            return self._mutate_locked(query, change, extra)
+    def _mutate(self, account_id: str, change: Callable[[LoadedAccount], Any], *,
+                funds_enrolment: str | None = None) -> Any:
+        """Decide ``change`` on the newest state and commit it (see ``AccountRepository.change``)."""
+        try:
+            return self.repo.change(account_id, translate_errors(change), funds_enrolment=funds_enrolment)
+        except AggregateNotFound:
+            raise common.NotFound(f"no account {account_id}") from None
 
-    def _lock_for(self, account_id: str) -> threading.Lock:
-        with self._locks_guard:
-            lock = self._locks.get(account_id)
-            if lock is None:
-                if len(self._locks) > 10_000:
-                    self._locks.clear()  # bounded: an idle account's lock is cheap to recreate
-                lock = self._locks[account_id] = threading.Lock()
-            return lock
-
-    def _mutate_locked(self, query, change, extra) -> Any:
-        for _ in range(MAX_RETRIES):
-            loaded = self.store.load(query)
-            if loaded is None:
-                raise common.NotFound(f"no account for {query}")
-            doc, account = loaded
-            before = account.version
-            result = change(account, doc)
-            events = account.take_events()
-            if not events and account.version == before:
-                return result
-            try:
-                self.store.save(doc, account, pending(events, self.topic, doc["version"] + 1),
-                                extra(account, doc) if extra else None)
-            except ConcurrencyConflict:
-                continue
-            self.notify()
-            return result
-        raise ConcurrencyConflict(f"account {query} is too busy; retry")
+    def _mutate_person(self, person_id: str, change: Callable[[LoadedAccount], Any]) -> Any:
+        try:
+            return self.repo.change(account_id_for(person_id), translate_errors(change))
+        except AggregateNotFound:
+            raise common.NotFound(f"person {person_id} has no account") from None
 
     # -- population feed -------------------------------------------------------------------
     def on_population_event(self, envelope: EventEnvelope) -> None:
@@ -129,19 +101,16 @@ class AccountsService:
             self.open_account(payload.person_id, profile_from_attributes(payload.person_id, payload.attributes),
                               envelope.event_id, from_timestamp(envelope.occurred_at))
         elif kind == "PersonUpdated":
-            profile = profile_from_attributes(payload.person_id, payload.attributes)
-            from ..adapters.store import profile_doc
-            self.store.accounts.update_one(self.store.by_person(payload.person_id), {"$set": {"profile": profile_doc(profile)}})
+            self.repo.update_profile(payload.person_id, profile_from_attributes(payload.person_id, payload.attributes))
         elif kind == "PersonDeceased":
             on = date.fromisoformat(payload.date_of_death)
-            self._mutate(self.store.by_person(payload.person_id), translate_errors(
-                lambda acc, doc: d.close_account(acc, on_date=on, reason="deceased",
-                                                 idempotency_key=envelope.event_id, now=now)))
+            self._mutate_person(payload.person_id, lambda a: d.close_account(
+                a.account, on_date=on, reason="deceased", idempotency_key=envelope.event_id, now=now))
 
     @translate_errors
     def open_account(self, person_id: str, profile: d.PersonProfile, key: str, occurred_at: datetime) -> bool:
         """Open the person's account (once) and credit the training budget of that year."""
-        if self.store.exists(self.store.by_person(person_id)):
+        if self.repo.get(person_id) is not None:
             return False
         now = self.clock.now()
         account = d.open_account(person_id=person_id, idempotency_key=key, now=now)
@@ -152,12 +121,7 @@ class AccountsService:
             policy = None
         if policy is not None:
             d.credit_yearly_budget(account, policy=policy, year=year, now=now)
-        try:
-            self.store.insert(account, profile, pending(account.take_events(), self.topic, 1))
-        except common.AlreadyExists:
-            return False  # a concurrent delivery of the same person won the race
-        self.notify()
-        return True
+        return self.repo.open(account, profile)  # False: a concurrent delivery of the same person won
 
     # -- funding saga ----------------------------------------------------------------------
     def on_enrolment_event(self, envelope: EventEnvelope) -> None:
@@ -166,13 +130,13 @@ class AccountsService:
         elif envelope.event_type == "llr.enrolments.v1.FundingReleaseRequested":
             p = unwrap(envelope)
             reason = d.ReleaseReason(RELEASE_REASONS.get(p.reason, "CANCELLED"))
-            self._by_enrolment(p.enrolment_id, lambda acc, doc: d.release_reservation(
+            self._by_enrolment(p.enrolment_id, lambda acc: d.release_reservation(
                 acc, enrolment_id=p.enrolment_id, idempotency_key=envelope.event_id, reason=reason,
                 now=self.clock.now()))
         elif envelope.event_type == "llr.enrolments.v1.FundingCaptureRequested":
             p = unwrap(envelope)
 
-            def capture(acc, doc):
+            def capture(acc):
                 holds = [h for h in acc.holds_for_enrolment(p.enrolment_id) if h.status is d.HoldStatus.ACTIVE]
                 if not holds:
                     return None
@@ -181,17 +145,20 @@ class AccountsService:
                                              amount=p.amount_cents or None)
             self._by_enrolment(p.enrolment_id, capture)
 
-    def _by_enrolment(self, enrolment_id: str, change) -> None:
-        query = self.store.by_enrolment(enrolment_id)
+    def _by_enrolment(self, enrolment_id: str, change: Callable[[d.Account], Any]) -> None:
+        account_id = self.repo.account_of_enrolment(enrolment_id)
 
-        def if_reserved(acc, doc):
-            if enrolment_id not in doc["enrolment_ids"]:
+        def if_reserved(loaded: LoadedAccount):
+            if enrolment_id not in loaded.enrolment_ids:
                 return None  # the reservation was never made (crash right after the mapping)
-            return change(acc, doc)
-        if query is None:
+            return change(loaded.account)
+        if account_id is None:
             log.info("no reservation for enrolment %s: nothing to release or capture", enrolment_id)
             return
-        self._mutate(query, translate_errors(if_reserved))
+        try:
+            self.repo.change(account_id, translate_errors(if_reserved))
+        except AggregateNotFound:
+            log.info("enrolment %s maps to no account (it was rejected): nothing to do", enrolment_id)
 
     def reserve(self, event_id: str, p, requested_at: datetime):
         """Answer an EnrolmentRequested with BudgetReserved or ReservationRejected (once)."""
@@ -203,38 +170,34 @@ class AccountsService:
             provider_accredited=True, accepted_instruments=frozenset({p.instrument}),
             planned_start=date.fromisoformat(p.planned_start), planned_end=date.fromisoformat(p.planned_end),
             requested_at=requested_at)
-        if not self.store.exists(self.store.by_person(p.person_id)):
-            rejected = d.Rejected(enrolment_id=p.enrolment_id, reason=d.RejectionReason.UNKNOWN_PERSON,
-                                  detail=f"person {p.person_id} has no account")
-            event = d.funding.rejection_event(request, rejected, self.clock.now())
-            try:
-                from services.common.outbox import insert_with_outbox
-                insert_with_outbox(self.store.rejections, {"_id": p.enrolment_id},
-                                   pending([event], self.topic, 1))
-                self.notify()
-            except common.AlreadyExists:
-                pass
-            return rejected
 
-        def change(acc, doc):
-            profile = profile_from(doc["profile"])
+        def change(loaded: LoadedAccount):
             policy = d.policy_for_request(self.catalog, request)
-            return d.reserve_for_enrolment(acc, request, policy, profile, self.clock.now())
+            return d.reserve_for_enrolment(loaded.account, request, policy, loaded.profile, self.clock.now())
 
         # The enrolment -> account mapping is written first: a crash before the reservation leaves
         # a mapping to an account that does not list the enrolment, which release and capture skip.
-        self.store.map_enrolment(p.enrolment_id, p.person_id)
-        return self._mutate(self.store.by_person(p.person_id), translate_errors(change),
-                            extra=lambda acc, doc: {"enrolment_ids": sorted(set(doc["enrolment_ids"]) | {p.enrolment_id})})
+        self.repo.map_enrolment(p.enrolment_id, p.person_id)
+        try:
+            return self.repo.change(account_id_for(p.person_id), translate_errors(change),
+                                    funds_enrolment=p.enrolment_id)
+        except AggregateNotFound:
+            rejected = d.Rejected(enrolment_id=p.enrolment_id, reason=d.RejectionReason.UNKNOWN_PERSON,
+                                  detail=f"person {p.person_id} has no account")
+            self.repo.record_rejection(p.enrolment_id, [d.funding.rejection_event(request, rejected, self.clock.now())])
+            return rejected
 
     # -- career cheques --------------------------------------------------------------------
     def expire_cheques(self) -> int:
+        """Expire the cheques whose start deadline passed (the accounts come from the per-day
+        deadline schedule, so this never scans); idempotent, safe in several processes at once."""
         today = self.clock.now().date()
         expired = 0
-        for account_id in self.store.cheque_holders():
-            result = self._mutate({"_id": account_id}, translate_errors(
-                lambda acc, _: d.expire_career_cheques(acc, on_date=today, now=self.clock.now())))
+        for account_id in self.repo.accounts_with_cheque_deadlines(today):
+            result = self._mutate(account_id, lambda a: d.expire_career_cheques(
+                a.account, on_date=today, now=self.clock.now()))
             expired += len(result or [])
+        self.repo.cheque_deadlines_done(today)
         return expired
 
     # -- commands and queries of the API ----------------------------------------------------
@@ -254,10 +217,10 @@ class AccountsService:
 
     def account(self, principal: Principal, person_id: str) -> d.Account:
         self.authorize(principal, person_id)
-        loaded = self.store.load(self.store.by_person(person_id))
+        loaded = self.repo.get(person_id)
         if loaded is None:
             raise common.NotFound(f"person {person_id} has no account")
-        return loaded[1]
+        return loaded.account
 
     def _today(self, iso: str, field: str) -> date:
         if not iso:
@@ -277,12 +240,13 @@ class AccountsService:
         self.authorize(principal, person_id)
         key, purchase = self._key(request_id), self._today(purchase_iso, "purchase_date")
 
-        def change(acc, doc):
+        def change(loaded: LoadedAccount):
+            acc = loaded.account
             policy = self.catalog.policy_in_force(PolicyKind.CAREER_CHEQUE, purchase)
             return d.buy_career_cheque(acc, cheque_id=d.common.derived_id(acc.account_id, key, "cheque"),
-                                       idempotency_key=key, profile=profile_from(doc["profile"]), policy=policy,
+                                       idempotency_key=key, profile=loaded.profile, policy=policy,
                                        purchase_date=purchase, now=self.clock.now())
-        return self._mutate(self.store.by_person(person_id), translate_errors(change))
+        return self._mutate_person(person_id, change)
 
     def record_guidance(self, principal: Principal, person_id: str, request_id: str, cheque_id: str, hours: int,
                         date_iso: str, final: bool, outcome: str):
@@ -290,17 +254,17 @@ class AccountsService:
         key, day = self._key(request_id), self._today(date_iso, "guidance_date")
         if hours <= 0:
             raise common.InvalidArgument("hours", "must be > 0")
-        return self._mutate(self.store.by_person(person_id), translate_errors(lambda acc, doc: d.record_career_guidance(
-            acc, cheque_id=cheque_id, idempotency_key=key, guidance_date=day, hours=hours, now=self.clock.now(),
-            final=final, outcome=outcome or None)))
+        return self._mutate_person(person_id, lambda a: d.record_career_guidance(
+            a.account, cheque_id=cheque_id, idempotency_key=key, guidance_date=day, hours=hours, now=self.clock.now(),
+            final=final, outcome=outcome or None))
 
     def assess_complexity(self, principal: Principal, person_id: str, request_id: str, complex_: bool,
                           note: str, date_iso: str):
         self.authorize(principal, person_id, regisseur_only=True)
         key, day = self._key(request_id), self._today(date_iso, "assessed_on")
-        return self._mutate(self.store.by_person(person_id), translate_errors(lambda acc, doc: d.record_complexity_assessment(
-            acc, assessment_id=d.common.derived_id(acc.account_id, key, "assessment"), idempotency_key=key,
-            assessed_on=day, complex=complex_, assessor_id=principal.subject, now=self.clock.now(), note=note)))
+        return self._mutate_person(person_id, lambda a: d.record_complexity_assessment(
+            a.account, assessment_id=d.common.derived_id(a.account.account_id, key, "assessment"), idempotency_key=key,
+            assessed_on=day, complex=complex_, assessor_id=principal.subject, now=self.clock.now(), note=note))
 
     def credit_budget(self, principal: Principal, person_id: str, request_id: str, amount_cents: int,
                       explanation: str):
@@ -310,10 +274,11 @@ class AccountsService:
             raise common.InvalidArgument("amount_cents", "must be > 0")
         today = self.clock.now().date()
 
-        def change(acc, doc):
+        def change(loaded: LoadedAccount):
+            acc = loaded.account
             policy = self.catalog.policy_in_force(PolicyKind.TRAINING_BUDGET, today)
             d.credit_budget(acc, amount_cents=amount_cents, idempotency_key=key, policy=policy, on_date=today,
                             now=self.clock.now(),
                             explanation=explanation or f"credit by the regisseur ({principal.subject})")
             return acc.wallet(BUDGET)
-        return self._mutate(self.store.by_person(person_id), translate_errors(change))
+        return self._mutate_person(person_id, change)

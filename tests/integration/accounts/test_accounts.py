@@ -65,7 +65,7 @@ def test_funding_saga_reserves_rejects_and_releases_over_the_broker(accounts):
     h.wait_for(lambda seen: any(type(p).__name__ == "ReservationReleased" for _, p in seen))
     released = h.of_type("ReservationReleased")
     assert [(r.enrolment_id, r.amount, r.reason) for r in released] == [("enr-1", 30_000, "CANCELLED")]
-    account = h.service.store.load({"person_id": "p-saga"})[1]
+    account = h.service.repo.get("p-saga").account
     from services.accounts.domain import BUDGET_WALLET
     assert account.available(BUDGET_WALLET) == YEARLY_CREDIT
 
@@ -89,7 +89,7 @@ def test_two_hundred_concurrent_reservations_on_an_account_that_can_fund_ten(acc
         t.join()
     assert len(results) == 200
     assert sum(isinstance(r, Reserved) for r in results) == 10
-    account = h.service.store.load({"person_id": "p-rush"})[1]
+    account = h.service.repo.get("p-rush").account
     assert account.available(BUDGET_WALLET) == 0
     assert account.held(BUDGET_WALLET) == 50_000
     entries = [e for e in account.entries if e.wallet == BUDGET_WALLET]
@@ -98,7 +98,7 @@ def test_two_hundred_concurrent_reservations_on_an_account_that_can_fund_ten(acc
     # Redelivery of a reservation gives the first answer, not a second hold.
     again = h.service.reserve("evt-0", enrolment_requested("rush-0", "p-rush", 5_000), h.clock.now())
     assert type(again) is type(next(r for r in results if r.enrolment_id == "rush-0"))
-    assert h.service.store.load({"person_id": "p-rush"})[1].held(BUDGET_WALLET) == 50_000
+    assert h.service.repo.get("p-rush").account.held(BUDGET_WALLET) == 50_000
 
 
 def test_explained_balance_adds_up_and_access_is_per_person(accounts, token_for):

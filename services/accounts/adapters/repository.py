@@ -1,0 +1,196 @@
+"""The accounts service's persistence port: every read and write of the service layer goes here.
+
+Built on ``services.common.persistence`` (see its docstring for why a change is atomic on
+FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four streams:
+
+* ``accounts`` -- ONE aggregate per person's account, ``_id`` derived from the person id
+  (``account_id_for``), so a redelivered PersonRegistered finds the account it opened. Its body
+  holds the aggregate state (tagged encoding, ``codec.py``), the person profile the eligibility
+  rules need, the ids of the enrolments it funds and a balance summary for reads. Idempotency
+  lives in the state itself: the ledger records the idempotency key of every entry, so a
+  redelivered event or a retried request finds its key and changes nothing.
+* ``enrolment_accounts`` -- enrolment id -> account id, created before the reservation, so it can
+  only be a superset of the truth: readers check that the account lists the enrolment.
+* ``rejections`` -- the ``ReservationRejected`` of an enrolment for a person without an account
+  (no account to hold it), created once per enrolment.
+* ``cheque_deadlines`` -- per calendar day, the accounts with a career cheque that expires that
+  day, added before the cheque is saved; the expiry job reads the days since its last run by
+  ``_id`` (its progress is the ``jobs`` aggregate ``cheque-expiry``), so it never scans.
+
+Every lookup is by ``_id``. The same class runs on the MongoDB-wire stores (``on_mongo``) and on
+in-memory fakes (``in_memory``), which the handlers' unit tests use.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from services.common.errors import AlreadyExists
+from services.common.persistence import (
+    AggregateNotFound, AggregateStore, CommitOutbox, Decision, InMemoryAggregateStore, InMemoryOutbox, MongoAggregateStore, Record,
+)
+
+from ..domain import Account, PersonProfile
+from ..domain.account import account_id_for
+from ..domain.career_cheques import ChequeStatus
+from .codec import decode, encode
+from .events import pending
+
+# How far back the expiry job looks when it has never run.
+FIRST_EXPIRY_LOOKBACK = timedelta(days=400)
+EXPIRY_JOB = "cheque-expiry"
+
+
+def summary(account: Account) -> dict[str, Any]:
+    return {w.wallet.key: {"balance": w.balance, "held": w.held} for w in account.wallets()}
+
+
+@dataclass(frozen=True)
+class LoadedAccount:
+    """An account as the use cases see it: the aggregate plus what is stored beside it."""
+
+    account: Account
+    profile: PersonProfile
+    enrolment_ids: frozenset[str]
+    version: int
+
+
+def _loaded(record: Record) -> LoadedAccount:
+    body = record.body
+    return LoadedAccount(Account.from_state(decode(body["state"])), decode(body["profile"]),
+                         frozenset(body.get("enrolment_ids", ())), record.version)
+
+
+# A change: given the loaded account (which it may change), return the use case's answer.
+Change = Callable[[LoadedAccount], Any]
+
+
+class AccountRepository:
+    def __init__(self, accounts: AggregateStore, enrolment_accounts: AggregateStore, rejections: AggregateStore,
+                 cheque_deadlines: AggregateStore, jobs: AggregateStore, outbox: Any, topic: str) -> None:
+        self.accounts = accounts
+        self.enrolment_accounts = enrolment_accounts
+        self.rejections = rejections
+        self.cheque_deadlines = cheque_deadlines
+        self.jobs = jobs
+        self.outbox = outbox
+        self.topic = topic
+
+    @classmethod
+    def on_mongo(cls, db: Database, topic: str, **outbox_options: float) -> "AccountRepository":
+        outbox = CommitOutbox(db, **outbox_options)
+        stores = [MongoAggregateStore(db, s, outbox)
+                  for s in ("accounts", "enrolment_accounts", "rejections", "cheque_deadlines", "jobs")]
+        return cls(*stores, outbox=outbox, topic=topic)
+
+    @classmethod
+    def in_memory(cls, topic: str = "llr.accounts.v1.events") -> "AccountRepository":
+        outbox = InMemoryOutbox()
+        stores = [InMemoryAggregateStore(s, outbox)
+                  for s in ("accounts", "enrolment_accounts", "rejections", "cheque_deadlines", "jobs")]
+        return cls(*stores, outbox=outbox, topic=topic)
+
+    # -- accounts -------------------------------------------------------------------------------
+    def get(self, person_id: str) -> LoadedAccount | None:
+        record = self.accounts.load(account_id_for(person_id))
+        return None if record is None else _loaded(record)
+
+    def open(self, account: Account, profile: PersonProfile) -> bool:
+        """Store a new account with its first events; False when the person has one already."""
+        self._schedule_new_cheques(account, set())
+        body = {"person_id": account.person_id, "state": encode(account.state()), "profile": encode(profile),
+                "enrolment_ids": [], "balances": summary(account)}
+        try:
+            self.accounts.create(account.account_id, body, pending(account.take_events(), self.topic, 1))
+        except AlreadyExists:
+            return False
+        return True
+
+    def change(self, account_id: str, change: Change, *, funds_enrolment: str | None = None) -> Any:
+        """Apply ``change`` to the newest state and commit it with its events; on a lost race the
+        change is decided again on the state that won. ``AggregateNotFound`` when there is no account."""
+        def decide(record: Record) -> Decision:
+            loaded = _loaded(record)
+            account = loaded.account
+            before = account.version
+            cheques_before = set(account.career_cheques)
+            result = change(loaded)
+            events = account.take_events()
+            if not events and account.version == before:
+                return Decision(result)
+            self._schedule_new_cheques(account, cheques_before)
+            enrolment_ids = set(loaded.enrolment_ids) | ({funds_enrolment} if funds_enrolment else set())
+            body = {**record.body, "state": encode(account.state()), "balances": summary(account),
+                    "enrolment_ids": sorted(enrolment_ids)}
+            return Decision(result, body, pending(events, self.topic, record.version + 1))
+        return self.accounts.update(account_id, decide)
+
+    def update_profile(self, person_id: str, profile: PersonProfile) -> bool:
+        """Replace the person profile (no event: it is the population feed's fact, not ours)."""
+        encoded = encode(profile)
+
+        def decide(record: Record) -> Decision:
+            if record.body["profile"] == encoded:
+                return Decision(False)
+            return Decision(True, {**record.body, "profile": encoded})
+        try:
+            return self.accounts.update(account_id_for(person_id), decide)
+        except AggregateNotFound:
+            return False
+
+    # -- enrolment -> account ---------------------------------------------------------------------
+    def map_enrolment(self, enrolment_id: str, person_id: str) -> None:
+        try:
+            self.enrolment_accounts.create(enrolment_id, {"account_id": account_id_for(person_id)})
+        except AlreadyExists:
+            pass  # a redelivery: the id derives from the person, so it maps to the same account
+
+    def account_of_enrolment(self, enrolment_id: str) -> str | None:
+        record = self.enrolment_accounts.load(enrolment_id)
+        return None if record is None else record.body["account_id"]
+
+    def record_rejection(self, enrolment_id: str, events: list) -> None:
+        """The rejection of an enrolment that no account can hold, published once."""
+        try:
+            self.rejections.create(enrolment_id, {}, pending(events, self.topic, 1))
+        except AlreadyExists:
+            pass
+
+    # -- career-cheque deadlines -------------------------------------------------------------------
+    def _schedule_new_cheques(self, account: Account, known: set[str]) -> None:
+        for cheque in account.career_cheques.values():
+            if cheque.cheque_id not in known and cheque.status is ChequeStatus.BOUGHT:
+                self._add_to_day(cheque.start_deadline + timedelta(days=1), account.account_id)
+
+    def _add_to_day(self, day: date, account_id: str) -> None:
+        key = day.isoformat()
+
+        def add(record: Record) -> Decision:
+            ids = set(record.body["account_ids"])
+            return Decision(None) if account_id in ids else \
+                Decision(None, {"account_ids": sorted(ids | {account_id})})
+        try:
+            self.cheque_deadlines.create(key, {"account_ids": [account_id]})
+        except AlreadyExists:
+            self.cheque_deadlines.update(key, add)
+
+    def accounts_with_cheque_deadlines(self, today: date) -> Iterator[str]:
+        """The accounts with a cheque expiring on a day not yet handled, up to ``today``."""
+        job = self.jobs.load(EXPIRY_JOB)
+        day = date.fromisoformat(job.body["done_through"]) + timedelta(days=1) if job else today - FIRST_EXPIRY_LOOKBACK
+        while day <= today:
+            record = self.cheque_deadlines.load(day.isoformat())
+            yield from (record.body["account_ids"] if record else ())
+            day += timedelta(days=1)
+
+    def cheque_deadlines_done(self, today: date) -> None:
+        """Everything up to ``today`` expired: the next run starts the day after."""
+        done = {"done_through": today.isoformat()}
+        try:
+            self.jobs.create(EXPIRY_JOB, done)
+        except AlreadyExists:
+            self.jobs.update(EXPIRY_JOB, lambda r: Decision(None, done))

@@ -1,0 +1,450 @@
+"""The persistence port of the services: aggregates saved as immutable, numbered commits.
+
+Every service keeps its aggregates behind an ``AggregateStore`` (one per aggregate type, called a
+*stream*) and publishes the events of each change through the ``CommitOutbox`` of its database.
+Two adapters implement the port: ``MongoAggregateStore`` (pymongo, for FerretDB v1 and MongoDB
+alike, one code path) and ``InMemoryAggregateStore`` (unit tests). One contract test suite
+(``tests/contracts/aggregate_store.py``) runs against both.
+
+Why a change is atomic, on every backend and in any number of processes
+------------------------------------------------------------------------
+The one write that FerretDB v1 and MongoDB both perform atomically is an insert whose ``_id`` is
+already taken: it fails with a duplicate-key error. (A filtered update is not atomic on FerretDB
+v1, which reads, modifies in Go and writes back without a lock: upstream issue 3040.) So every
+change of an aggregate is a *commit* document ``{_id: "<aggregate id>#<version>", body, events}``
+in ``<stream>_commits``, holding the aggregate's whole new state and the events the change raised.
+A writer that read version ``n`` inserts commit ``n + 1``. If another writer, in this process or
+any other, took ``n + 1`` first, the insert fails, the writer rolls forward to the newest commit
+and decides again on that state. No two changes can ever build on the same version, so an
+invariant the domain checks on the state it read (available budget >= amount) holds under any
+concurrency, with no lock anywhere.
+
+The *head* document (``<stream>``, ``_id`` = aggregate id) is a cache of the newest commit, so a
+load is one ``_id`` lookup. It is written after the commit with a plain replace, which can land
+late: a reader therefore always probes for the commit after the head's version (one ``_id``
+lookup that normally misses) and rolls forward; a writer re-probes after writing the head and
+rewrites it when a later commit appeared meanwhile, so the head never stays behind. Commits are
+never deleted: a deleted commit would let a writer that read an old version take its number again.
+They also form the aggregate's full history, which the regisseur can audit.
+
+Every read and write is an ``_id`` equality, the only filter that FerretDB v1 answers through its
+index; nothing on this path grows with the size of a collection.
+
+Outbox: events are published once their commit exists, never lost
+---------------------------------------------------------------------
+Before inserting commit ``n + 1`` the writer inserts a *pointer* ``{_id: "<stream>:<aggregate
+id>#<n + 1>"}`` into the small ``outbox`` collection of the service's database. After the commit,
+the writer hands the events to the relay of its own process, which publishes them (idempotent
+producer, acks=all) and then deletes the pointer. If the process dies in between, the pointer is
+still there: every relay sweeps the ``outbox`` collection (which holds only pending pointers, so a
+sweep costs what is pending, not what is stored) and publishes the commits of pointers older than
+``grace_s``. A pointer whose commit never appeared (the writer died between the two inserts) is
+settled after ``abandon_s`` by inserting a *void* commit at that number: the writer, should it
+ever wake up, then loses the race like any other and retries, so its events can never appear
+unpublished. A void commit leaves the state as it was. Delivery is at-least-once; consumers
+deduplicate by ``event_id``.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
+from tenacity import (
+    Retrying, retry, retry_if_exception, retry_if_exception_type, stop_after_attempt, stop_after_delay,
+    wait_random_exponential,
+)
+
+from .errors import AlreadyExists, ConcurrencyConflict
+from .outbox import OutboxItem, PendingEvent
+
+T = TypeVar("T")
+RESERVED_FIELDS = frozenset({"_id", "version"})
+
+
+@dataclass(frozen=True)
+class Record:
+    """An aggregate as stored: its id, its version (how many commits it has) and its body."""
+
+    id: str
+    version: int
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Decision(Generic[T]):
+    """What a use case decided on a record: the new body and events to commit, and its answer.
+
+    ``body=None`` means nothing changes: nothing is written and ``result`` is returned as is."""
+
+    result: T
+    body: Mapping[str, Any] | None = None
+    events: list[PendingEvent] = field(default_factory=list)
+
+
+class AggregateNotFound(KeyError):
+    """``update`` of an aggregate that does not exist."""
+
+
+def _check_body(body: Mapping[str, Any]) -> None:
+    clash = RESERVED_FIELDS & set(body)
+    if clash:
+        raise ValueError(f"an aggregate body may not contain {sorted(clash)}: the store owns them")
+
+
+class _KeyedLocks:
+    """One lock per key while anybody holds or waits for it (so memory stays bounded)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+class AggregateStore(ABC):
+    """The port: load, create and save the aggregates of one stream.
+
+    ``update`` queues the writers of one aggregate *within this process* (``local_queue``). That
+    is a throughput measure only, never what makes a change safe: without it, 200 threads of one
+    process racing on one account would each decode the account, lose, and decide again, most
+    of them many times over. Correctness comes from the commit insert alone; the contract suite
+    and the multi-process test run with the queue switched off to show it.
+    """
+
+    stream: str
+    local_queue: bool = True
+    _queue: _KeyedLocks
+
+    @abstractmethod
+    def load(self, aggregate_id: str) -> Record | None:
+        """The newest committed state, or None when the aggregate does not exist."""
+
+    @abstractmethod
+    def create(self, aggregate_id: str, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
+        """Commit version 1; ``AlreadyExists`` when the aggregate exists."""
+
+    @abstractmethod
+    def save(self, record: Record, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
+        """Commit ``record.version + 1``; ``ConcurrencyConflict`` when that version was taken."""
+
+    def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:
+        return self.load(aggregate_id)
+
+    def update(self, aggregate_id: str, decide: Callable[[Record], Decision[T]], *,
+               attempts: int = 60) -> T:
+        """Load, ``decide``, save; on a lost race roll forward and decide again.
+
+        Raises ``AggregateNotFound`` when the aggregate does not exist and ``ConcurrencyConflict`` when
+        ``attempts`` races in a row were lost (the caller's request may be retried)."""
+        if not self.local_queue:
+            return self._update(aggregate_id, decide, attempts)
+        if not hasattr(self, "_queue"):
+            self._queue = _KeyedLocks()
+        with self._queue.hold(aggregate_id):
+            return self._update(aggregate_id, decide, attempts)
+
+    def _update(self, aggregate_id: str, decide: Callable[[Record], Decision[T]], attempts: int) -> T:
+        retrying = Retrying(retry=retry_if_exception_type(ConcurrencyConflict), stop=stop_after_attempt(attempts),
+                            wait=wait_random_exponential(multiplier=0.002, max=0.2), reraise=True)
+        for attempt in retrying:
+            with attempt:
+                record = self._load_for_write(aggregate_id, attempt.retry_state.attempt_number == 1)
+                if record is None:
+                    raise AggregateNotFound(aggregate_id)
+                decision = decide(record)
+                if decision.body is None:
+                    return decision.result
+                self.save(record, decision.body, decision.events)
+                return decision.result
+        raise AssertionError("unreachable: tenacity re-raises the last conflict")  # pragma: no cover
+
+
+# -- the in-memory adapter ------------------------------------------------------------------------
+
+class InMemoryOutbox:
+    """Pending events of the in-memory stores of one service."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self.wake: Callable[[], None] = lambda: None
+
+    def add(self, key: str, events: list[PendingEvent]) -> None:
+        if events:
+            with self._lock:
+                self._pending[key] = [e.to_doc() for e in events]
+            self.wake()
+
+    def pending(self, sweep: bool = False, limit: int = 500) -> list[OutboxItem]:
+        with self._lock:
+            return [OutboxItem(k, v) for k, v in list(self._pending.items())[:limit]]
+
+    def done(self, items: Iterable[OutboxItem]) -> None:
+        with self._lock:
+            for item in items:
+                self._pending.pop(item.key, None)
+
+
+class InMemoryAggregateStore(AggregateStore):
+    """The fake: the same contract, in a dict, atomic under one lock."""
+
+    def __init__(self, stream: str, outbox: InMemoryOutbox | None = None) -> None:
+        self.stream = stream
+        self.outbox = outbox or InMemoryOutbox()
+        self._lock = threading.Lock()
+        self._commits: dict[str, list[dict[str, Any]]] = {}
+
+    def load(self, aggregate_id: str) -> Record | None:
+        with self._lock:
+            commits = self._commits.get(aggregate_id)
+            return None if not commits else Record(aggregate_id, len(commits), dict(commits[-1]))
+
+    def _commit(self, aggregate_id: str, version: int, body: Mapping[str, Any], events: Iterable[PendingEvent]) -> Record:
+        _check_body(body)
+        events = list(events)
+        with self._lock:
+            commits = self._commits.setdefault(aggregate_id, [])
+            if len(commits) != version - 1:
+                if version == 1:
+                    raise AlreadyExists(f"{self.stream} {aggregate_id!r} already exists")
+                raise ConcurrencyConflict(f"{self.stream} {aggregate_id!r} changed concurrently")
+            commits.append(dict(body))
+        self.outbox.add(f"{self.stream}:{aggregate_id}#{version}", events)
+        return Record(aggregate_id, version, dict(body))
+
+    def create(self, aggregate_id: str, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
+        return self._commit(aggregate_id, 1, body, events)
+
+    def save(self, record: Record, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
+        return self._commit(record.id, record.version + 1, body, events)
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return [k for k, v in self._commits.items() if v]
+
+
+# -- the MongoDB-wire adapter ---------------------------------------------------------------------
+
+def _transient(exc: BaseException) -> bool:
+    """A failure that did not apply the command: a lost connection, or FerretDB's SQLite still
+    busy after its 10 s ``busy_timeout`` (seen with hundreds of writers at once)."""
+    if isinstance(exc, DuplicateKeyError):
+        return False
+    return isinstance(exc, AutoReconnect) or (isinstance(exc, OperationFailure) and "SQLITE_BUSY" in str(exc))
+
+
+# Every database call of the adapter: retried while the failure is transient, for up to a minute.
+_db_call = retry(retry=retry_if_exception(_transient), stop=stop_after_delay(60), reraise=True,
+                 wait=wait_random_exponential(multiplier=0.01, max=1.0))
+
+
+@_db_call
+def _find_one(coll: Collection, doc_id: str) -> dict[str, Any] | None:
+    return coll.find_one({"_id": doc_id})
+
+
+@_db_call
+def _insert(coll: Collection, doc: dict[str, Any]) -> None:
+    coll.insert_one(doc)
+
+
+@_db_call
+def _replace(coll: Collection, doc: dict[str, Any], upsert: bool) -> None:
+    coll.replace_one({"_id": doc["_id"]}, doc, upsert=upsert)
+
+
+def _commit_id(aggregate_id: str, version: int) -> str:
+    return f"{aggregate_id}#{version}"
+
+
+class CommitOutbox:
+    """The pending pointers of one service database and the hand-off to this process's relay.
+
+    ``pending(sweep)`` returns the commits this process made since the last call (from memory,
+    no database read) and, on a sweep, those of pointers older than ``grace_s`` left by any
+    process; ``done(items)`` deletes their pointers once Kafka acknowledged the events."""
+
+    COLLECTION = "outbox"
+
+    def __init__(self, db: Database, *, grace_s: float = 10.0, abandon_s: float = 60.0,
+                 now: Callable[[], float] = time.time) -> None:
+        self.pointers: Collection = db[self.COLLECTION]
+        self.db = db
+        self.grace_s = grace_s
+        self.abandon_s = abandon_s
+        self.now = now
+        self._lock = threading.Lock()
+        self._local: dict[str, list[dict[str, Any]]] = {}
+        self.wake: Callable[[], None] = lambda: None
+
+    # writer side
+    def point(self, stream: str, aggregate_id: str, version: int) -> str:
+        key = f"{stream}:{_commit_id(aggregate_id, version)}"
+        try:
+            _insert(self.pointers, {"_id": key, "at": self.now()})
+        except DuplicateKeyError:
+            pass  # a concurrent writer of the same number pointed here already: one pointer serves
+        return key
+
+    def committed(self, key: str, events: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._local[key] = events
+        self.wake()
+
+    # relay side
+    def pending(self, sweep: bool = False, limit: int = 500) -> list[OutboxItem]:
+        with self._lock:
+            keys = list(self._local)[:limit]
+            items = {k: OutboxItem(k, self._local.pop(k)) for k in keys}
+        if sweep:
+            cutoff = self.now() - self.grace_s
+            for pointer in _db_call(lambda: list(self.pointers.find({"at": {"$lte": cutoff}}).limit(limit)))():
+                if pointer["_id"] not in items:
+                    item = self._settle(pointer)
+                    if item is not None:
+                        items[item.key] = item
+        return list(items.values())
+
+    def _settle(self, pointer: dict[str, Any]) -> OutboxItem | None:
+        stream, _, commit_id = pointer["_id"].partition(":")
+        commits = self.db[f"{stream}_commits"]
+        commit = _find_one(commits, commit_id)
+        if commit is None:
+            if pointer["at"] > self.now() - self.abandon_s:
+                return None  # its writer may still be between pointer and commit
+            try:  # the writer died before its commit: fence the number off (see module docstring)
+                _insert(commits, {"_id": commit_id, "body": None, "events": []})
+            except DuplicateKeyError:
+                pass
+            commit = _find_one(commits, commit_id)
+        return OutboxItem(pointer["_id"], list(commit.get("events") or []))
+
+    def done(self, items: Iterable[OutboxItem]) -> None:
+        keys = [item.key for item in items]
+        if keys:
+            _db_call(self.pointers.delete_many)({"_id": {"$in": keys}})
+
+
+class MongoAggregateStore(AggregateStore):
+    """The adapter for MongoDB-wire servers (FerretDB v1 and MongoDB): see the module docstring."""
+
+    def __init__(self, db: Database, stream: str, outbox: CommitOutbox) -> None:
+        self.stream = stream
+        self.heads: Collection = db[stream]
+        self.commits: Collection = db[f"{stream}_commits"]
+        self.outbox = outbox
+
+    # reads
+    def _head(self, aggregate_id: str) -> tuple[int, dict[str, Any] | None]:
+        doc = _find_one(self.heads, aggregate_id)
+        if doc is None:
+            return 0, None
+        version = doc.pop("version")
+        doc.pop("_id")
+        return version, doc
+
+    def _roll_forward(self, aggregate_id: str, version: int, body: dict[str, Any] | None
+                      ) -> tuple[int, dict[str, Any] | None, bool]:
+        moved = False
+        while (commit := _find_one(self.commits, _commit_id(aggregate_id, version + 1))) is not None:
+            version, moved = version + 1, True
+            if commit.get("body") is not None:  # a void commit keeps the state (see _settle)
+                body = commit["body"]
+        return version, body, moved
+
+    def _latest(self, aggregate_id: str) -> tuple[int, dict[str, Any] | None]:
+        version, body = self._head(aggregate_id)
+        version, body, _ = self._roll_forward(aggregate_id, version, body)
+        return version, body
+
+    def load(self, aggregate_id: str) -> Record | None:
+        version, body = self._latest(aggregate_id)
+        return None if body is None else Record(aggregate_id, version, body)
+
+    def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:
+        # Optimistic: the head is almost always current; if not, the commit fails and the next
+        # attempt rolls forward.
+        version, body = self._head(aggregate_id) if first_attempt else self._latest(aggregate_id)
+        if body is None and first_attempt:
+            version, body = self._latest(aggregate_id)
+        return None if body is None else Record(aggregate_id, version, body)
+
+    # writes
+    def _commit(self, aggregate_id: str, version: int, body: Mapping[str, Any],
+                events: Iterable[PendingEvent]) -> Record:
+        _check_body(body)
+        event_docs = [e.to_doc() for e in events]
+        key = self.outbox.point(self.stream, aggregate_id, version) if event_docs else None
+        commit_id, writer = _commit_id(aggregate_id, version), uuid.uuid4().hex
+        try:
+            _insert(self.commits, {"_id": commit_id, "body": dict(body), "events": event_docs, "writer": writer})
+        except DuplicateKeyError as exc:
+            # Ours after all when a retried insert (lost connection) finds the first one applied.
+            if (_find_one(self.commits, commit_id) or {}).get("writer") != writer:
+                raise ConcurrencyConflict(
+                    f"{self.stream} {aggregate_id!r} version {version} was committed concurrently") from exc
+        if key is not None:
+            self.outbox.committed(key, event_docs)
+        self._write_head(aggregate_id, version, dict(body))
+        return Record(aggregate_id, version, dict(body))
+
+    def _write_head(self, aggregate_id: str, version: int, body: dict[str, Any]) -> None:
+        while True:
+            doc = {"_id": aggregate_id, "version": version, **body}
+            try:
+                _replace(self.heads, doc, upsert=True)
+            except DuplicateKeyError:  # a concurrent upsert created it first: replace that one
+                _replace(self.heads, doc, upsert=False)
+            version, newer, moved = self._roll_forward(aggregate_id, version, body)
+            if not moved:
+                return
+            body = newer if newer is not None else body
+
+    def create(self, aggregate_id: str, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
+        version, existing = self._latest(aggregate_id)
+        if existing is not None:
+            raise AlreadyExists(f"{self.stream} {aggregate_id!r} already exists")
+        try:
+            return self._commit(aggregate_id, version + 1, body, events)
+        except ConcurrencyConflict:
+            if self.load(aggregate_id) is not None:
+                raise AlreadyExists(f"{self.stream} {aggregate_id!r} already exists") from None
+            raise
+
+    def save(self, record: Record, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
+        return self._commit(record.id, record.version + 1, body, events)
+
+    def history(self, aggregate_id: str) -> list[Record]:
+        """Every committed version, oldest first (audit; voids repeat the state before them)."""
+        out: list[Record] = []
+        body: dict[str, Any] | None = None
+        version = 0
+        while (commit := _find_one(self.commits, _commit_id(aggregate_id, version + 1))) is not None:
+            version += 1
+            body = commit["body"] if commit.get("body") is not None else body
+            if body is not None:
+                out.append(Record(aggregate_id, version, body))
+        return out

@@ -1,0 +1,1 @@
+"""Contract test suites: one abstract suite per port, subclassed once per adapter."""

@@ -1,0 +1,150 @@
+"""The contract of ``services.common.persistence.AggregateStore``, for every adapter.
+
+A subclass provides ``make_store(stream)`` (a store of that stream on a fresh database) and
+``pending(store, sweep)`` (the outbox items of its database). The unit suite runs it on the
+in-memory fake, the integration suite on the real FerretDB with no write serialisation.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+import pytest
+from google.protobuf.wrappers_pb2 import StringValue
+
+from services.common.envelope import wrap
+from services.common.errors import AlreadyExists, ConcurrencyConflict
+from services.common.outbox import PendingEvent
+from services.common.persistence import AggregateNotFound, AggregateStore, Decision, Record
+
+
+def event(aggregate_id: str, text: str, topic: str = "test.contract") -> PendingEvent:
+    return PendingEvent(topic, wrap(StringValue(value=text), aggregate_type="counter", aggregate_id=aggregate_id,
+                                    aggregate_version=1, producer="contract", occurred_at=datetime.now(timezone.utc),
+                                    event_id=f"{aggregate_id}:{text}"))
+
+
+def withdraw(amount: int):
+    """A use case with an invariant: the balance never goes below zero."""
+    def decide(record: Record) -> Decision[bool]:
+        if record.body["balance"] < amount:
+            return Decision(False)
+        return Decision(True, {"balance": record.body["balance"] - amount,
+                               "withdrawals": record.body["withdrawals"] + 1},
+                        [event(record.id, f"withdrawal {record.version + 1}")])
+    return decide
+
+
+class AggregateStoreContract:
+    """Stores are used with ``local_queue`` off: what is proven here holds without it."""
+
+    def make_store(self, stream: str) -> AggregateStore:
+        raise NotImplementedError
+
+    def pending(self, store: AggregateStore, sweep: bool = False) -> list:
+        return store.outbox.pending(sweep)
+
+    # -- loading and creating ---------------------------------------------------------------------
+    def test_a_missing_aggregate_loads_as_none(self):
+        assert self.make_store("things").load("nothing") is None
+
+    def test_created_aggregate_loads_at_version_one(self):
+        store = self.make_store("things")
+        created = store.create("t-1", {"name": "one", "tags": ["a"]})
+        assert created == Record("t-1", 1, {"name": "one", "tags": ["a"]})
+        assert store.load("t-1") == created
+
+    def test_creating_twice_is_already_exists_and_keeps_the_first(self):
+        store = self.make_store("things")
+        store.create("t-1", {"name": "first"})
+        with pytest.raises(AlreadyExists):
+            store.create("t-1", {"name": "second"})
+        assert store.load("t-1").body == {"name": "first"}
+
+    def test_a_body_may_not_carry_the_fields_the_store_owns(self):
+        store = self.make_store("things")
+        with pytest.raises(ValueError, match="version"):
+            store.create("t-1", {"version": 3})
+        assert store.load("t-1") is None
+
+    def test_streams_do_not_see_each_other(self):
+        a, b = self.make_store("apples"), self.make_store("pears")
+        a.create("x", {"kind": "apple"})
+        assert b.load("x") is None
+
+    # -- saving ---------------------------------------------------------------------------------
+    def test_save_commits_the_next_version(self):
+        store = self.make_store("things")
+        v1 = store.create("t-1", {"n": 1})
+        v2 = store.save(v1, {"n": 2})
+        assert (v2.version, store.load("t-1")) == (2, Record("t-1", 2, {"n": 2}))
+
+    def test_save_on_a_stale_version_is_a_conflict_and_changes_nothing(self):
+        store = self.make_store("things")
+        v1 = store.create("t-1", {"n": 1})
+        store.save(v1, {"n": 2})
+        with pytest.raises(ConcurrencyConflict):
+            store.save(v1, {"n": 99})
+        assert store.load("t-1") == Record("t-1", 2, {"n": 2})
+
+    def test_update_decides_on_the_newest_state(self):
+        store = self.make_store("accounts")
+        store.create("acc", {"balance": 10, "withdrawals": 0})
+        assert store.update("acc", withdraw(4)) is True
+        assert store.update("acc", withdraw(7)) is False
+        assert store.load("acc") == Record("acc", 2, {"balance": 6, "withdrawals": 1})
+
+    def test_update_of_a_missing_aggregate_is_not_found(self):
+        with pytest.raises(AggregateNotFound):
+            self.make_store("accounts").update("nobody", withdraw(1))
+
+    # -- concurrency ----------------------------------------------------------------------------
+    def test_concurrent_changes_are_never_lost(self):
+        store = self.make_store("counters")
+        store.create("c", {"n": 0})
+        increment = lambda r: Decision(None, {"n": r.body["n"] + 1})  # noqa: E731
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: store.update("c", increment), range(80)))
+        assert store.load("c") == Record("c", 81, {"n": 80})
+
+    def test_concurrent_withdrawals_never_overspend(self):
+        store = self.make_store("accounts")
+        store.create("acc", {"balance": 10, "withdrawals": 0})
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(lambda _: store.update("acc", withdraw(1)), range(40)))
+        assert outcomes.count(True) == 10
+        assert store.load("acc").body == {"balance": 0, "withdrawals": 10}
+
+    def test_concurrent_creates_make_one_aggregate(self):
+        store = self.make_store("things")
+        won, lock = [], threading.Lock()
+
+        def create(i: int) -> None:
+            try:
+                store.create("same", {"by": i})
+                with lock:
+                    won.append(i)
+            except AlreadyExists:
+                pass
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(create, range(16)))
+        assert len(won) == 1
+        assert store.load("same") == Record("same", 1, {"by": won[0]})
+
+    # -- outbox -----------------------------------------------------------------------------------
+    def test_events_of_a_commit_wait_in_the_outbox_until_done(self):
+        store = self.make_store("accounts")
+        store.create("acc", {"balance": 5, "withdrawals": 0}, [event("acc", "opened")])
+        store.update("acc", withdraw(2))
+        store.update("acc", withdraw(9))  # refused: no commit, no event
+        items = self.pending(store)
+        texts = sorted(e["event_id"] for item in items for e in item.events)
+        assert texts == ["acc:opened", "acc:withdrawal 2"]
+        store.outbox.done(items)
+        assert self.pending(store, sweep=True) == []
+
+    def test_a_commit_without_events_leaves_nothing_to_publish(self):
+        store = self.make_store("things")
+        store.create("t-1", {"n": 1})
+        assert self.pending(store, sweep=True) == []

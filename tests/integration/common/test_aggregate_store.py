@@ -1,0 +1,142 @@
+"""The aggregate store on the real FerretDB, with no write serialisation and no lock anywhere:
+the contract suite, crash windows of the outbox, a head that lags, several OS processes racing
+on one aggregate, and every command filtering by ``_id`` alone."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pymongo
+import pytest
+from pymongo import monitoring
+
+from services.common.errors import ConcurrencyConflict
+from services.common.persistence import CommitOutbox, Decision, MongoAggregateStore, Record
+from tests.contracts.aggregate_store import AggregateStoreContract, event, withdraw
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+class CommandLog(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, str, dict]] = []
+
+    def started(self, e: monitoring.CommandStartedEvent) -> None:
+        name = e.command_name
+        if name in ("find", "insert", "update", "delete", "findAndModify"):
+            coll = str(e.command.get(name))
+            filters = [e.command.get("filter")] if name == "find" else \
+                [s.get("q") for s in e.command.get("updates", ())] + [s.get("q") for s in e.command.get("deletes", ())]
+            self.commands.append((name, coll, filters))
+
+    def succeeded(self, e) -> None:
+        pass
+
+    def failed(self, e) -> None:
+        pass
+
+
+@pytest.fixture
+def raw_db(mongo_uri):
+    """A fresh database on FerretDB through a client that serialises nothing and logs commands."""
+    log = CommandLog()
+    client = pymongo.MongoClient(mongo_uri, event_listeners=[log], tz_aware=True, uuidRepresentation="standard")
+    name = f"test_agg_{uuid.uuid4().hex[:10]}"
+    yield client[name], log
+    client.drop_database(name)
+    client.close()
+
+
+class TestMongoAggregateStore(AggregateStoreContract):
+    @pytest.fixture(autouse=True)
+    def _db(self, raw_db):
+        self.db, self.log = raw_db
+        self.outbox = CommitOutbox(self.db, grace_s=0.0)
+
+    def make_store(self, stream: str) -> MongoAggregateStore:
+        store = MongoAggregateStore(self.db, stream, self.outbox)
+        store.local_queue = False
+        return store
+
+    def test_every_command_filters_by_id_equality(self):
+        store = self.make_store("accounts")
+        store.create("acc", {"balance": 3, "withdrawals": 0}, [event("acc", "opened")])
+        for _ in range(4):
+            store.update("acc", withdraw(1))
+        store.load("acc")
+        hot = [c for c in self.log.commands if c[1] != CommitOutbox.COLLECTION]
+        assert hot, "the listener saw the commands"
+        for name, coll, filters in hot:
+            for f in filters:
+                assert f is None or set(f) == {"_id"} and not isinstance(f["_id"], dict), (name, coll, f)
+
+    def test_a_lagging_head_is_rolled_forward_and_healed(self):
+        store = self.make_store("things")
+        v1 = store.create("t", {"n": 1})
+        store.save(v1, {"n": 2})
+        # the head write of version 2 "lands late": the head still says version 1
+        store.heads.replace_one({"_id": "t"}, {"_id": "t", "version": 1, "n": 1})
+        assert store.load("t") == Record("t", 2, {"n": 2})
+        assert store.update("t", lambda r: Decision("ok", {"n": r.body["n"] + 1})) == "ok"
+        assert store.heads.find_one({"_id": "t"}) == {"_id": "t", "version": 3, "n": 3}
+        assert [r.body["n"] for r in store.history("t")] == [1, 2, 3]
+
+    def test_events_of_a_process_that_died_after_its_commit_are_found_by_a_sweep(self):
+        store = self.make_store("accounts")
+        store.create("acc", {"balance": 1, "withdrawals": 0}, [event("acc", "opened")])
+        # a new process: nothing in memory, only the pointer in the database
+        restarted = CommitOutbox(self.db, grace_s=0.0)
+        assert restarted.pending(sweep=False) == []
+        items = restarted.pending(sweep=True)
+        assert [e["event_id"] for i in items for e in i.events] == ["acc:opened"]
+        restarted.done(items)
+        assert restarted.pending(sweep=True) == []
+
+    def test_a_writer_that_died_between_pointer_and_commit_is_fenced_off(self):
+        clock = [1_000.0]
+        outbox = CommitOutbox(self.db, grace_s=10, abandon_s=60, now=lambda: clock[0])
+        store = MongoAggregateStore(self.db, "accounts", outbox)
+        store.local_queue = False
+        v1 = store.create("acc", {"balance": 5, "withdrawals": 0})
+        outbox.point("accounts", "acc", 2)  # ... and the writer froze before inserting commit 2
+        clock[0] += 30
+        assert outbox.pending(sweep=True) == [], "younger than abandon_s: the writer may still commit"
+        clock[0] += 60
+        items = outbox.pending(sweep=True)
+        assert [(i.key, i.events) for i in items] == [("accounts:acc#2", [])]
+        outbox.done(items)
+        with pytest.raises(ConcurrencyConflict):  # the frozen writer wakes up: it lost the number
+            store.save(v1, {"balance": 0, "withdrawals": 1}, [event("acc", "late")])
+        assert store.load("acc") == Record("acc", 2, {"balance": 5, "withdrawals": 0})
+        assert store.update("acc", withdraw(5)) is True
+        assert store.load("acc") == Record("acc", 3, {"balance": 0, "withdrawals": 1})
+        assert [e["event_id"] for i in outbox.pending() for e in i.events] == ["acc:withdrawal 3"]
+
+
+def test_four_processes_racing_on_one_account_never_overspend(raw_db, mongo_uri):
+    """Four OS processes x 8 threads x 25 withdrawals of 1 on a balance of 120, with no queue or
+    lock anywhere: exactly 120 succeed, no version is committed twice, the head is the last commit."""
+    db, _ = raw_db
+    outbox = CommitOutbox(db)
+    store = MongoAggregateStore(db, "accounts", outbox)
+    store.create("acc", {"balance": 120, "withdrawals": 0})
+    script = REPO / "tests" / "integration" / "common" / "withdraw_process.py"
+    procs = [subprocess.Popen([sys.executable, str(script), mongo_uri, db.name, "acc", "8", "25"],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO) for _ in range(4)]
+    try:
+        outcomes = [p.communicate(timeout=300)[0].split() for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert all(p.returncode == 0 for p in procs)
+    succeeded = sum(int(o[0]) for o in outcomes)
+    refused = sum(int(o[1]) for o in outcomes)
+    assert (succeeded, refused) == (120, 800 - 120)
+    final = store.load("acc")
+    assert final == Record("acc", 121, {"balance": 0, "withdrawals": 120})
+    history = store.history("acc")
+    assert [r.version for r in history] == list(range(1, 122))
+    assert all(a.body["balance"] - 1 == b.body["balance"] for a, b in zip(history, history[1:]))
+    assert db["accounts"].find_one({"_id": "acc"})["version"] == 121
