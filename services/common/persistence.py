@@ -182,7 +182,40 @@ class AggregateStore(ABC):
         raise AssertionError("unreachable: tenacity re-raises the last conflict")  # pragma: no cover
 
 
+class OnceStore(ABC):
+    """Write-once facts keyed by ``_id`` (an enrolment's account, a request's first answer): the
+    first ``put`` of a key wins, later ones change nothing. One insert, atomic on every backend;
+    the one idempotency record of the platform."""
+
+    @abstractmethod
+    def put(self, key: str, body: Mapping[str, Any]) -> bool:
+        """Store ``body`` under ``key``; False when the key was stored before (the first stays)."""
+
+    @abstractmethod
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        """The body stored under ``key``, or None."""
+
+
 # -- the in-memory adapter ------------------------------------------------------------------------
+
+class InMemoryOnceStore(OnceStore):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[str, dict[str, Any]] = {}
+
+    def put(self, key: str, body: Mapping[str, Any]) -> bool:
+        _check_body(body)
+        with self._lock:
+            if key in self._records:
+                return False
+            self._records[key] = dict(body)
+            return True
+
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        with self._lock:
+            record = self._records.get(key)
+            return None if record is None else dict(record)
+
 
 class InMemoryOutbox:
     """Pending events of the in-memory stores of one service."""
@@ -346,6 +379,27 @@ class CommitOutbox:
         keys = [item.key for item in items]
         if keys:
             _db_call(self.pointers.delete_many)({"_id": {"$in": keys}})
+
+
+class MongoOnceStore(OnceStore):
+    """Write-once facts in one collection, ``_id`` = key."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.collection: Collection = db[name]
+
+    def put(self, key: str, body: Mapping[str, Any]) -> bool:
+        _check_body(body)
+        try:
+            _insert(self.collection, {"_id": key, **body})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        doc = _find_one(self.collection, key)
+        if doc is not None:
+            doc.pop("_id")
+        return doc
 
 
 class MongoAggregateStore(AggregateStore):

@@ -148,3 +148,24 @@ class AggregateStoreContract:
         store = self.make_store("things")
         store.create("t-1", {"n": 1})
         assert self.pending(store, sweep=True) == []
+
+
+class OnceStoreContract:
+    """``OnceStore``: the first put of a key wins, under any concurrency."""
+
+    def make_once_store(self, name: str):
+        raise NotImplementedError
+
+    def test_the_first_put_of_a_key_wins(self):
+        store = self.make_once_store("requests")
+        assert store.get("k") is None
+        assert store.put("k", {"answer": 1}) is True
+        assert store.put("k", {"answer": 2}) is False
+        assert store.get("k") == {"answer": 1}
+
+    def test_concurrent_puts_of_one_key_store_one_body(self):
+        store = self.make_once_store("requests")
+        with ThreadPoolExecutor(8) as pool:
+            won = list(pool.map(lambda i: store.put("same", {"by": i}), range(16)))
+        assert won.count(True) == 1
+        assert store.get("same") == {"by": won.index(True)}

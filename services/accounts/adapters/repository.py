@@ -9,8 +9,9 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   rules need, the ids of the enrolments it funds and a balance summary for reads. Idempotency
   lives in the state itself: the ledger records the idempotency key of every entry, so a
   redelivered event or a retried request finds its key and changes nothing.
-* ``enrolment_accounts`` -- enrolment id -> account id, created before the reservation, so it can
-  only be a superset of the truth: readers check that the account lists the enrolment.
+* ``enrolment_accounts`` -- enrolment id -> account id, a write-once record (``OnceStore``) put
+  before the reservation, so it can only be a superset of the truth: readers check that the
+  account lists the enrolment.
 * ``rejections`` -- the ``ReservationRejected`` of an enrolment for a person without an account
   (no account to hold it), created once per enrolment.
 * ``cheque_deadlines`` -- per calendar day, the accounts with a career cheque that expires that
@@ -31,7 +32,8 @@ from pymongo.database import Database
 
 from services.common.errors import AlreadyExists
 from services.common.persistence import (
-    AggregateNotFound, AggregateStore, CommitOutbox, Decision, InMemoryAggregateStore, InMemoryOutbox, MongoAggregateStore, Record,
+    AggregateNotFound, AggregateStore, CommitOutbox, Decision, InMemoryAggregateStore, InMemoryOnceStore, InMemoryOutbox,
+    MongoAggregateStore, MongoOnceStore, OnceStore, Record,
 )
 
 from ..domain import Account, PersonProfile
@@ -70,7 +72,7 @@ Change = Callable[[LoadedAccount], Any]
 
 
 class AccountRepository:
-    def __init__(self, accounts: AggregateStore, enrolment_accounts: AggregateStore, rejections: AggregateStore,
+    def __init__(self, accounts: AggregateStore, enrolment_accounts: OnceStore, rejections: AggregateStore,
                  cheque_deadlines: AggregateStore, jobs: AggregateStore, outbox: Any, topic: str) -> None:
         self.accounts = accounts
         self.enrolment_accounts = enrolment_accounts
@@ -83,16 +85,14 @@ class AccountRepository:
     @classmethod
     def on_mongo(cls, db: Database, topic: str, **outbox_options: float) -> "AccountRepository":
         outbox = CommitOutbox(db, **outbox_options)
-        stores = [MongoAggregateStore(db, s, outbox)
-                  for s in ("accounts", "enrolment_accounts", "rejections", "cheque_deadlines", "jobs")]
-        return cls(*stores, outbox=outbox, topic=topic)
+        streams = {s: MongoAggregateStore(db, s, outbox) for s in ("accounts", "rejections", "cheque_deadlines", "jobs")}
+        return cls(enrolment_accounts=MongoOnceStore(db, "enrolment_accounts"), outbox=outbox, topic=topic, **streams)
 
     @classmethod
     def in_memory(cls, topic: str = "llr.accounts.v1.events") -> "AccountRepository":
         outbox = InMemoryOutbox()
-        stores = [InMemoryAggregateStore(s, outbox)
-                  for s in ("accounts", "enrolment_accounts", "rejections", "cheque_deadlines", "jobs")]
-        return cls(*stores, outbox=outbox, topic=topic)
+        streams = {s: InMemoryAggregateStore(s, outbox) for s in ("accounts", "rejections", "cheque_deadlines", "jobs")}
+        return cls(enrolment_accounts=InMemoryOnceStore(), outbox=outbox, topic=topic, **streams)
 
     # -- accounts -------------------------------------------------------------------------------
     def get(self, person_id: str) -> LoadedAccount | None:
@@ -144,14 +144,12 @@ class AccountRepository:
 
     # -- enrolment -> account ---------------------------------------------------------------------
     def map_enrolment(self, enrolment_id: str, person_id: str) -> None:
-        try:
-            self.enrolment_accounts.create(enrolment_id, {"account_id": account_id_for(person_id)})
-        except AlreadyExists:
-            pass  # a redelivery: the id derives from the person, so it maps to the same account
+        # False on a redelivery: the id derives from the person, so it maps to the same account
+        self.enrolment_accounts.put(enrolment_id, {"account_id": account_id_for(person_id)})
 
     def account_of_enrolment(self, enrolment_id: str) -> str | None:
-        record = self.enrolment_accounts.load(enrolment_id)
-        return None if record is None else record.body["account_id"]
+        record = self.enrolment_accounts.get(enrolment_id)
+        return None if record is None else record["account_id"]
 
     def record_rejection(self, enrolment_id: str, events: list) -> None:
         """The rejection of an enrolment that no account can hold, published once."""

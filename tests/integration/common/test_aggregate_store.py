@@ -13,8 +13,8 @@ import pytest
 from pymongo import monitoring
 
 from services.common.errors import ConcurrencyConflict
-from services.common.persistence import CommitOutbox, Decision, MongoAggregateStore, Record
-from tests.contracts.aggregate_store import AggregateStoreContract, event, withdraw
+from services.common.persistence import CommitOutbox, Decision, MongoAggregateStore, MongoOnceStore, Record
+from tests.contracts.aggregate_store import AggregateStoreContract, OnceStoreContract, event, withdraw
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -113,6 +113,15 @@ class TestMongoAggregateStore(AggregateStoreContract):
         assert store.update("acc", withdraw(5)) is True
         assert store.load("acc") == Record("acc", 3, {"balance": 0, "withdrawals": 1})
         assert [e["event_id"] for i in outbox.pending() for e in i.events] == ["acc:withdrawal 3"]
+
+
+class TestMongoOnceStore(OnceStoreContract):
+    @pytest.fixture(autouse=True)
+    def _db(self, raw_db):
+        self.db, _ = raw_db
+
+    def make_once_store(self, name: str) -> MongoOnceStore:
+        return MongoOnceStore(self.db, name)
 
 
 def test_four_processes_racing_on_one_account_never_overspend(raw_db, mongo_uri):

@@ -1,0 +1,121 @@
+"""Two accounts service processes on one database and one broker: the funding saga stays exact.
+
+Each process runs ``python -m services.accounts.entrypoints.main`` with the same settings, so both
+consume the enrolment topic in one consumer group (its partitions split between them) and both
+write the same account, with no lock shared between them: only the commit insert of
+``services.common.persistence`` keeps them apart."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer
+
+from infra.run import free_port
+from services.accounts.adapters.repository import AccountRepository
+from services.accounts.domain import BUDGET_WALLET, Account
+from services.accounts.adapters.codec import decode as decode_state
+from services.common.envelope import decode, unwrap, wrap
+from services.common.kafka import make_producer
+from services.common.mongo import make_client
+
+from .conftest import START, enrolment_requested, person_registered
+
+REPO = Path(__file__).resolve().parents[3]
+REQUESTS = 300
+PRICE = 5_000  # the 2025 yearly credit of 50,000 funds exactly ten
+
+
+def _answers(consumer: KafkaConsumer, seen: dict, timeout_s: float, until) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not until(seen):
+        for records in consumer.poll(timeout_ms=500).values():
+            for record in records:
+                env = decode(record.value)
+                seen.setdefault(env.event_id, unwrap(env))
+    return seen
+
+
+def test_two_processes_fund_exactly_what_one_budget_covers(kafka_bootstrap, mongo_uri, unique, public_key_file):
+    namespace, db_name = f"t{unique}.", f"test_acc_{unique}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_")}
+    env.update(LLR_ACCOUNTS_MONGO_URI=mongo_uri, LLR_ACCOUNTS_MONGO_DB=db_name, LLR_ACCOUNTS_KAFKA_BOOTSTRAP=kafka_bootstrap,
+               LLR_ACCOUNTS_TOPIC_NAMESPACE=namespace, LLR_ACCOUNTS_AUTH_PUBLIC_KEY_FILE=str(public_key_file),
+               LLR_ACCOUNTS_AUTH_ISSUER="llr-test-idp", LLR_ACCOUNTS_TOPIC_PARTITIONS="4",
+               LLR_ACCOUNTS_OUTBOX_POLL_INTERVAL_S="0.05")
+    procs = [subprocess.Popen([sys.executable, "-m", "services.accounts.entrypoints.main"], cwd=REPO,
+                              env={**env, "LLR_ACCOUNTS_GRPC_PORT": str(free_port())},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    producer = make_producer(kafka_bootstrap, "scale-out-test")
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                             group_id=f"{namespace}reader")
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    client = make_client(mongo_uri, serialize_writes=False)
+    try:
+        group = f"{namespace}accounts.funding-saga"
+        deadline = time.monotonic() + 90
+        members = []
+        while time.monotonic() < deadline:  # both processes joined and got partitions
+            assert all(p.poll() is None for p in procs), [p.stderr.read()[-2000:] for p in procs if p.poll() is not None]
+            described = admin.describe_consumer_groups([group])[0]
+            members = [m for m in described.members if m.member_assignment and m.member_assignment.assignment
+                       and any(parts for _, parts in m.member_assignment.assignment)]
+            if described.state == "Stable" and len(members) == 2:
+                break
+            time.sleep(0.5)
+        assert len(members) == 2, f"the funding saga group did not split over two processes: {described}"
+        consumer.subscribe([f"{namespace}llr.accounts.v1.events"])
+
+        def send(context, payload, key, event_id):
+            envelope = wrap(payload, aggregate_type=context, aggregate_id=key, aggregate_version=1, producer="test",
+                            occurred_at=START, event_id=event_id)
+            producer.send(f"{namespace}llr.{context}.v1.events", key=key.encode(), value=envelope.SerializeToString())
+
+        send("population", person_registered("p-rush"), "p-rush", "reg-p-rush")
+        producer.flush()
+        opened = _answers(consumer, {}, 60, lambda s: any(type(p).__name__ == "AccountOpened" for p in s.values()))
+        assert any(type(p).__name__ == "AccountOpened" for p in opened.values())
+        for i in range(REQUESTS):  # keyed by enrolment: spread over all four partitions
+            send("enrolments", enrolment_requested(f"e-{i}", "p-rush", PRICE), f"e-{i}", f"req-{i}")
+        producer.flush()
+
+        def answered(seen):
+            return {p.enrolment_id for p in seen.values() if type(p).__name__ in ("BudgetReserved", "ReservationRejected")}
+        seen = _answers(consumer, opened, 240, lambda s: len(answered(s)) == REQUESTS)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        consumer.close()
+        admin.close()
+        producer.close()
+    try:
+        assert all(p.returncode == 0 for p in procs), [p.stderr.read()[-2000:] for p in procs]
+        answers: dict[str, set[str]] = {}
+        for payload in seen.values():
+            if type(payload).__name__ in ("BudgetReserved", "ReservationRejected"):
+                answers.setdefault(payload.enrolment_id, set()).add(type(payload).__name__)
+        assert len(answers) == REQUESTS, "every request was answered"
+        assert all(len(kinds) == 1 for kinds in answers.values()), "no request was both reserved and rejected"
+        assert sum("BudgetReserved" in kinds for kinds in answers.values()) == 10
+
+        db = client[db_name]
+        account = AccountRepository.on_mongo(db, "unused").get("p-rush").account
+        assert (account.available(BUDGET_WALLET), account.held(BUDGET_WALLET)) == (0, 10 * PRICE)
+        account.check_invariants()
+        assert sum(e.balance_delta for e in account.entries if e.wallet == BUDGET_WALLET) == account.balance(BUDGET_WALLET)
+        # every committed version of the account, in both processes' order: never below zero
+        versions = AccountRepository.on_mongo(db, "unused").accounts.history(account.account_id)
+        available = [Account.from_state(decode_state(r.body["state"])).available(BUDGET_WALLET) for r in versions]
+        assert min(available) == 0 and available == sorted(available, reverse=True)
+    finally:
+        client.drop_database(db_name)
+        client.close()
