@@ -57,7 +57,7 @@ from typing import Any, Generic, TypeVar
 
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
+from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, OperationFailure
 from tenacity import (
     Retrying, retry, retry_if_exception, retry_if_exception_type, stop_after_attempt, stop_after_delay,
     wait_random_exponential,
@@ -150,6 +150,23 @@ class AggregateStore(ABC):
     def save(self, record: Record, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
         """Commit ``record.version + 1``; ``ConcurrencyConflict`` when that version was taken."""
 
+    @abstractmethod
+    def list(self, where: Mapping[str, Any], limit: int, after: str = "") -> list[Record]:
+        """Up to ``limit`` aggregates whose fields equal ``where``, by id, with ids above ``after``:
+        for the paginated listings of the APIs only (on FerretDB v1 such a filter scans)."""
+
+    def create_many(self, items: list[tuple[str, Mapping[str, Any], list[PendingEvent]]]) -> list[bool]:
+        """Create each ``(id, body, events)`` that does not exist yet: True where it was created,
+        False where the aggregate existed (or was created concurrently). Adapters batch it."""
+        created = []
+        for aggregate_id, body, events in items:
+            try:
+                self.create(aggregate_id, body, events)
+                created.append(True)
+            except AlreadyExists:
+                created.append(False)
+        return created
+
     def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:
         return self.load(aggregate_id)
 
@@ -196,7 +213,39 @@ class OnceStore(ABC):
         """The body stored under ``key``, or None."""
 
 
+class KeyedLog(ABC):
+    """Append-only lists under a key (e.g. the deadlines due on one day): each entry is its own
+    write-once record ``<key>#<seq>`` with no gaps in ``seq``, so appending never rewrites a
+    growing document and never loses an entry to a concurrent append, and reading is a series
+    of ``_id`` lookups."""
+
+    @abstractmethod
+    def append(self, key: str, item: Mapping[str, Any]) -> int:
+        """Add ``item`` at the end of ``key``'s list; returns its sequence number (from 1)."""
+
+    @abstractmethod
+    def read(self, key: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        """The entries of ``key`` with a sequence number above ``after``, in order."""
+
+
 # -- the in-memory adapter ------------------------------------------------------------------------
+
+class InMemoryKeyedLog(KeyedLog):
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lists: dict[str, list[dict[str, Any]]] = {}
+
+    def append(self, key: str, item: Mapping[str, Any]) -> int:
+        _check_body(item)
+        with self._lock:
+            entries = self._lists.setdefault(key, [])
+            entries.append(dict(item))
+            return len(entries)
+
+    def read(self, key: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        with self._lock:
+            return [(i + 1, dict(e)) for i, e in enumerate(self._lists.get(key, ())) if i + 1 > after]
+
 
 class InMemoryOnceStore(OnceStore):
     def __init__(self) -> None:
@@ -274,9 +323,11 @@ class InMemoryAggregateStore(AggregateStore):
     def save(self, record: Record, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
         return self._commit(record.id, record.version + 1, body, events)
 
-    def ids(self) -> list[str]:
+    def list(self, where: Mapping[str, Any], limit: int, after: str = "") -> list[Record]:
         with self._lock:
-            return [k for k, v in self._commits.items() if v]
+            found = [Record(k, len(v), dict(v[-1])) for k, v in sorted(self._commits.items())
+                     if v and k > after and all(v[-1].get(f) == x for f, x in where.items())]
+        return found[:limit]
 
 
 # -- the MongoDB-wire adapter ---------------------------------------------------------------------
@@ -402,6 +453,73 @@ class MongoOnceStore(OnceStore):
         return doc
 
 
+class MongoKeyedLog(KeyedLog):
+    """Entries ``{_id: "<key>#<seq>", **item}`` in one collection. An append inserts at the next
+    free number (known to this process, or found by doubling then bisecting: there are no gaps)
+    and moves up one on a duplicate key, so concurrent appenders in any process each get their
+    own number."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.collection: Collection = db[name]
+        self._lock = threading.Lock()
+        self._next: dict[str, int] = {}
+
+    def _exists(self, key: str, seq: int) -> bool:
+        return _find_one(self.collection, _commit_id(key, seq)) is not None
+
+    def _first_free(self, key: str) -> int:
+        hi = 1
+        while self._exists(key, hi):
+            hi *= 2
+        lo = hi // 2  # taken (or 0); hi is free; every number below a taken one is taken
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if self._exists(key, mid) else (lo, mid)
+        return hi
+
+    def append(self, key: str, item: Mapping[str, Any]) -> int:
+        _check_body(item)
+        with self._lock:
+            seq = self._next.get(key)
+        if seq is None:
+            seq = self._first_free(key)
+        while True:
+            try:
+                _insert(self.collection, {"_id": _commit_id(key, seq), **item})
+                break
+            except DuplicateKeyError:
+                seq += 1
+        with self._lock:
+            if len(self._next) > 10_000:
+                self._next.clear()  # bounded: a forgotten key is found again by bisecting
+            self._next[key] = max(self._next.get(key, 0), seq + 1)
+        return seq
+
+    def read(self, key: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
+        out, seq = [], after + 1
+        while (doc := _find_one(self.collection, _commit_id(key, seq))) is not None:
+            doc.pop("_id")
+            out.append((seq, doc))
+            seq += 1
+        return out
+
+
+@_db_call
+def _insert_many(coll: Collection, docs: list[dict[str, Any]]) -> set[int]:
+    """Insert what can be inserted; the indexes of the documents whose ``_id`` was taken."""
+    if not docs:
+        return set()
+    try:
+        coll.insert_many(docs, ordered=False)
+        return set()
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        other = [e for e in errors if e.get("code") != 11000]
+        if other:
+            raise OperationFailure(f"insert_many failed: {other[0].get('errmsg')}", other[0].get("code")) from exc
+        return {e["index"] for e in errors}
+
+
 class MongoAggregateStore(AggregateStore):
     """The adapter for MongoDB-wire servers (FerretDB v1 and MongoDB): see the module docstring."""
 
@@ -490,6 +608,29 @@ class MongoAggregateStore(AggregateStore):
 
     def save(self, record: Record, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
         return self._commit(record.id, record.version + 1, body, events)
+
+    def create_many(self, items: list[tuple[str, Mapping[str, Any], list[PendingEvent]]]) -> list[bool]:
+        """Batched: the pointers, the version-1 commits and the heads each in one ``insert_many``.
+        A commit whose number is taken (the aggregate exists, or a void fenced it) is not created:
+        False, and the caller takes the one-by-one path for it."""
+        for _, body, _ in items:
+            _check_body(body)
+        docs = [(aggregate_id, dict(body), [e.to_doc() for e in events]) for aggregate_id, body, events in items]
+        pointers = [{"_id": f"{self.stream}:{_commit_id(i, 1)}", "at": self.outbox.now()} for i, _, ev in docs if ev]
+        _insert_many(self.outbox.pointers, pointers)
+        taken = _insert_many(self.commits, [{"_id": _commit_id(i, 1), "body": b, "events": ev, "writer": "batch"}
+                                            for i, b, ev in docs])
+        created = [n not in taken for n in range(len(docs))]
+        for ok, (aggregate_id, _, events) in zip(created, docs):
+            if ok and events:
+                self.outbox.committed(f"{self.stream}:{_commit_id(aggregate_id, 1)}", events)
+        _insert_many(self.heads, [{"_id": i, "version": 1, **b} for ok, (i, b, _) in zip(created, docs) if ok])
+        return created
+
+    def list(self, where: Mapping[str, Any], limit: int, after: str = "") -> list[Record]:
+        query = {**where, "_id": {"$gt": after}} if after else dict(where)
+        docs = _db_call(lambda: list(self.heads.find(query).sort("_id", 1).limit(limit)))()
+        return [Record(d.pop("_id"), d.pop("version"), d) for d in docs]
 
     def history(self, aggregate_id: str) -> list[Record]:
         """Every committed version, oldest first (audit; voids repeat the state before them)."""

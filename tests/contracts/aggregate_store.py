@@ -132,6 +132,17 @@ class AggregateStoreContract:
         assert len(won) == 1
         assert store.load("same") == Record("same", 1, {"by": won[0]})
 
+    def test_create_many_creates_what_does_not_exist_yet(self):
+        store = self.make_store("things")
+        store.create("b", {"n": "old"})
+        created = store.create_many([("a", {"n": 1}, [event("a", "made")]), ("b", {"n": 2}, [event("b", "made")]),
+                                     ("c", {"n": 3}, [])])
+        assert created == [True, False, True]
+        assert [store.load(i).body for i in "abc"] == [{"n": 1}, {"n": "old"}, {"n": 3}]
+        assert store.update("a", lambda r: Decision(None, {"n": r.body["n"] + 1})) is None
+        assert store.load("a") == Record("a", 2, {"n": 2})
+        assert [e["event_id"] for item in self.pending(store) for e in item.events] == ["a:made"]
+
     # -- outbox -----------------------------------------------------------------------------------
     def test_events_of_a_commit_wait_in_the_outbox_until_done(self):
         store = self.make_store("accounts")
@@ -169,3 +180,29 @@ class OnceStoreContract:
             won = list(pool.map(lambda i: store.put("same", {"by": i}), range(16)))
         assert won.count(True) == 1
         assert store.get("same") == {"by": won.index(True)}
+
+
+class KeyedLogContract:
+    """``KeyedLog``: numbered entries under a key, none lost or doubled under concurrency."""
+
+    def make_log(self, name: str, fresh: bool = False):
+        """A log on the same storage; ``fresh``: as another process would open it."""
+        raise NotImplementedError
+
+    def test_entries_are_numbered_from_one_and_read_in_order(self):
+        log = self.make_log("deadlines")
+        assert [log.append("2025-04-01", {"id": x}) for x in "abc"] == [1, 2, 3]
+        log.append("2025-04-02", {"id": "z"})
+        assert log.read("2025-04-01") == [(1, {"id": "a"}), (2, {"id": "b"}), (3, {"id": "c"})]
+        assert log.read("2025-04-01", after=2) == [(3, {"id": "c"})]
+        assert log.read("2025-04-03") == []
+
+    def test_concurrent_appenders_in_several_processes_lose_nothing(self):
+        logs = [self.make_log("deadlines", fresh=True) for _ in range(3)]
+        logs[0].append("day", {"id": "first"})
+        with ThreadPoolExecutor(8) as pool:
+            numbers = list(pool.map(lambda i: logs[i % 3].append("day", {"id": i}), range(60)))
+        assert sorted(numbers) == list(range(2, 62))
+        entries = self.make_log("deadlines", fresh=True).read("day")
+        assert [n for n, _ in entries] == list(range(1, 62))
+        assert sorted(e["id"] for _, e in entries[1:]) == list(range(60))

@@ -14,9 +14,10 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   account lists the enrolment.
 * ``rejections`` -- the ``ReservationRejected`` of an enrolment for a person without an account
   (no account to hold it), created once per enrolment.
-* ``cheque_deadlines`` -- per calendar day, the accounts with a career cheque that expires that
-  day, added before the cheque is saved; the expiry job reads the days since its last run by
-  ``_id`` (its progress is the ``jobs`` aggregate ``cheque-expiry``), so it never scans.
+* ``cheque_deadlines`` -- a ``KeyedLog`` per calendar day of the accounts with a career cheque
+  that expires that day, appended before the cheque is saved (a superset: the job checks the
+  account); the expiry job reads the days since its last run by ``_id`` (its progress is the
+  ``jobs`` aggregate ``cheque-expiry``), so it never scans.
 
 Every lookup is by ``_id``. The same class runs on the MongoDB-wire stores (``on_mongo``) and on
 in-memory fakes (``in_memory``), which the handlers' unit tests use.
@@ -32,8 +33,8 @@ from pymongo.database import Database
 
 from services.common.errors import AlreadyExists
 from services.common.persistence import (
-    AggregateNotFound, AggregateStore, CommitOutbox, Decision, InMemoryAggregateStore, InMemoryOnceStore, InMemoryOutbox,
-    MongoAggregateStore, MongoOnceStore, OnceStore, Record,
+    AggregateNotFound, AggregateStore, CommitOutbox, Decision, InMemoryAggregateStore, InMemoryKeyedLog,
+    InMemoryOnceStore, InMemoryOutbox, KeyedLog, MongoAggregateStore, MongoKeyedLog, MongoOnceStore, OnceStore, Record,
 )
 
 from ..domain import Account, PersonProfile
@@ -73,7 +74,7 @@ Change = Callable[[LoadedAccount], Any]
 
 class AccountRepository:
     def __init__(self, accounts: AggregateStore, enrolment_accounts: OnceStore, rejections: AggregateStore,
-                 cheque_deadlines: AggregateStore, jobs: AggregateStore, outbox: Any, topic: str) -> None:
+                 cheque_deadlines: KeyedLog, jobs: AggregateStore, outbox: Any, topic: str) -> None:
         self.accounts = accounts
         self.enrolment_accounts = enrolment_accounts
         self.rejections = rejections
@@ -85,14 +86,16 @@ class AccountRepository:
     @classmethod
     def on_mongo(cls, db: Database, topic: str, **outbox_options: float) -> "AccountRepository":
         outbox = CommitOutbox(db, **outbox_options)
-        streams = {s: MongoAggregateStore(db, s, outbox) for s in ("accounts", "rejections", "cheque_deadlines", "jobs")}
-        return cls(enrolment_accounts=MongoOnceStore(db, "enrolment_accounts"), outbox=outbox, topic=topic, **streams)
+        streams = {s: MongoAggregateStore(db, s, outbox) for s in ("accounts", "rejections", "jobs")}
+        return cls(enrolment_accounts=MongoOnceStore(db, "enrolment_accounts"),
+                   cheque_deadlines=MongoKeyedLog(db, "cheque_deadlines"), outbox=outbox, topic=topic, **streams)
 
     @classmethod
     def in_memory(cls, topic: str = "llr.accounts.v1.events") -> "AccountRepository":
         outbox = InMemoryOutbox()
-        streams = {s: InMemoryAggregateStore(s, outbox) for s in ("accounts", "rejections", "cheque_deadlines", "jobs")}
-        return cls(enrolment_accounts=InMemoryOnceStore(), outbox=outbox, topic=topic, **streams)
+        streams = {s: InMemoryAggregateStore(s, outbox) for s in ("accounts", "rejections", "jobs")}
+        return cls(enrolment_accounts=InMemoryOnceStore(), cheque_deadlines=InMemoryKeyedLog(), outbox=outbox,
+                   topic=topic, **streams)
 
     # -- accounts -------------------------------------------------------------------------------
     def get(self, person_id: str) -> LoadedAccount | None:
@@ -165,24 +168,14 @@ class AccountRepository:
                 self._add_to_day(cheque.start_deadline + timedelta(days=1), account.account_id)
 
     def _add_to_day(self, day: date, account_id: str) -> None:
-        key = day.isoformat()
-
-        def add(record: Record) -> Decision:
-            ids = set(record.body["account_ids"])
-            return Decision(None) if account_id in ids else \
-                Decision(None, {"account_ids": sorted(ids | {account_id})})
-        try:
-            self.cheque_deadlines.create(key, {"account_ids": [account_id]})
-        except AlreadyExists:
-            self.cheque_deadlines.update(key, add)
+        self.cheque_deadlines.append(day.isoformat(), {"account_id": account_id})
 
     def accounts_with_cheque_deadlines(self, today: date) -> Iterator[str]:
         """The accounts with a cheque expiring on a day not yet handled, up to ``today``."""
         job = self.jobs.load(EXPIRY_JOB)
         day = date.fromisoformat(job.body["done_through"]) + timedelta(days=1) if job else today - FIRST_EXPIRY_LOOKBACK
         while day <= today:
-            record = self.cheque_deadlines.load(day.isoformat())
-            yield from (record.body["account_ids"] if record else ())
+            yield from sorted({entry["account_id"] for _, entry in self.cheque_deadlines.read(day.isoformat())})
             day += timedelta(days=1)
 
     def cheque_deadlines_done(self, today: date) -> None:

@@ -1,4 +1,4 @@
-"""Translation between the pure domain, MongoDB documents and protobuf (events and API)."""
+"""Translation between the pure domain, stored aggregate bodies and protobuf (events and API)."""
 from __future__ import annotations
 
 import uuid
@@ -63,7 +63,7 @@ def enrolment_fields(e: Enrolment, policy: EnrolmentPolicy) -> dict[str, Any]:
         "provider_reference": e.provider_reference, "instrument": e.instrument.value,
         "planned_start": _d(e.planned_start), "planned_end": _d(e.planned_end), "price_cents": e.price_cents,
         "hours": e.hours, "policy_version": e.policy_version, "requested_at": e.requested_at,
-        "leercoach_id": e.leercoach_id, "status": e.status.value, "version": e.version,
+        "leercoach_id": e.leercoach_id, "status": e.status.value, "enrolment_version": e.version,
         "reservation_id": e.reservation_id, "reserved_cents": e.reserved_cents, "captured_cents": e.captured_cents,
         "hold_released": e.hold_released, "extra_reservation_ids": list(e.extra_reservation_ids),
         "rejection_reason": e.rejection_reason, "start_date": _d(e.start_date) or None,
@@ -81,7 +81,7 @@ def enrolment_from(doc: dict[str, Any]) -> Enrolment:
         instrument=FundingInstrument(doc["instrument"]), planned_start=date.fromisoformat(doc["planned_start"]),
         planned_end=date.fromisoformat(doc["planned_end"]), price_cents=doc["price_cents"], hours=doc["hours"],
         policy_version=doc["policy_version"], requested_at=doc["requested_at"], leercoach_id=doc.get("leercoach_id"),
-        status=EnrolmentStatus(doc["status"]), version=doc["version"], reservation_id=doc.get("reservation_id"),
+        status=EnrolmentStatus(doc["status"]), version=doc["enrolment_version"], reservation_id=doc.get("reservation_id"),
         reserved_cents=doc.get("reserved_cents", 0), captured_cents=doc.get("captured_cents", 0),
         hold_released=doc.get("hold_released", False),
         extra_reservation_ids=tuple(doc.get("extra_reservation_ids") or ()),

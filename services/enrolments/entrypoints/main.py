@@ -1,6 +1,6 @@
 """Process entrypoint of the enrolments service.
 
-``build(settings, clock)`` wires the runtime: MongoDB (mongoengine alias ``enrolments``), topics,
+``build(settings, clock)`` wires the runtime: the database (``EnrolmentRepository``), topics,
 the outbox relay, the consumers of the accounts' saga replies and of the certification events
 (leercoach projection), the periodic deadline job and the gRPC API. ``main()`` runs it.
 """
@@ -14,8 +14,7 @@ from services.common.kafka import TopicSpec
 from services.common.logs import setup_logging
 from services.common.runtime import ServiceRuntime
 
-from ..adapters import documents
-from ..adapters.store import Store
+from ..adapters.repository import EnrolmentRepository
 from ..domain.policy import default_policy_book, load_policy_book
 from ..service.handlers import EnrolmentService
 from ..settings import EnrolmentsSettings
@@ -25,20 +24,16 @@ from .grpc_api import registration
 def build(settings: EnrolmentsSettings, clock: Clock | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, clock)
     try:
-        runtime.connect_mongo()
-        documents.ensure_indexes()
-        store = Store()
+        repo = EnrolmentRepository.on_mongo(runtime.connect_mongo())
         accounts_topic, certification_topic = settings.topic("accounts"), settings.topic("certification")
         runtime.ensure_topics([TopicSpec(t, partitions=settings.topic_partitions)
                                for t in (settings.events_topic, accounts_topic, certification_topic)])
-        relay = runtime.add_outbox_relay(store.outbox_collections)
+        runtime.add_outbox_relay([repo.outbox])
         policies = load_policy_book(settings.policy_file) if settings.policy_file else default_policy_book()
-        service = EnrolmentService(store, clock=runtime.clock, policies=policies, events_topic=settings.events_topic,
-                                   notify=relay.notify)
+        service = EnrolmentService(repo, clock=runtime.clock, policies=policies, events_topic=settings.events_topic)
         runtime.add_consumer("funding-saga", [accounts_topic], service.on_accounts_event)
         runtime.add_consumer("leercoach-projection", [certification_topic], service.on_certification_event)
         runtime.add_periodic("deadlines", settings.deadline_interval_s, service.fire_due_deadlines)
-        runtime.add_periodic("bulk-outbox-recovery", 30.0, service.recover_staged_batches)
         runtime.serve_grpc([registration(service)])
     except BaseException:
         runtime.stop(grace_s=0)

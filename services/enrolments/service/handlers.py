@@ -1,5 +1,6 @@
-"""Use cases of the enrolments service: load, let the pure domain decide, write the outcome as ONE
-single-document change (state + outbox events), answer.
+"""Use cases of the enrolments service: load through the ``EnrolmentRepository``, let the pure
+domain decide, commit the outcome (state + events) as the aggregate's next version, answer. A race
+lost to another thread or process is decided again on the state that won; nothing here locks.
 
 Authorisation: ``REGISSEUR`` accredits, suspends and reinstates providers and may read everything;
 ``SERVICE`` may read; a ``PROVIDER`` token (organisation_id = provider_id) posts and reads only its
@@ -10,9 +11,10 @@ so they are not guessable), an id that does not exist answers NOT_FOUND.
 Idempotency:
 * enrolment ids are derived from (provider, provider_reference): a repost of the same reference
   with the same content returns the first enrolment; with other content it is ALREADY_EXISTS;
-* ``req:<provider>:<request_id>`` claims (inserted) map a request id to its enrolment;
-* the overlap rule (same person, same offer, overlapping period) is checked under a short
-  insert-claimed mutex per (offer, person), so concurrent posts cannot both pass it;
+* ``req:<provider>:<request_id>`` write-once records map a request id to its enrolment;
+* the overlap rule (same person, same offer, overlapping period) is checked on the (offer,
+  person) pair aggregate and the new enrolment committed into it, so concurrent posts cannot
+  both pass it (``adapters/repository.py``);
 * lifecycle commands remember their request ids on the enrolment; a retry returns its state.
 """
 from __future__ import annotations
@@ -21,9 +23,9 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from hashlib import sha256
 from typing import Any, Callable, Iterable
-
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from llr.accounts.v1 import events_pb2 as accounts_pb
 from llr.certification.v1 import events_pb2 as cert_pb
@@ -35,15 +37,13 @@ from services.common.errors import (
     AlreadyExists, ConcurrencyConflict, DomainError, FailedPrecondition, InvalidArgument, NotFound,
     PermissionDenied,
 )
-from services.common.mongo import guarded_find_one_and_update
-from services.common.outbox import OUTBOX_FIELD, update_with_outbox
+from services.common.persistence import AggregateNotFound, Decision, Record
 
 from ..adapters import mapping as m
-from ..adapters.store import MAX_REMEMBERED_REQUESTS, Store, fingerprint
+from ..adapters.repository import EnrolmentRepository, NewEnrolment, as_doc, pair_key
 from ..domain import events as ev
 from ..domain.deadlines import fire_deadlines
 from ..domain.enrolment import Enrolment
-from ..domain.errors import DuplicateEnrolment
 from ..domain.model import Offer, Provider
 from ..domain.overlap import BLOCKING_STATUSES, EnrolmentPeriod, ensure_no_conflict
 from ..domain.policy import EnrolmentPolicy, PolicyBook
@@ -56,6 +56,11 @@ READERS = (Role.REGISSEUR, Role.SERVICE, Role.PROVIDER)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 INSERT_CHUNK = 500
+MAX_REMEMBERED_REQUESTS = 20
+
+
+def fingerprint(*parts: object) -> str:
+    return sha256(repr(parts).encode()).hexdigest()
 
 
 def derived_id(*parts: str) -> str:
@@ -125,13 +130,11 @@ def error_code(exc: DomainError) -> str:
 
 
 class EnrolmentService:
-    def __init__(self, store: Store, *, clock: Clock, policies: PolicyBook, events_topic: str,
-                 notify: Callable[[], None] = lambda: None) -> None:
-        self.store = store
+    def __init__(self, repo: EnrolmentRepository, *, clock: Clock, policies: PolicyBook, events_topic: str) -> None:
+        self.repo = repo
         self.clock = clock
         self.policies = policies
         self.topic = events_topic
-        self.notify = notify
 
     # --- helpers -------------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -156,7 +159,7 @@ class EnrolmentService:
             raise PermissionDenied(f"{what} belongs to another provider")
 
     def _provider(self, provider_id: str) -> Provider:
-        doc = self.store.providers.find_one({"_id": provider_id})
+        doc = self.repo.provider(provider_id)
         if doc is None:
             raise FailedPrecondition(f"provider {provider_id} is not accredited by the regisseur")
         return m.provider_from(doc)
@@ -168,8 +171,8 @@ class EnrolmentService:
         require("request_id", request_id)
         provider = Provider.accredit(provider_id, name, mandated_career_centre=mandated_career_centre)
         try:
-            self.store.providers.insert_one({"_id": provider_id, **m.provider_fields(provider), "version": 1})
-        except DuplicateKeyError:
+            self.repo.providers.create(provider_id, m.provider_fields(provider))
+        except AlreadyExists:
             existing = self._provider(provider_id)
             if (existing.name, existing.mandated_career_centre) != (provider.name, mandated_career_centre):
                 raise AlreadyExists(f"provider {provider_id} is already accredited (as {existing.name!r})") from None
@@ -179,16 +182,14 @@ class EnrolmentService:
     def _change_provider(self, p: Principal, provider_id: str, change: Callable[[Provider], Provider]) -> Provider:
         p.require(Role.REGISSEUR)
         require("provider_id", provider_id)
-        for _ in range(20):
-            doc = self.store.providers.find_one({"_id": provider_id})
-            if doc is None:
-                raise NotFound(f"provider_id {provider_id!r}: no such provider")
-            changed = change(m.provider_from(doc))
-            if guarded_find_one_and_update(
-                    self.store.providers, provider_id, {"version": doc["version"]},
-                    {"$set": {**m.provider_fields(changed), "version": doc["version"] + 1}}) is not None:
-                return changed
-        raise ConcurrencyConflict(f"provider {provider_id} changed concurrently; retry")
+
+        def decide(record: Record) -> Decision[Provider]:
+            changed = change(m.provider_from(as_doc(record)))
+            return Decision(changed, m.provider_fields(changed))
+        try:
+            return self.repo.providers.update(provider_id, decide)
+        except AggregateNotFound:
+            raise NotFound(f"provider_id {provider_id!r}: no such provider") from None
 
     def suspend_provider(self, p: Principal, *, request_id: str, provider_id: str, reason: str) -> Provider:
         require("request_id", request_id)
@@ -201,7 +202,7 @@ class EnrolmentService:
     def get_provider(self, p: Principal, provider_id: str) -> Provider:
         require("provider_id", provider_id)
         self._check_read(p, provider_id, f"provider {provider_id}")
-        doc = self.store.providers.find_one({"_id": provider_id})
+        doc = self.repo.provider(provider_id)
         if doc is None:
             raise NotFound(f"provider_id {provider_id!r}: no such provider")
         return m.provider_from(doc)
@@ -212,7 +213,7 @@ class EnrolmentService:
         provider_id = self._provider_of(p)
         require("request_id", request_id)
         offer_id = derived_id("offer", provider_id, request_id)
-        existing = self.store.offers.find_one({"_id": offer_id})
+        existing = self.repo.offer(offer_id)
         if existing is not None:
             return m.offer_from(existing)
         provider = self._provider(provider_id)
@@ -221,14 +222,14 @@ class EnrolmentService:
                              earliest_start=parse_date(earliest_start), latest_start=parse_date(latest_start),
                              instruments=instruments, known_instruments=policy.funding_instruments)
         try:
-            self.store.offers.insert_one({"_id": offer_id, **m.offer_fields(offer), "version": 1})
-        except DuplicateKeyError:
-            return m.offer_from(self.store.offers.find_one({"_id": offer_id}))
+            self.repo.offers.create(offer_id, m.offer_fields(offer))
+        except AlreadyExists:
+            return m.offer_from(self.repo.offer(offer_id))
         return offer
 
     def get_offer(self, p: Principal, offer_id: str) -> Offer:
         require("offer_id", offer_id)
-        doc = self.store.offers.find_one({"_id": offer_id})
+        doc = self.repo.offer(offer_id)
         if doc is None:
             raise NotFound(f"offer_id {offer_id!r}: no such offer")
         self._check_read(p, doc["provider_id"], f"offer {offer_id}")
@@ -242,20 +243,17 @@ class EnrolmentService:
             return {"provider_id": p.organisation_id}
         return {"provider_id": provider_id} if provider_id else {}
 
-    @staticmethod
-    def _page(collection, query: dict[str, Any], page_size: int, page_token: str) -> tuple[list[dict], str]:
+    def _page(self, stream: str, where: dict[str, Any], page_size: int, page_token: str) -> tuple[list[dict], str]:
         if page_size < 0:
             raise InvalidArgument("page_size", "must not be negative")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        if page_token:
-            query = {**query, "_id": {"$gt": page_token}}
-        docs = list(collection.find(query, {OUTBOX_FIELD: 0}).sort("_id", 1).limit(size + 1))
+        docs = self.repo.list(stream, where, size + 1, page_token)
         more = len(docs) > size
         docs = docs[:size]
         return docs, (docs[-1]["_id"] if more else "")
 
     def list_offers(self, p: Principal, *, page_size: int, page_token: str, provider_id: str = ""):
-        docs, token = self._page(self.store.offers, self._scope_filter(p, provider_id), page_size, page_token)
+        docs, token = self._page("offers", self._scope_filter(p, provider_id), page_size, page_token)
         return [m.offer_from(d) for d in docs], token
 
     # --- enrolments: create ------------------------------------------------------------------------
@@ -270,7 +268,7 @@ class EnrolmentService:
 
     def leercoach_is_valid(self, person_id: str, day: date) -> bool:
         d = day.isoformat()
-        for cert in self.store.leercoach_certificates.find({"holder_id": person_id}):
+        for cert in self.repo.certificates_of(person_id):
             if not (cert.get("valid_from", "") <= d <= cert.get("valid_until", "")):
                 continue
             if cert.get("ended_on") and d >= cert["ended_on"]:
@@ -287,7 +285,7 @@ class EnrolmentService:
         require("provider_reference", row.provider_reference)
         require("offer_id", row.offer_id)
         if row.offer_id not in offers:
-            offers[row.offer_id] = self.store.offers.find_one({"_id": row.offer_id})
+            offers[row.offer_id] = self.repo.offer(row.offer_id)
         offer_doc = offers[row.offer_id]
         if offer_doc is None:
             raise NotFound(f"offer_id {row.offer_id!r}: no such offer")
@@ -302,63 +300,92 @@ class EnrolmentService:
                                      f"certificate on the planned start {enrolment.planned_start.isoformat()}")
         return enrolment
 
-    def _existing_periods(self, offer_id: str, person_id: str) -> list[EnrolmentPeriod]:
-        blocking = {s.value for s in BLOCKING_STATUSES}
-        docs = self.store.enrolments_of_pair(offer_id, person_id, {
-            "_id": 1, "person_id": 1, "offer_id": 1, "planned_start": 1, "planned_end": 1, "status": 1})
-        return [self._period(d) for d in docs if d["status"] in blocking]
-
     @staticmethod
     def _period(doc: dict[str, Any]) -> EnrolmentPeriod:
         return EnrolmentPeriod(doc["_id"], doc["person_id"], doc["offer_id"], date.fromisoformat(doc["planned_start"]),
                                date.fromisoformat(doc["planned_end"]), EnrolmentStatus(doc["status"]))
 
-    def _new_doc(self, enrolment: Enrolment, policy: EnrolmentPolicy, fp: str, correlation_id: str) -> dict[str, Any]:
+    def _new(self, enrolment: Enrolment, policy: EnrolmentPolicy, fp: str, correlation_id: str) -> NewEnrolment:
         events = m.pending(self.topic, enrolment.pull_events(), correlation_id=correlation_id)
-        return {"_id": enrolment.enrolment_id, **m.enrolment_fields(enrolment, policy), "fp": fp, "requests": [],
-                OUTBOX_FIELD: [e.to_doc() for e in events]}
+        body = {**m.enrolment_fields(enrolment, policy), "fp": fp, "requests": []}
+        return NewEnrolment(enrolment.enrolment_id, enrolment.offer_id, enrolment.person_id, body, events)
+
+    def _join_pair(self, new: NewEnrolment) -> None:
+        """Commit ``new`` as a member of its (offer, person) pair once the overlap rule holds on
+        the pair's newest state (see ``adapters/repository.py``); DuplicateEnrolment otherwise."""
+        key = pair_key(new.offer_id, new.person_id)
+        unfinished: list[Mapping[str, Any]] = []
+
+        def decide(record: Record) -> Decision[None]:
+            unfinished.clear()
+            periods = []
+            for doc, member in self.repo.pair_members(record):
+                if member["id"] == new.enrolment_id:
+                    return Decision(None)  # a retry, or a concurrent post of the same reference
+                if doc is None:
+                    unfinished.append(member)
+                    doc = {"_id": member["id"], **member["body"]}
+                periods.append(self._period(doc))
+            ensure_no_conflict(person_id=new.person_id, offer_id=new.offer_id,
+                               planned_start=date.fromisoformat(new.body["planned_start"]),
+                               planned_end=date.fromisoformat(new.body["planned_end"]),
+                               existing=[p for p in periods if p.status in BLOCKING_STATUSES])
+            return Decision(None, {"members": list(record.body["members"]) + [new.member()]})
+        while True:
+            try:
+                self.repo.pairs.update(key, decide)
+                break
+            except AggregateNotFound:
+                if self.repo.create_pairs({key: [new.member()]}):
+                    break
+        for member in unfinished:
+            self.repo.complete(member)
+
+    def _create(self, new: NewEnrolment) -> tuple[EnrolmentView, bool]:
+        """Create one enrolment under the overlap rule; True with the view when it existed
+        already (an earlier or concurrent post of the same reference answers like a retry, with
+        other details it is ALREADY_EXISTS)."""
+        if (doc := self.repo.enrolment(new.enrolment_id)) is not None:
+            return self._replay(doc, new.body["fp"]), True
+        self._join_pair(new)
+        try:
+            self.repo.enrolments.create(new.enrolment_id, new.body, new.events)
+        except AlreadyExists:
+            return self._replay(self.repo.enrolment(new.enrolment_id), new.body["fp"]), True
+        return EnrolmentView(m.enrolment_from({"_id": new.enrolment_id, **new.body}), new.body["due_at"]), False
 
     def create_enrolment(self, p: Principal, *, request_id: str, row: EnrolmentRow) -> EnrolmentView:
         provider_id = self._provider_of(p)
         require("request_id", request_id)
         fp = row.fingerprint()
         request_key = f"req:{provider_id}:{request_id}"
-        claim = self.store.get_claim(request_key)
+        claim = self.repo.requests.get(request_key)
         if claim is not None:
             if claim["fp"] != fp:
                 raise InvalidArgument("request_id", "was already used for a different request")
-            return self._view(self.store.enrolment(claim["enrolment_id"]))
+            return self._view(self.repo.enrolment(claim["enrolment_id"]))
         require("provider_reference", row.provider_reference)
         enrolment_id = derived_id("enrolment", provider_id, row.provider_reference)
-        if (doc := self.store.enrolment(enrolment_id)) is not None:
+        if (doc := self.repo.enrolment(enrolment_id)) is not None:
             view = self._replay(doc, fp)
         else:
             now = self._now()
             policy = self._policy_now(now)
             enrolment = self._decide(self._provider(provider_id), row, now, policy, {})
-            with self.store.mutex(f"lock:{enrolment.offer_id}:{enrolment.person_id}", self.clock.now):
-                if (doc := self.store.enrolment(enrolment_id)) is not None:
-                    view = self._replay(doc, fp)
-                else:
-                    ensure_no_conflict(person_id=enrolment.person_id, offer_id=enrolment.offer_id,
-                                       planned_start=enrolment.planned_start, planned_end=enrolment.planned_end,
-                                       existing=self._existing_periods(enrolment.offer_id, enrolment.person_id))
-                    new = self._new_doc(enrolment, policy, fp, request_id)
-                    self.store.remember_pairs({(enrolment.offer_id, enrolment.person_id): [enrolment_id]})
-                    self.store.enrolments.insert_one(new)
-                    self.notify()
-                    view = EnrolmentView(enrolment, new["due_at"])
-        self.store.claim(request_key, enrolment_id=enrolment_id, fp=fp)
+            view, _ = self._create(self._new(enrolment, policy, fp, request_id))
+        self.repo.requests.put(request_key, {"enrolment_id": enrolment_id, "fp": fp})
         return view
 
     # --- enrolments: bulk ----------------------------------------------------------------------------
     def bulk_create(self, p: Principal, rows: Iterable[EnrolmentRow]) -> list[RowResult]:
-        """Validate every row, then insert the valid ones in batches; one result per row.
+        """Validate every row, then create the valid ones; one result per row.
 
         Rows are independent: a bad row never stops the others. A row whose provider_reference
         already exists (before or earlier in the upload) with the same content is answered with
         that enrolment (``replayed``); with other content it is ALREADY_EXISTS. The overlap rule
-        applies across the database and within the upload.
+        applies across the database and within the upload, under concurrent posts too: rows whose
+        (offer, person) pair is new are created in batches (the pairs first, each a unique
+        insert), every other row through the one-by-one path of ``create_enrolment``.
         """
         provider_id = self._provider_of(p)
         provider = self._provider(provider_id)
@@ -369,120 +396,56 @@ class EnrolmentService:
         results = [RowResult(row=i) for i in range(len(rows))]
         fps = [r.fingerprint() for r in rows]
         ids = [derived_id("enrolment", provider_id, r.provider_reference) if r.provider_reference else "" for r in rows]
-        # One scan each (FerretDB does not push ``$in`` down, so chunked ``$in`` queries would scan
-        # the collection once per chunk): the provider's existing references, and the blocking
-        # enrolments on the offers of this upload.
-        wanted = set(ids)
-        existing = {doc["_id"]: doc for doc in self.store.enrolments.find(
-            {"provider_id": provider_id}, {OUTBOX_FIELD: 0, "requests": 0}) if doc["_id"] in wanted}
-        offers = {doc["_id"]: doc for doc in self.store.offers.find(
-            {"_id": {"$in": sorted({r.offer_id for r in rows if r.offer_id})}})}
-        offers = {oid: offers.get(oid) for oid in {r.offer_id for r in rows if r.offer_id}}
-        decided: dict[int, Enrolment] = {}
+        offers: dict[str, dict[str, Any] | None] = {}
+        accepted: dict[int, NewEnrolment] = {}
         first_of_id: dict[str, int] = {}
+        periods: dict[str, list[EnrolmentPeriod]] = {}
         for i, row in enumerate(rows):
             res = results[i]
             try:
-                if ids[i] and ids[i] in existing:
-                    self._replay(existing[ids[i]], fps[i])
-                    res.enrolment_id, res.replayed = ids[i], True
-                    continue
                 if ids[i] in first_of_id:
                     j = first_of_id[ids[i]]
                     if fps[j] != fps[i]:
                         raise AlreadyExists(f"provider_reference {row.provider_reference!r} is used by row {j} "
                                             "with different details")
-                    res.enrolment_id = ids[i]
-                    res.replayed = True
+                    res.enrolment_id, res.replayed = ids[i], True
                     continue
-                decided[i] = self._decide(provider, row, now, policy, offers)
+                e = self._decide(provider, row, now, policy, offers)
+                key = pair_key(e.offer_id, e.person_id)
+                ensure_no_conflict(person_id=e.person_id, offer_id=e.offer_id, planned_start=e.planned_start,
+                                   planned_end=e.planned_end, existing=periods.get(key, ()))
+                periods.setdefault(key, []).append(EnrolmentPeriod.of(e))
+                accepted[i] = self._new(e, policy, fps[i], f"bulk:{e.enrolment_id}")
                 first_of_id[ids[i]] = i
+                res.enrolment_id = e.enrolment_id
             except DomainError as exc:
                 self._fail(res, exc)
-        # overlap: against the database and the rows accepted before in this upload
-        pairs = {(e.offer_id, e.person_id) for e in decided.values()}
-        periods: dict[tuple[str, str], list[EnrolmentPeriod]] = {pair: [] for pair in pairs}
-        offer_ids = sorted({offer for offer, _ in pairs})
-        if offer_ids:
-            for doc in self.store.enrolments.find(
-                    {"offer_id": {"$in": offer_ids}, "status": {"$in": [s.value for s in BLOCKING_STATUSES]}},
-                    {"_id": 1, "person_id": 1, "offer_id": 1, "planned_start": 1, "planned_end": 1, "status": 1}):
-                if (doc["offer_id"], doc["person_id"]) in periods:
-                    periods[(doc["offer_id"], doc["person_id"])].append(self._period(doc))
-        to_insert: list[tuple[int, dict[str, Any]]] = []
-        for i, e in sorted(decided.items()):
-            key = (e.offer_id, e.person_id)
-            try:
-                ensure_no_conflict(person_id=e.person_id, offer_id=e.offer_id, planned_start=e.planned_start,
-                                   planned_end=e.planned_end, existing=periods[key])
-            except DuplicateEnrolment as exc:
-                self._fail(results[i], exc)
-                del first_of_id[e.enrolment_id]
-                continue
-            periods[key].append(EnrolmentPeriod.of(e))
-            to_insert.append((i, self._new_doc(e, policy, fps[i], f"bulk:{e.enrolment_id}")))
-            results[i].enrolment_id = e.enrolment_id
+        for k in range(0, len(accepted), INSERT_CHUNK):
+            self._create_chunk({i: accepted[i] for i in sorted(accepted)[k:k + INSERT_CHUNK]}, results)
         # rows that replayed a row of this upload which then failed, fail the same way
         for i, res in enumerate(results):
-            if res.replayed and res.enrolment_id not in existing and ids[i] not in first_of_id:
-                first = next(j for j in range(i) if ids[j] == ids[i])
+            if res.replayed and i not in accepted and ids[i] in first_of_id and results[first_of_id[ids[i]]].error_code:
+                first = results[first_of_id[ids[i]]]
                 res.enrolment_id, res.replayed = "", False
-                res.error_code, res.field, res.reason = results[first].error_code, results[first].field, \
-                    results[first].reason
-        ids_by_pair: dict[tuple[str, str], list[str]] = {}
-        for _, doc in to_insert:
-            ids_by_pair.setdefault((doc["offer_id"], doc["person_id"]), []).append(doc["_id"])
-        self.store.remember_pairs(ids_by_pair)
-        self._insert_batches(to_insert, results, fps)
-        self.notify()
+                res.error_code, res.field, res.reason = first.error_code, first.field, first.reason
         return results
 
-    def _insert_batches(self, to_insert: list[tuple[int, dict[str, Any]]], results: list[RowResult],
-                        fps: list[str]) -> None:
-        """insert_many per chunk; the chunk's events go through one outbox batch document."""
-        for k in range(0, len(to_insert), INSERT_CHUNK):
-            chunk = to_insert[k:k + INSERT_CHUNK]
-            batch_id = uuid.uuid4().hex
-            staged = []
-            for _, doc in chunk:
-                staged += doc.pop(OUTBOX_FIELD)
-                doc["batch_id"] = batch_id
-            self.store.outbox_batches.insert_one({"_id": batch_id, "staged": staged, OUTBOX_FIELD: [],
-                                                  "created_at": self.clock.now()})
-            failed: set[str] = set()
+    def _create_chunk(self, chunk: dict[int, NewEnrolment], results: list[RowResult]) -> None:
+        by_pair: dict[str, list[int]] = {}
+        for i, new in chunk.items():
+            by_pair.setdefault(pair_key(new.offer_id, new.person_id), []).append(i)
+        # a pair with its enrolment already stored (an earlier post of a row) takes the slow path
+        created_pairs = self.repo.create_pairs({key: [chunk[i].member() for i in rows]
+                                                for key, rows in by_pair.items()})
+        fast = [i for key in created_pairs for i in by_pair[key]]
+        made = self.repo.create_enrolments([chunk[i] for i in fast])
+        slow = [i for key, rows in by_pair.items() if key not in created_pairs for i in rows]
+        slow += [i for i, ok in zip(fast, made) if not ok]  # the reference was taken meanwhile
+        for i in sorted(slow):
             try:
-                self.store.enrolments.insert_many([doc for _, doc in chunk], ordered=False)
-            except BulkWriteError as exc:
-                for err in exc.details.get("writeErrors", []):
-                    i, doc = chunk[err["index"]]
-                    failed.add(doc["_id"])
-                    res = results[i]
-                    if err.get("code") != 11000:
-                        self._fail(res, FailedPrecondition(f"could not store the enrolment: {err.get('errmsg')}"))
-                        continue
-                    # posted concurrently under the same provider_reference: answer like a retry
-                    try:
-                        self._replay(self.store.enrolment(doc["_id"]), fps[i])
-                        res.replayed = True
-                    except DomainError as e:
-                        self._fail(res, e)
-            self._release_batch(batch_id, [e for e in staged if e["key"] not in failed])
-
-    def _release_batch(self, batch_id: str, events: list[dict[str, Any]]) -> None:
-        self.store.outbox_batches.update_one({"_id": batch_id}, {"$set": {"staged": [], OUTBOX_FIELD: events}})
-
-    def recover_staged_batches(self, older_than_s: float = 60.0) -> int:
-        """Finish bulk chunks interrupted between staging and release (crash): publish exactly the
-        staged events whose enrolment exists with this batch id; drop empty, drained batches."""
-        cutoff = self.clock.now() - timedelta(seconds=older_than_s)
-        recovered = 0
-        for batch in self.store.outbox_batches.find({"staged.0": {"$exists": True}, "created_at": {"$lte": cutoff}}):
-            stored = {d["_id"] for d in self.store.enrolments.find({"batch_id": batch["_id"]}, {"_id": 1})}
-            self._release_batch(batch["_id"], [e for e in batch["staged"] if e["key"] in stored])
-            recovered += 1
-        self.store.outbox_batches.delete_many({"staged": {"$size": 0}, OUTBOX_FIELD: {"$size": 0},
-                                               "created_at": {"$lte": cutoff}})
-        return recovered
+                _, results[i].replayed = self._create(chunk[i])
+            except DomainError as exc:
+                self._fail(results[i], exc)
 
     @staticmethod
     def _fail(res: RowResult, exc: DomainError) -> None:
@@ -493,7 +456,7 @@ class EnrolmentService:
     # --- enrolments: reads ---------------------------------------------------------------------------
     def get_enrolment(self, p: Principal, enrolment_id: str) -> EnrolmentView:
         require("enrolment_id", enrolment_id)
-        doc = self.store.enrolment(enrolment_id)
+        doc = self.repo.enrolment(enrolment_id)
         if doc is None:
             raise NotFound(f"enrolment_id {enrolment_id!r}: no such enrolment")
         self._check_read(p, doc["provider_id"], f"enrolment {enrolment_id}")
@@ -501,45 +464,44 @@ class EnrolmentService:
 
     def list_enrolments(self, p: Principal, *, page_size: int, page_token: str, status: str = "",
                         provider_id: str = "") -> tuple[list[EnrolmentView], str]:
-        query = self._scope_filter(p, provider_id)
+        where = self._scope_filter(p, provider_id)
         if status:
-            query["status"] = status
-        docs, token = self._page(self.store.enrolments, query, page_size, page_token)
+            where["status"] = status
+        docs, token = self._page("enrolments", where, page_size, page_token)
         return [self._view(d) for d in docs], token
 
     # --- enrolments: changes -------------------------------------------------------------------------
     def _mutate(self, enrolment_id: str, change: Callable[[Enrolment, datetime, EnrolmentPolicy], object], *,
                 correlation_id: str, causation_id: str = "", request_key: str | None = None,
                 owner: str | None = None) -> EnrolmentView:
-        """Load, apply ``change``, write state + events in one version-checked update (retried on
-        a concurrent change). With ``request_key``, a retry of an applied request returns the state."""
-        for _ in range(50):
-            doc = self.store.enrolment(enrolment_id)
-            if doc is None:
-                raise NotFound(f"enrolment_id {enrolment_id!r}: no such enrolment")
+        """Decide ``change`` on the newest state and commit state + events as the enrolment's next
+        version (decided again after a lost race). With ``request_key``, a retry of an applied
+        request returns the state."""
+        def decide(record: Record) -> Decision[EnrolmentView]:
+            doc = as_doc(record)
             if owner is not None and doc["provider_id"] != owner:
                 raise PermissionDenied(f"enrolment {enrolment_id} belongs to another provider")
             if request_key is not None and request_key in doc.get("requests", []):
-                return self._view(doc)
+                return Decision(self._view(doc))
             enrolment = m.enrolment_from(doc)
             policy = self.policies.get(enrolment.policy_version)
-            change(enrolment, self._now(), policy)
+            now = self._now()
+            change(enrolment, now, policy)
             events = enrolment.pull_events()
             fields = m.enrolment_fields(enrolment, policy)
             if not events and fields["due_at"] == doc.get("due_at"):
-                return self._view(doc)
-            fields.pop("version")
+                return Decision(self._view(doc))
+            body = {**record.body, **fields}
             if request_key is not None:
-                fields["requests"] = (doc.get("requests", []) + [request_key])[-MAX_REMEMBERED_REQUESTS:]
-            try:
-                update_with_outbox(self.store.enrolments, enrolment_id, doc["version"], fields,
-                                   m.pending(self.topic, events, correlation_id, causation_id))
-            except ConcurrencyConflict:
-                continue
-            if events:
-                self.notify()
-            return EnrolmentView(enrolment, fields["due_at"])
-        raise ConcurrencyConflict(f"enrolment {enrolment_id} is too contended; retry")
+                body["requests"] = (list(doc.get("requests", [])) + [request_key])[-MAX_REMEMBERED_REQUESTS:]
+            if fields["due_at"] is not None and fields["due_at"] != doc.get("due_at"):
+                self.repo.schedule_deadline(enrolment_id, fields["due_at"], now.date())
+            return Decision(EnrolmentView(enrolment, fields["due_at"]), body,
+                            m.pending(self.topic, events, correlation_id, causation_id))
+        try:
+            return self.repo.enrolments.update(enrolment_id, decide)
+        except AggregateNotFound:
+            raise NotFound(f"enrolment_id {enrolment_id!r}: no such enrolment") from None
 
     def _command(self, p: Principal, request_id: str, enrolment_id: str, name: str, change) -> EnrolmentView:
         provider_id = self._provider_of(p)
@@ -570,19 +532,32 @@ class EnrolmentService:
             now=now, policy=pol, hours_attended=hours_attended, dropout_date=day))
 
     # --- deadlines -----------------------------------------------------------------------------------
-    def fire_due_deadlines(self, limit: int = 500) -> int:
-        """Fire every deadline due at ``clock.now()`` (idempotent: a fired deadline changes the
-        status, so a second pass finds nothing). Returns how many enrolments changed."""
+    def fire_due_deadlines(self) -> int:
+        """Fire every deadline due at ``clock.now()``, reading the per-day deadline schedule from
+        the first day not yet finished (idempotent: a fired deadline changes the status, so a
+        second pass finds nothing). Returns how many enrolments changed."""
         now = self.clock.now()
-        ids = [d["_id"] for d in self.store.enrolments.find({"due_at": {"$lte": now}}, {"_id": 1}).limit(limit)]
-        fired = 0
-        for enrolment_id in ids:
-            try:
-                self._mutate(enrolment_id, lambda e, now, pol: fire_deadlines(e, now, pol),
-                             correlation_id=f"deadline:{enrolment_id}")
-                fired += 1
-            except DomainError:
-                log.exception("deadline of enrolment %s could not fire; will retry", enrolment_id)
+        today = now.date()
+        fired, finished = 0, None
+        for day, ids in self.repo.deadline_days(today):
+            all_fired = True
+            for enrolment_id in ids:
+                doc = self.repo.enrolment(enrolment_id)
+                if doc is None or doc.get("due_at") is None or doc["due_at"] > now:
+                    continue  # moved on, or due later (it was appended again for its new day)
+                try:
+                    self._mutate(enrolment_id, lambda e, now, pol: fire_deadlines(e, now, pol),
+                                 correlation_id=f"deadline:{enrolment_id}")
+                    fired += 1
+                except DomainError:
+                    all_fired = False
+                    log.exception("deadline of enrolment %s could not fire; will retry", enrolment_id)
+            if day < today and all_fired and (finished is None or finished == day - timedelta(days=1)):
+                finished = day
+            elif day < today:
+                break  # a failed day stays open: the next run starts there again
+        if finished is not None:
+            self.repo.deadlines_done_through(finished)
         return fired
 
     # --- saga: accounts' replies ---------------------------------------------------------------------
@@ -611,29 +586,27 @@ class EnrolmentService:
 
     # --- leercoach projection ------------------------------------------------------------------------
     def on_certification_event(self, envelope: EventEnvelope) -> None:
-        """Fold certification events into ``leercoach_certificates`` (idempotent ``$set``s; the
-        events of one certificate arrive in order, keyed by certificate id)."""
+        """Fold certification events into the leercoach certificates (idempotent: the events of
+        one certificate arrive in order, keyed by certificate id, and each sets fields)."""
         try:
             e = unwrap(envelope)
         except UnknownEventType:
             return
-        certs = self.store.leercoach_certificates
+        project = self.repo.project_certificate
         if isinstance(e, cert_pb.CertificateIssued):
             if e.role != cert_pb.CREDENTIAL_TYPE_LEERCOACH:
                 return
-            certs.update_one({"_id": e.certificate_id}, {"$set": {
-                "holder_id": e.holder_id, "status": "ACTIVE", "valid_from": e.valid_from,
-                "valid_until": e.valid_until, "suspended_from": "", "suspended_until": "", "ended_on": ""}},
-                upsert=True)
+            project(e.certificate_id, {"status": "ACTIVE", "valid_from": e.valid_from, "valid_until": e.valid_until,
+                                       "suspended_from": "", "suspended_until": "", "ended_on": ""},
+                    holder_id=e.holder_id)
         elif isinstance(e, cert_pb.CertificateRenewed):
-            certs.update_one({"_id": e.certificate_id}, {"$set": {"valid_until": e.valid_until}})
+            project(e.certificate_id, {"valid_until": e.valid_until})
         elif isinstance(e, cert_pb.CertificateSuspended):
-            certs.update_one({"_id": e.certificate_id}, {"$set": {
-                "status": "SUSPENDED", "suspended_from": e.suspended_from, "suspended_until": e.suspended_until}})
+            project(e.certificate_id, {"status": "SUSPENDED", "suspended_from": e.suspended_from,
+                                       "suspended_until": e.suspended_until})
         elif isinstance(e, cert_pb.CertificateReinstated):
-            certs.update_one({"_id": e.certificate_id}, {"$set": {
-                "status": "ACTIVE", "suspended_from": "", "suspended_until": ""}})
+            project(e.certificate_id, {"status": "ACTIVE", "suspended_from": "", "suspended_until": ""})
         elif isinstance(e, cert_pb.CertificateRevoked):
-            certs.update_one({"_id": e.certificate_id}, {"$set": {"status": "REVOKED", "ended_on": e.revoked_on}})
+            project(e.certificate_id, {"status": "REVOKED", "ended_on": e.revoked_on})
         elif isinstance(e, cert_pb.CertificateExpired):
-            certs.update_one({"_id": e.certificate_id}, {"$set": {"status": "EXPIRED", "ended_on": e.expired_on}})
+            project(e.certificate_id, {"status": "EXPIRED", "ended_on": e.expired_on})

@@ -13,8 +13,10 @@ import pytest
 from pymongo import monitoring
 
 from services.common.errors import ConcurrencyConflict
-from services.common.persistence import CommitOutbox, Decision, MongoAggregateStore, MongoOnceStore, Record
-from tests.contracts.aggregate_store import AggregateStoreContract, OnceStoreContract, event, withdraw
+from services.common.persistence import CommitOutbox, Decision, MongoAggregateStore, MongoKeyedLog, MongoOnceStore, Record
+from tests.contracts.aggregate_store import (
+    AggregateStoreContract, KeyedLogContract, OnceStoreContract, event, withdraw,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -122,6 +124,15 @@ class TestMongoOnceStore(OnceStoreContract):
 
     def make_once_store(self, name: str) -> MongoOnceStore:
         return MongoOnceStore(self.db, name)
+
+
+class TestMongoKeyedLog(KeyedLogContract):
+    @pytest.fixture(autouse=True)
+    def _db(self, raw_db):
+        self.db, _ = raw_db
+
+    def make_log(self, name: str, fresh: bool = False) -> MongoKeyedLog:
+        return MongoKeyedLog(self.db, name)  # every instance knows only what it finds by _id
 
 
 def test_four_processes_racing_on_one_account_never_overspend(raw_db, mongo_uri):

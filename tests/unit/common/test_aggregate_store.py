@@ -1,8 +1,8 @@
 """The aggregate-store contract on the in-memory fake (the integration suite runs it on FerretDB)."""
 from __future__ import annotations
 
-from services.common.persistence import InMemoryAggregateStore, InMemoryOnceStore, InMemoryOutbox
-from tests.contracts.aggregate_store import AggregateStoreContract, OnceStoreContract
+from services.common.persistence import InMemoryAggregateStore, InMemoryKeyedLog, InMemoryOnceStore, InMemoryOutbox
+from tests.contracts.aggregate_store import AggregateStoreContract, KeyedLogContract, OnceStoreContract
 
 
 class TestInMemoryAggregateStore(AggregateStoreContract):
@@ -18,3 +18,11 @@ class TestInMemoryAggregateStore(AggregateStoreContract):
 class TestInMemoryOnceStore(OnceStoreContract):
     def make_once_store(self, name: str) -> InMemoryOnceStore:
         return InMemoryOnceStore()
+
+
+class TestInMemoryKeyedLog(KeyedLogContract):
+    def setup_method(self) -> None:
+        self.log = InMemoryKeyedLog()
+
+    def make_log(self, name: str, fresh: bool = False) -> InMemoryKeyedLog:
+        return self.log  # one process's memory is the whole storage of the fake

@@ -1,0 +1,191 @@
+"""The enrolments service's persistence port: every read and write of the service layer goes here.
+
+Built on ``services.common.persistence`` (why each change is atomic on FerretDB v1 and MongoDB,
+in any number of processes, without locks: see its docstring). What is stored:
+
+* ``providers``, ``offers``, ``enrolments`` -- one aggregate each; an enrolment's ``_id`` derives
+  from (provider, provider_reference), so a repost of a reference finds the first enrolment.
+* ``enrolment_pairs`` -- one aggregate per (offer, person): the enrolments of that person on that
+  offer. It carries the overlap rule: a new enrolment is first committed as a *member* of its
+  pair, after the rule was checked on the pair's newest state, and only then created itself.
+  Two posts racing on one pair cannot both pass the rule: the second one's commit loses and
+  it decides again, now seeing the first. A member keeps the enrolment as it was created, so
+  when a writer died between the two commits any later reader of the pair creates it (once:
+  the enrolment's own creation is a unique insert); a member whose enrolment exists for another
+  pair (a reused provider_reference) is not one of this pair's and is ignored.
+* ``requests`` -- ``OnceStore``: the first answer of a provider's ``request_id``.
+* ``deadlines`` -- ``KeyedLog`` per UTC day of the enrolments whose deadline falls that day (or
+  today, when it is already past), appended before the change that sets it: a superset, the
+  job checks the enrolment. The job's progress is the ``jobs`` aggregate ``deadlines``.
+* ``leercoach_certificates`` -- the local projection of certification events, one aggregate per
+  certificate, and ``leercoach_holders``, a ``KeyedLog`` of certificate ids per holder.
+
+Every lookup on these paths is by ``_id``; only the paginated list calls of the API filter on
+other fields (``list``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from services.common.envelope import decode
+from services.common.errors import AlreadyExists
+from services.common.outbox import PendingEvent
+from services.common.persistence import (
+    AggregateStore, CommitOutbox, Decision, InMemoryAggregateStore, InMemoryKeyedLog, InMemoryOnceStore,
+    InMemoryOutbox, KeyedLog, MongoAggregateStore, MongoKeyedLog, MongoOnceStore, OnceStore, Record,
+)
+
+STREAMS = ("providers", "offers", "enrolments", "enrolment_pairs", "leercoach_certificates", "jobs")
+FIRST_DEADLINE_LOOKBACK = timedelta(days=400)
+DEADLINE_JOB = "deadlines"
+
+
+def pair_key(offer_id: str, person_id: str) -> str:
+    return f"{offer_id}|{person_id}"
+
+
+def as_doc(record: Record) -> dict[str, Any]:
+    """An aggregate as the mapping functions read it: ``_id`` plus its fields."""
+    return {"_id": record.id, **record.body}
+
+
+@dataclass(frozen=True)
+class NewEnrolment:
+    """An enrolment to create: its stored fields and its first events."""
+
+    enrolment_id: str
+    offer_id: str
+    person_id: str
+    body: dict[str, Any]
+    events: list[PendingEvent]
+
+    def member(self) -> dict[str, Any]:
+        return {"id": self.enrolment_id, "body": self.body, "events": [e.to_doc() for e in self.events]}
+
+
+def _events_of(member: Mapping[str, Any]) -> list[PendingEvent]:
+    return [PendingEvent(e["topic"], decode(bytes(e["value"]))) for e in member.get("events", ())]
+
+
+class EnrolmentRepository:
+    def __init__(self, *, providers: AggregateStore, offers: AggregateStore, enrolments: AggregateStore,
+                 enrolment_pairs: AggregateStore, leercoach_certificates: AggregateStore, jobs: AggregateStore,
+                 requests: OnceStore, deadlines: KeyedLog, leercoach_holders: KeyedLog, outbox: Any) -> None:
+        self.providers = providers
+        self.offers = offers
+        self.enrolments = enrolments
+        self.pairs = enrolment_pairs
+        self.certificates = leercoach_certificates
+        self.jobs = jobs
+        self.requests = requests
+        self.deadlines = deadlines
+        self.holders = leercoach_holders
+        self.outbox = outbox
+
+    @classmethod
+    def on_mongo(cls, db: Database, **outbox_options: float) -> "EnrolmentRepository":
+        outbox = CommitOutbox(db, **outbox_options)
+        return cls(**{s: MongoAggregateStore(db, s, outbox) for s in STREAMS}, requests=MongoOnceStore(db, "requests"),
+                   deadlines=MongoKeyedLog(db, "deadlines"), leercoach_holders=MongoKeyedLog(db, "leercoach_holders"),
+                   outbox=outbox)
+
+    @classmethod
+    def in_memory(cls) -> "EnrolmentRepository":
+        outbox = InMemoryOutbox()
+        return cls(**{s: InMemoryAggregateStore(s, outbox) for s in STREAMS}, requests=InMemoryOnceStore(),
+                   deadlines=InMemoryKeyedLog(), leercoach_holders=InMemoryKeyedLog(), outbox=outbox)
+
+    # -- simple reads -----------------------------------------------------------------------------
+    @staticmethod
+    def _doc(store: AggregateStore, aggregate_id: str) -> dict[str, Any] | None:
+        record = store.load(aggregate_id)
+        return None if record is None else as_doc(record)
+
+    def provider(self, provider_id: str) -> dict[str, Any] | None:
+        return self._doc(self.providers, provider_id)
+
+    def offer(self, offer_id: str) -> dict[str, Any] | None:
+        return self._doc(self.offers, offer_id)
+
+    def enrolment(self, enrolment_id: str) -> dict[str, Any] | None:
+        return self._doc(self.enrolments, enrolment_id)
+
+    def list(self, stream: str, where: Mapping[str, Any], page_size: int, after: str) -> list[dict[str, Any]]:
+        """One page of a stream's aggregates whose fields equal ``where``, by ``_id`` after ``after``."""
+        return [as_doc(r) for r in getattr(self, stream).list(where, page_size, after)]
+
+    # -- the overlap rule's pairs -----------------------------------------------------------------
+    def pair_members(self, record: Record) -> list[tuple[dict[str, Any] | None, Mapping[str, Any]]]:
+        """The pair's members with their enrolment as it is now (None: not created yet)."""
+        offer_id, _, person_id = record.id.partition("|")
+        out = []
+        for member in record.body["members"]:
+            doc = self.enrolment(member["id"])
+            if doc is not None and (doc["offer_id"], doc["person_id"]) != (offer_id, person_id):
+                continue  # the id belongs to another pair: this member's creation never happened
+            out.append((doc, member))
+        return out
+
+    def complete(self, member: Mapping[str, Any]) -> None:
+        """Create a member's enrolment if its writer did not (it died between the two commits)."""
+        try:
+            self.enrolments.create(member["id"], member["body"], _events_of(member))
+        except AlreadyExists:
+            pass
+
+    def create_pairs(self, members_by_pair: dict[str, list[dict[str, Any]]]) -> set[str]:
+        """Create the pairs that do not exist yet, with their members; the keys that were created."""
+        keys = list(members_by_pair)
+        created = self.pairs.create_many([(k, {"members": members_by_pair[k]}, []) for k in keys])
+        return {k for k, ok in zip(keys, created) if ok}
+
+    def create_enrolments(self, new: list[NewEnrolment]) -> list[bool]:
+        return self.enrolments.create_many([(n.enrolment_id, n.body, n.events) for n in new])
+
+    # -- deadlines ----------------------------------------------------------------------------------
+    def schedule_deadline(self, enrolment_id: str, due_at: datetime, today: date) -> None:
+        self.deadlines.append(max(due_at.date(), today).isoformat(), {"enrolment_id": enrolment_id})
+
+    def deadline_days(self, today: date) -> Iterator[tuple[date, list[str]]]:
+        """The days the deadline job has not finished, up to ``today``, with their enrolment ids."""
+        job = self.jobs.load(DEADLINE_JOB)
+        day = date.fromisoformat(job.body["done_through"]) + timedelta(days=1) if job \
+            else today - FIRST_DEADLINE_LOOKBACK
+        while day <= today:
+            ids = list(dict.fromkeys(e["enrolment_id"] for _, e in self.deadlines.read(day.isoformat())))
+            yield day, ids
+            day += timedelta(days=1)
+
+    def deadlines_done_through(self, day: date) -> None:
+        done = {"done_through": day.isoformat()}
+        try:
+            self.jobs.create(DEADLINE_JOB, done)
+        except AlreadyExists:
+            self.jobs.update(DEADLINE_JOB, lambda r: Decision(None, done if r.body["done_through"] < done["done_through"]
+                                                               else None))
+
+    # -- leercoach certificates (projection of certification events) --------------------------------
+    def project_certificate(self, certificate_id: str, fields: dict[str, Any], holder_id: str | None = None) -> None:
+        """Set ``fields`` on the certificate (created when ``holder_id`` is given)."""
+        if holder_id is not None:
+            if self.certificates.load(certificate_id) is None:
+                self.holders.append(holder_id, {"certificate_id": certificate_id})
+                try:
+                    self.certificates.create(certificate_id, {"holder_id": holder_id, **fields})
+                    return
+                except AlreadyExists:
+                    pass
+        try:
+            self.certificates.update(certificate_id, lambda r: Decision(None, {**r.body, **fields}))
+        except KeyError:
+            pass  # an event about a certificate that is no leercoach certificate
+
+    def certificates_of(self, holder_id: str) -> list[dict[str, Any]]:
+        ids = dict.fromkeys(e["certificate_id"] for _, e in self.holders.read(holder_id))
+        docs = (self.certificates.load(i) for i in ids)
+        return [dict(r.body) for r in docs if r is not None and r.body["holder_id"] == holder_id]
