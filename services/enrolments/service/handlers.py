@@ -331,15 +331,17 @@ class EnrolmentService:
                                planned_end=date.fromisoformat(new.body["planned_end"]),
                                existing=[p for p in periods if p.status in BLOCKING_STATUSES])
             return Decision(None, {"members": list(record.body["members"]) + [new.member()]})
-        while True:
-            try:
-                self.repo.pairs.update(key, decide)
-                break
-            except AggregateNotFound:
-                if self.repo.create_pairs({key: [new.member()]}):
+        try:
+            while True:
+                try:
+                    self.repo.pairs.update(key, decide)
                     break
-        for member in unfinished:
-            self.repo.complete(member)
+                except AggregateNotFound:
+                    if self.repo.create_pairs({key: [new.member()]}):
+                        break
+        finally:  # refused or not, what an interrupted writer left is finished now
+            for member in unfinished:
+                self.repo.complete(member)
 
     def _create(self, new: NewEnrolment) -> tuple[EnrolmentView, bool]:
         """Create one enrolment under the overlap rule; True with the view when it existed

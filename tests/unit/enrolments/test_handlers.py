@@ -1,0 +1,156 @@
+"""The enrolments use cases on the in-memory repository: no Kafka, no database. What a provider
+or the saga would notice: one enrolment per reference, the overlap rule under concurrent posts
+(single and bulk), a post interrupted between its two commits finished by the next one, and
+deadlines that fire from their schedule."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from llr.accounts.v1 import events_pb2 as accounts_pb
+from llr.certification.v1 import events_pb2 as cert_pb
+from services.common.auth import Principal, Role
+from services.common.clock import FakeClock
+from services.common.envelope import decode, unwrap, wrap
+from services.common.errors import AlreadyExists, FailedPrecondition
+from services.enrolments.adapters.repository import EnrolmentRepository, pair_key
+from services.enrolments.domain.policy import default_policy_book
+from services.enrolments.domain.states import EnrolmentStatus
+from services.enrolments.service.handlers import EnrolmentRow, EnrolmentService
+
+START = datetime(2026, 7, 6, 9, 0, tzinfo=timezone.utc)  # planned start Fri 17 July, no-show due Thu 23 22:00
+REGISSEUR = Principal("vdab-1", "vdab", Role.REGISSEUR)
+PROVIDER = Principal("prv-a", "prv-a", Role.PROVIDER)
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = FakeClock(START)
+        self.repo = EnrolmentRepository.in_memory()
+        self.service = EnrolmentService(self.repo, clock=self.clock, policies=default_policy_book(),
+                                        events_topic="llr.enrolments.v1.events")
+        self.service.accredit_provider(REGISSEUR, request_id="a-1", provider_id="prv-a", name="Provider A",
+                                       mandated_career_centre=False)
+        self.offer = self.service.create_offer(PROVIDER, request_id="o-1", title="Excel", price_cents=120_000,
+                                               hours=40, earliest_start="2026-07-01", latest_start="2026-09-30",
+                                               instruments=["TRAINING_BUDGET"])
+
+    def row(self, ref: str, person: str = "person-1", start: str = "2026-07-17", end: str = "2026-07-31"):
+        return EnrolmentRow(person_id=person, offer_id=self.offer.offer_id, planned_start=start, planned_end=end,
+                            instrument="TRAINING_BUDGET", provider_reference=ref)
+
+    def post(self, ref: str, request_id: str | None = None, **kw):
+        return self.service.create_enrolment(PROVIDER, request_id=request_id or f"req-{ref}", row=self.row(ref, **kw))
+
+    def published(self) -> list:
+        items = self.repo.outbox.pending()
+        self.repo.outbox.done(items)
+        return [decode(bytes(e["value"])) for item in items for e in item.events]
+
+    def requested(self) -> list[str]:
+        return [e.aggregate_id for e in self.published() if e.event_type.endswith("EnrolmentRequested")]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_fifty_concurrent_copies_of_a_post_make_one_enrolment_and_one_event(world):
+    with ThreadPoolExecutor(8) as pool:
+        views = list(pool.map(lambda _: world.post("REF-1"), range(50)))
+    assert len({v.enrolment.enrolment_id for v in views}) == 1
+    assert world.requested() == [views[0].enrolment.enrolment_id]
+
+
+def test_concurrent_posts_of_overlapping_periods_create_one(world):
+    def post(i: int):
+        try:
+            return world.post(f"REF-{i}", start="2026-07-17", end=f"2026-07-{20 + i % 5}")
+        except AlreadyExists:
+            return None
+    with ThreadPoolExecutor(8) as pool:
+        made = [v for v in pool.map(post, range(24)) if v is not None]
+    assert len(made) == 1
+    assert world.requested() == [made[0].enrolment.enrolment_id]
+    world.post("REF-later", start="2026-08-01", end="2026-08-10")  # after it: no overlap
+
+
+def test_a_bulk_upload_racing_single_posts_keeps_the_overlap_rule(world):
+    persons = [f"p{i}" for i in range(40)]
+    rows = [world.row(f"B-{p}", person=p) for p in persons]
+
+    def single(p: str):
+        try:
+            return world.post(f"S-{p}", person=p, start="2026-07-20", end="2026-07-25")
+        except AlreadyExists:
+            return None
+    with ThreadPoolExecutor(4) as pool:
+        bulk = pool.submit(world.service.bulk_create, PROVIDER, rows)
+        singles = list(pool.map(single, persons))
+        results = bulk.result()
+    for person, res, one in zip(persons, results, singles):
+        assert (res.enrolment_id != "") != (one is not None), f"{person}: exactly one of the two may exist"
+        assert res.enrolment_id or res.error_code == "ALREADY_EXISTS"
+    assert len(world.requested()) == 40
+
+
+def test_bulk_rows_answer_like_retries_and_each_bad_row_alone(world):
+    first = world.post("R0", person="p0")
+    rows = [world.row("R0", person="p0"), world.row("R1", person="p1"), world.row("R1", person="p1"),
+            world.row("R2", person="p1"), world.row("R3", person="p3", start="17-07-2026")]
+    results = world.service.bulk_create(PROVIDER, rows)
+    assert [(r.enrolment_id != "", r.replayed, r.error_code) for r in results] == [
+        (True, True, ""), (True, False, ""), (True, True, ""), (False, False, "ALREADY_EXISTS"),
+        (False, False, "INVALID_ARGUMENT")]
+    assert results[0].enrolment_id == first.enrolment.enrolment_id
+    again = world.service.bulk_create(PROVIDER, rows)
+    assert [(r.enrolment_id, r.error_code) for r in again] == [(r.enrolment_id, r.error_code) for r in results]
+    assert sorted(world.requested()) == sorted({first.enrolment.enrolment_id, results[1].enrolment_id})
+
+
+def test_a_post_interrupted_between_its_two_commits_is_finished_by_the_next(world, monkeypatch):
+    real_create = world.repo.enrolments.create
+    monkeypatch.setattr(world.repo.enrolments, "create", lambda *a, **k: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        world.post("REF-1")  # committed into its pair, then the process "died"
+    monkeypatch.setattr(world.repo.enrolments, "create", real_create)
+    assert world.requested() == []
+    with pytest.raises(AlreadyExists):  # the overlap rule already counts it ...
+        world.post("REF-2")
+    [enrolment_id] = world.requested()  # ... and the next writer of the pair created it
+    assert world.repo.enrolment(enrolment_id)["provider_reference"] == "REF-1"
+    assert world.post("REF-1").enrolment.enrolment_id == enrolment_id  # the provider's retry
+
+
+def test_no_show_fires_from_the_deadline_schedule_once(world):
+    e = world.post("REF-1").enrolment
+    world.service.on_accounts_event(wrap(accounts_pb.BudgetReserved(
+        enrolment_id=e.enrolment_id, reservation_id="res-1", amount=120_000), aggregate_type="account",
+        aggregate_id="acc", aggregate_version=2, producer="test", occurred_at=START, event_id="reply-1"))
+    assert world.service.fire_due_deadlines() == 0
+    world.clock.advance(timedelta(days=17, hours=13))  # Thu 23 July 22:00 UTC
+    assert world.service.fire_due_deadlines() == 1
+    assert world.service.fire_due_deadlines() == 0
+    assert world.repo.enrolment(e.enrolment_id)["status"] == EnrolmentStatus.NO_SHOW.value
+    kinds = [x.event_type.rsplit(".", 1)[1] for x in world.published()]
+    assert kinds[-2:] == ["EnrolmentNoShow", "FundingReleaseRequested"]
+
+
+def test_a_leercoach_counts_only_while_certified(world):
+    def event(payload, n: int):
+        world.service.on_certification_event(wrap(payload, aggregate_type="certificate", aggregate_id="c-1",
+                                                   aggregate_version=n, producer="test", occurred_at=START))
+    row = lambda ref: EnrolmentRow(person_id="p", offer_id=world.offer.offer_id, planned_start="2026-07-17",  # noqa
+                                   planned_end="2026-07-31", instrument="TRAINING_BUDGET", provider_reference=ref,
+                                   leercoach_id="coach-1")
+    with pytest.raises(FailedPrecondition, match="coach-1"):
+        world.service.create_enrolment(PROVIDER, request_id="r1", row=row("L1"))
+    event(cert_pb.CertificateIssued(certificate_id="c-1", holder_id="coach-1", role=cert_pb.CREDENTIAL_TYPE_LEERCOACH,
+                                    valid_from="2026-01-01", valid_until="2028-12-31"), 1)
+    assert world.service.leercoach_is_valid("coach-1", START.date())
+    event(cert_pb.CertificateRevoked(certificate_id="c-1", revoked_on="2026-07-01"), 2)
+    assert not world.service.leercoach_is_valid("coach-1", START.date())
+    assert world.repo.pairs.load(pair_key(world.offer.offer_id, "p")) is None, "a refused row writes nothing"
