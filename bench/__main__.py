@@ -30,7 +30,7 @@ from pathlib import Path
 
 import grpc
 
-from bench.ceilings import kafka_produce_ceiling, mongo_write_ceiling
+from bench.ceilings import database_commands, kafka_produce_ceiling, mongo_write_ceiling
 from bench.platform import Platform
 from infra.run import free_port
 from infra.stack import REPO, Stack
@@ -307,8 +307,13 @@ def main() -> int:
         counted(kpi, warm, 0)
         base = kpi.count()
         print(f"burst: {args.burst} enrolments from {args.workers} concurrent clients ...", flush=True)
+        before = database_commands(stack)
         burst = closed_loop(poster, args.burst, args.workers)
         counted(kpi, burst, base)
+        after = database_commands(stack)
+        burst["db_commands_per_enrolment"] = {name: round((after[name] - before[name]) / args.burst, 2)
+                                              for name in after if after[name] != before[name]}
+        burst["db_commands_per_enrolment"]["all"] = round(sum(after.values()) - sum(before.values()), 2) / args.burst
         results["burst"] = burst
         rate = burst["end_to_end_per_s"] or burst["rpc_per_s"]
         for label, share in (("half_load", 0.5), ("full_load", 1.0)):
@@ -353,6 +358,9 @@ def print_table(r: dict) -> None:
     b = r["burst"]
     row("end-to-end enrolments/s (burst)", b.get("end_to_end_per_s"), "target 1,000")
     row("CreateEnrolment RPC/s (burst)", b.get("rpc_per_s"))
+    per = b.get("db_commands_per_enrolment", {})
+    row("database commands per enrolment (all services)", round(per.get("all", 0), 1), "target <= 10")
+    row("  of which", ", ".join(f"{k} {v}" for k, v in per.items() if k != "all"))
     for label in ("half_load", "full_load"):
         p = r.get(label, {})
         if "latency_ms" in p:

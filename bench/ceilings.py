@@ -48,3 +48,17 @@ def mongo_write_ceiling(stack: Stack, writes: int = 3000) -> dict:
     client.close()
     return {"tool": "pymongo insert_one, one document per call, sequential", "writes": writes,
             "writes_per_s": round(writes / elapsed, 1)}
+
+
+DATA_COMMANDS = ("find", "getMore", "insert", "update", "delete", "findAndModify", "aggregate", "count")
+
+
+def database_commands(stack: Stack) -> dict[str, int]:
+    """The server's own count of each data command so far (``serverStatus.metrics.commands``,
+    kept by FerretDB and MongoDB alike): every service's commands, background jobs included."""
+    client = pymongo.MongoClient(stack.settings.mongo_uri)
+    try:
+        metrics = client.admin.command("serverStatus").get("metrics", {}).get("commands", {})
+    finally:
+        client.close()
+    return {name: int(metrics.get(name, {}).get("total", 0)) for name in DATA_COMMANDS}

@@ -25,7 +25,7 @@ from services.common.mongo import make_client
 from .conftest import START, enrolment_requested, person_registered
 
 REPO = Path(__file__).resolve().parents[3]
-REQUESTS = 300
+REQUESTS = 200
 PRICE = 5_000  # the 2025 yearly credit of 50,000 funds exactly ten
 
 
