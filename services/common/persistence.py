@@ -560,8 +560,8 @@ class MongoAggregateStore(AggregateStore):
         # Optimistic: the head is almost always current; if not, the commit fails and the next
         # attempt rolls forward.
         version, body = self._head(aggregate_id) if first_attempt else self._latest(aggregate_id)
-        if body is None and first_attempt:
-            version, body = self._latest(aggregate_id)
+        if body is None and first_attempt:  # no head yet: its first commits may exist already
+            version, body, _ = self._roll_forward(aggregate_id, version, body)
         return None if body is None else Record(aggregate_id, version, body)
 
     # writes
@@ -596,15 +596,15 @@ class MongoAggregateStore(AggregateStore):
             body = newer if newer is not None else body
 
     def create(self, aggregate_id: str, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
-        version, existing = self._latest(aggregate_id)
-        if existing is not None:
-            raise AlreadyExists(f"{self.stream} {aggregate_id!r} already exists")
-        try:
-            return self._commit(aggregate_id, version + 1, body, events)
-        except ConcurrencyConflict:
-            if self.load(aggregate_id) is not None:
-                raise AlreadyExists(f"{self.stream} {aggregate_id!r} already exists") from None
-            raise
+        version = 0  # optimistic: a new aggregate's first number is almost always free
+        while True:
+            try:
+                return self._commit(aggregate_id, version + 1, body, events)
+            except ConcurrencyConflict:
+                version, existing = self._latest(aggregate_id)
+                if existing is not None:
+                    raise AlreadyExists(f"{self.stream} {aggregate_id!r} already exists") from None
+                # only void commits so far (writers that died before committing): go past them
 
     def save(self, record: Record, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
         return self._commit(record.id, record.version + 1, body, events)

@@ -343,11 +343,11 @@ class EnrolmentService:
             for member in unfinished:
                 self.repo.complete(member)
 
-    def _create(self, new: NewEnrolment) -> tuple[EnrolmentView, bool]:
+    def _create(self, new: NewEnrolment, *, known_new: bool = False) -> tuple[EnrolmentView, bool]:
         """Create one enrolment under the overlap rule; True with the view when it existed
         already (an earlier or concurrent post of the same reference answers like a retry, with
-        other details it is ALREADY_EXISTS)."""
-        if (doc := self.repo.enrolment(new.enrolment_id)) is not None:
+        other details it is ALREADY_EXISTS). ``known_new``: the caller just looked it up."""
+        if not known_new and (doc := self.repo.enrolment(new.enrolment_id)) is not None:
             return self._replay(doc, new.body["fp"]), True
         self._join_pair(new)
         try:
@@ -374,7 +374,7 @@ class EnrolmentService:
             now = self._now()
             policy = self._policy_now(now)
             enrolment = self._decide(self._provider(provider_id), row, now, policy, {})
-            view, _ = self._create(self._new(enrolment, policy, fp, request_id))
+            view, _ = self._create(self._new(enrolment, policy, fp, request_id), known_new=True)
         self.repo.requests.put(request_key, {"enrolment_id": enrolment_id, "fp": fp})
         return view
 
