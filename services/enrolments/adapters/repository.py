@@ -65,7 +65,9 @@ class NewEnrolment:
     events: list[PendingEvent]
 
     def member(self) -> dict[str, Any]:
-        return {"id": self.enrolment_id, "body": self.body, "events": [e.to_doc() for e in self.events]}
+        """How the pair records it until the enrolment exists: with everything to create it."""
+        return {"id": self.enrolment_id, "start": self.body["planned_start"], "end": self.body["planned_end"],
+                "body": self.body, "events": [e.to_doc() for e in self.events]}
 
 
 def _events_of(member: Mapping[str, Any]) -> list[PendingEvent]:
@@ -120,16 +122,37 @@ class EnrolmentRepository:
         return [as_doc(r) for r in getattr(self, stream).list(where, page_size, after)]
 
     # -- the overlap rule's pairs -----------------------------------------------------------------
-    def pair_members(self, record: Record) -> list[tuple[dict[str, Any] | None, Mapping[str, Any]]]:
-        """The pair's members with their enrolment as it is now (None: not created yet)."""
+    def pair_state(self, record: Record, start: str, end: str
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Mapping[str, Any]]]:
+        """What the overlap rule needs of a pair for the period [start, end] (ISO dates):
+
+        - the members to keep: a member still carrying its creation whose enrolment now exists is
+          kept as ``{id, start, end}`` only (the pair stays small); one whose id turned out to
+          belong to another pair (a reused provider_reference) is dropped;
+        - the enrolments whose period overlaps, as they are now (a member whose enrolment is not
+          created yet counts as created: REQUESTED);
+        - the members whose enrolment is not created yet (their writer may have died: the caller
+          creates them, ``complete``).
+
+        Only members with a creation or an overlapping period are read, so a pair of many
+        enrolments on other dates costs nothing to check."""
         offer_id, _, person_id = record.id.partition("|")
-        out = []
+        keep, overlapping, unfinished = [], [], []
         for member in record.body["members"]:
-            doc = self.enrolment(member["id"])
-            if doc is not None and (doc["offer_id"], doc["person_id"]) != (offer_id, person_id):
-                continue  # the id belongs to another pair: this member's creation never happened
-            out.append((doc, member))
-        return out
+            overlaps = member["start"] <= end and start <= member["end"]
+            doc = self.enrolment(member["id"]) if "body" in member or overlaps else None
+            if "body" in member:
+                if doc is None:
+                    unfinished.append(member)
+                    doc = {"_id": member["id"], **member["body"]}
+                elif (doc["offer_id"], doc["person_id"]) != (offer_id, person_id):
+                    continue  # its id belongs to another pair: this creation never happened
+                else:
+                    member = {k: member[k] for k in ("id", "start", "end")}
+            keep.append(member)
+            if overlaps:
+                overlapping.append(doc)
+        return keep, overlapping, unfinished
 
     def complete(self, member: Mapping[str, Any]) -> None:
         """Create a member's enrolment if its writer did not (it died between the two commits)."""

@@ -317,20 +317,20 @@ class EnrolmentService:
         unfinished: list[Mapping[str, Any]] = []
 
         def decide(record: Record) -> Decision[None]:
-            unfinished.clear()
-            periods = []
-            for doc, member in self.repo.pair_members(record):
-                if member["id"] == new.enrolment_id:
-                    return Decision(None)  # a retry, or a concurrent post of the same reference
-                if doc is None:
-                    unfinished.append(member)
-                    doc = {"_id": member["id"], **member["body"]}
-                periods.append(self._period(doc))
+            mine = [m for m in record.body["members"] if m["id"] == new.enrolment_id]
+            if mine and mine[0].get("body", {}).get("fp", new.body["fp"]) == new.body["fp"]:
+                return Decision(None)  # a retry, or a concurrent post of the same reference
+            if mine:  # an attempt with other details that never got created: this one replaces it
+                record = Record(record.id, record.version, {"members": [m for m in record.body["members"]
+                                                                        if m["id"] != new.enrolment_id]})
+            keep, overlapping, pending = self.repo.pair_state(record, new.body["planned_start"],
+                                                              new.body["planned_end"])
+            unfinished[:] = pending
             ensure_no_conflict(person_id=new.person_id, offer_id=new.offer_id,
                                planned_start=date.fromisoformat(new.body["planned_start"]),
                                planned_end=date.fromisoformat(new.body["planned_end"]),
-                               existing=[p for p in periods if p.status in BLOCKING_STATUSES])
-            return Decision(None, {"members": list(record.body["members"]) + [new.member()]})
+                               existing=[p for p in map(self._period, overlapping) if p.status in BLOCKING_STATUSES])
+            return Decision(None, {"members": keep + [new.member()]})
         try:
             while True:
                 try:
