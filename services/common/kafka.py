@@ -85,7 +85,7 @@ class EventConsumer:
     """Consumes envelopes from topics in a consumer group, at least once.
 
     Offsets are committed only after the handler returned, so a crash re-delivers; handlers must
-    be idempotent (see ``services.common.inbox``). A message that cannot be decoded, or whose
+    be idempotent (see ``services/common/README.md``). A message that cannot be decoded, or whose
     handler raises ``PoisonMessage``, goes to ``<topic>.dlq`` with the reason in a header and the
     stream moves on. Any other exception is treated as transient: the consumer seeks back and
     retries the same message after a pause, so nothing is skipped.

@@ -16,13 +16,13 @@ import pymongo
 
 from services.common.kafka import make_producer
 from services.common.outbox import OutboxRelay
+from services.common.persistence import CommitOutbox
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mongo-uri", required=True)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--collection", required=True)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--pause-after-publish", type=Path)
@@ -34,11 +34,11 @@ def main() -> None:
             while True:
                 time.sleep(1)
 
-    collection = pymongo.MongoClient(args.mongo_uri)[args.db][args.collection]
+    db = pymongo.MongoClient(args.mongo_uri)[args.db]
     producer = make_producer(args.bootstrap, "relay-process")
-    # The events are written by another process (the test), so no write hint reaches this relay:
-    # it finds them by sweeping, on every pass.
-    relay = OutboxRelay(producer, [collection], poll_interval_s=0.1, batch_size=args.batch_size,
+    # The events were committed by another process (the test), so nothing reaches this relay in
+    # memory: it finds their pointers by sweeping, on every pass, at once (grace_s=0).
+    relay = OutboxRelay(producer, [CommitOutbox(db, grace_s=0.0)], poll_interval_s=0.1, batch_size=args.batch_size,
                         sweep_interval_s=0.0, on_published=pause)
     signal.signal(signal.SIGTERM, lambda *_: relay.stop())
     thread = threading.Thread(target=relay.run)
