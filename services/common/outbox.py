@@ -207,9 +207,9 @@ class DocumentOutbox:
     def __init__(self, collection: Collection, hints: OutboxHints = HINTS) -> None:
         self.collection = collection
         self.hints = hints
-        self.wake: Callable[[], None] = lambda: None
 
     def attach(self, wake: threading.Event) -> None:
+        """The relay of this process: woken by the hints of this process's writes."""
         self.hints.watch(self.collection, wake)
 
     def detach(self) -> None:
@@ -239,7 +239,8 @@ class DocumentOutbox:
 class OutboxRelay:
     """Publishes the pending events of its sources, then tells each source they are out.
 
-    A source has ``pending(sweep, limit) -> [OutboxItem]`` and ``done(items)``: a
+    A source has ``attach(wake)`` / ``detach()`` (the relay's wake-up event),
+    ``pending(sweep, limit) -> [OutboxItem]`` and ``done(items)``: a
     ``DocumentOutbox`` (a collection passed in is wrapped into one) or the ``CommitOutbox`` of
     ``services.common.persistence``. Between sweeps a source returns only what this process
     wrote (from memory or by ``_id``); a sweep also finds what other processes, or a crash, left.
@@ -268,9 +269,7 @@ class OutboxRelay:
         self._stop = threading.Event()
         self.published = 0
         for source in self.sources:
-            source.wake = self._wake.set
-            if hasattr(source, "attach"):
-                source.attach(self._wake)
+            source.attach(self._wake)
 
     def notify(self) -> None:
         """Wake the relay now (called after a local write) instead of waiting for the next poll."""
@@ -280,8 +279,7 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
         for source in self.sources:
-            if hasattr(source, "detach"):
-                source.detach()
+            source.detach()
 
     def run(self) -> None:
         while not self._stop.is_set():

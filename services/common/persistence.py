@@ -134,9 +134,11 @@ class AggregateStore(ABC):
     and the multi-process test run with the queue switched off to show it.
     """
 
-    stream: str
     local_queue: bool = True
-    _queue: _KeyedLocks
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+        self._queue = _KeyedLocks()
 
     @abstractmethod
     def load(self, aggregate_id: str) -> Record | None:
@@ -178,8 +180,6 @@ class AggregateStore(ABC):
         ``attempts`` races in a row were lost (the caller's request may be retried)."""
         if not self.local_queue:
             return self._update(aggregate_id, decide, attempts)
-        if not hasattr(self, "_queue"):
-            self._queue = _KeyedLocks()
         with self._queue.hold(aggregate_id):
             return self._update(aggregate_id, decide, attempts)
 
@@ -274,6 +274,12 @@ class InMemoryOutbox:
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self.wake: Callable[[], None] = lambda: None
 
+    def attach(self, wake: threading.Event) -> None:
+        self.wake = wake.set
+
+    def detach(self) -> None:
+        self.wake = lambda: None
+
     def add(self, key: str, events: list[PendingEvent]) -> None:
         if events:
             with self._lock:
@@ -290,11 +296,27 @@ class InMemoryOutbox:
                 self._pending.pop(item.key, None)
 
 
+class InMemoryStores:
+    """The fakes of one service's storage, sharing one outbox (see ``MongoStores``)."""
+
+    def __init__(self) -> None:
+        self.outbox = InMemoryOutbox()
+
+    def aggregates(self, stream: str) -> "InMemoryAggregateStore":
+        return InMemoryAggregateStore(stream, self.outbox)
+
+    def once(self, name: str) -> InMemoryOnceStore:
+        return InMemoryOnceStore()
+
+    def log(self, name: str) -> InMemoryKeyedLog:
+        return InMemoryKeyedLog()
+
+
 class InMemoryAggregateStore(AggregateStore):
     """The fake: the same contract, in a dict, atomic under one lock."""
 
     def __init__(self, stream: str, outbox: InMemoryOutbox | None = None) -> None:
-        self.stream = stream
+        super().__init__(stream)
         self.outbox = outbox or InMemoryOutbox()
         self._lock = threading.Lock()
         self._commits: dict[str, list[dict[str, Any]]] = {}
@@ -360,8 +382,14 @@ def _replace(coll: Collection, doc: dict[str, Any], upsert: bool) -> None:
     coll.replace_one({"_id": doc["_id"]}, doc, upsert=upsert)
 
 
-def _commit_id(aggregate_id: str, version: int) -> str:
-    return f"{aggregate_id}#{version}"
+def _numbered(key: str, n: int) -> str:
+    """The ``_id`` of the ``n``-th commit of an aggregate, or of entry ``n`` of a keyed log."""
+    return f"{key}#{n}"
+
+
+def _pointer_id(stream: str, aggregate_id: str, version: int) -> str:
+    """The ``_id`` of the outbox pointer of a commit."""
+    return f"{stream}:{_numbered(aggregate_id, version)}"
 
 
 class CommitOutbox:
@@ -384,9 +412,16 @@ class CommitOutbox:
         self._local: dict[str, list[dict[str, Any]]] = {}
         self.wake: Callable[[], None] = lambda: None
 
+    def attach(self, wake: threading.Event) -> None:
+        """The relay of this process: woken when this process commits events."""
+        self.wake = wake.set
+
+    def detach(self) -> None:
+        self.wake = lambda: None
+
     # writer side
     def point(self, stream: str, aggregate_id: str, version: int) -> str:
-        key = f"{stream}:{_commit_id(aggregate_id, version)}"
+        key = _pointer_id(stream, aggregate_id, version)
         try:
             _insert(self.pointers, {"_id": key, "at": self.now()})
         except DuplicateKeyError:
@@ -465,7 +500,7 @@ class MongoKeyedLog(KeyedLog):
         self._next: dict[str, int] = {}
 
     def _exists(self, key: str, seq: int) -> bool:
-        return _find_one(self.collection, _commit_id(key, seq)) is not None
+        return _find_one(self.collection, _numbered(key, seq)) is not None
 
     def _first_free(self, key: str) -> int:
         hi = 1
@@ -485,7 +520,7 @@ class MongoKeyedLog(KeyedLog):
             seq = self._first_free(key)
         while True:
             try:
-                _insert(self.collection, {"_id": _commit_id(key, seq), **item})
+                _insert(self.collection, {"_id": _numbered(key, seq), **item})
                 break
             except DuplicateKeyError:
                 seq += 1
@@ -497,7 +532,7 @@ class MongoKeyedLog(KeyedLog):
 
     def read(self, key: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
         out, seq = [], after + 1
-        while (doc := _find_one(self.collection, _commit_id(key, seq))) is not None:
+        while (doc := _find_one(self.collection, _numbered(key, seq))) is not None:
             doc.pop("_id")
             out.append((seq, doc))
             seq += 1
@@ -524,7 +559,7 @@ class MongoAggregateStore(AggregateStore):
     """The adapter for MongoDB-wire servers (FerretDB v1 and MongoDB): see the module docstring."""
 
     def __init__(self, db: Database, stream: str, outbox: CommitOutbox) -> None:
-        self.stream = stream
+        super().__init__(stream)
         self.heads: Collection = db[stream]
         self.commits: Collection = db[f"{stream}_commits"]
         self.outbox = outbox
@@ -538,13 +573,18 @@ class MongoAggregateStore(AggregateStore):
         doc.pop("_id")
         return version, doc
 
+    def _commits_after(self, aggregate_id: str, version: int) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        """(version, body) of each commit after ``version``, in order; a void commit's body is
+        None (it keeps the state before it, see ``CommitOutbox._settle``)."""
+        while (commit := _find_one(self.commits, _numbered(aggregate_id, version + 1))) is not None:
+            version += 1
+            yield version, commit.get("body")
+
     def _roll_forward(self, aggregate_id: str, version: int, body: dict[str, Any] | None
                       ) -> tuple[int, dict[str, Any] | None, bool]:
         moved = False
-        while (commit := _find_one(self.commits, _commit_id(aggregate_id, version + 1))) is not None:
-            version, moved = version + 1, True
-            if commit.get("body") is not None:  # a void commit keeps the state (see _settle)
-                body = commit["body"]
+        for version, newer in self._commits_after(aggregate_id, version):
+            moved, body = True, newer if newer is not None else body
         return version, body, moved
 
     def _latest(self, aggregate_id: str) -> tuple[int, dict[str, Any] | None]:
@@ -557,10 +597,10 @@ class MongoAggregateStore(AggregateStore):
         return None if body is None else Record(aggregate_id, version, body)
 
     def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:
-        # Optimistic: the head is almost always current; if not, the commit fails and the next
-        # attempt rolls forward.
-        version, body = self._head(aggregate_id) if first_attempt else self._latest(aggregate_id)
-        if body is None and first_attempt:  # no head yet: its first commits may exist already
+        # Optimistic on the first attempt: the head is almost always current; if not, the commit
+        # fails and the next attempt rolls forward. Without a head its first commits may exist.
+        version, body = self._head(aggregate_id)
+        if body is None or not first_attempt:
             version, body, _ = self._roll_forward(aggregate_id, version, body)
         return None if body is None else Record(aggregate_id, version, body)
 
@@ -570,7 +610,7 @@ class MongoAggregateStore(AggregateStore):
         _check_body(body)
         event_docs = [e.to_doc() for e in events]
         key = self.outbox.point(self.stream, aggregate_id, version) if event_docs else None
-        commit_id, writer = _commit_id(aggregate_id, version), uuid.uuid4().hex
+        commit_id, writer = _numbered(aggregate_id, version), uuid.uuid4().hex
         try:
             _insert(self.commits, {"_id": commit_id, "body": dict(body), "events": event_docs, "writer": writer})
         except DuplicateKeyError as exc:
@@ -616,14 +656,14 @@ class MongoAggregateStore(AggregateStore):
         for _, body, _ in items:
             _check_body(body)
         docs = [(aggregate_id, dict(body), [e.to_doc() for e in events]) for aggregate_id, body, events in items]
-        pointers = [{"_id": f"{self.stream}:{_commit_id(i, 1)}", "at": self.outbox.now()} for i, _, ev in docs if ev]
+        pointers = [{"_id": _pointer_id(self.stream, i, 1), "at": self.outbox.now()} for i, _, ev in docs if ev]
         _insert_many(self.outbox.pointers, pointers)
-        taken = _insert_many(self.commits, [{"_id": _commit_id(i, 1), "body": b, "events": ev, "writer": "batch"}
+        taken = _insert_many(self.commits, [{"_id": _numbered(i, 1), "body": b, "events": ev, "writer": "batch"}
                                             for i, b, ev in docs])
         created = [n not in taken for n in range(len(docs))]
         for ok, (aggregate_id, _, events) in zip(created, docs):
             if ok and events:
-                self.outbox.committed(f"{self.stream}:{_commit_id(aggregate_id, 1)}", events)
+                self.outbox.committed(_pointer_id(self.stream, aggregate_id, 1), events)
         _insert_many(self.heads, [{"_id": i, "version": 1, **b} for ok, (i, b, _) in zip(created, docs) if ok])
         return created
 
@@ -636,10 +676,26 @@ class MongoAggregateStore(AggregateStore):
         """Every committed version, oldest first (audit; voids repeat the state before them)."""
         out: list[Record] = []
         body: dict[str, Any] | None = None
-        version = 0
-        while (commit := _find_one(self.commits, _commit_id(aggregate_id, version + 1))) is not None:
-            version += 1
-            body = commit["body"] if commit.get("body") is not None else body
+        for version, newer in self._commits_after(aggregate_id, 0):
+            body = newer if newer is not None else body
             if body is not None:
                 out.append(Record(aggregate_id, version, body))
         return out
+
+
+class MongoStores:
+    """The stores of one service database, sharing its ``CommitOutbox``: what a repository is
+    built from (``InMemoryStores`` gives the same on fakes)."""
+
+    def __init__(self, db: Database, **outbox_options: float) -> None:
+        self.db = db
+        self.outbox = CommitOutbox(db, **outbox_options)
+
+    def aggregates(self, stream: str) -> MongoAggregateStore:
+        return MongoAggregateStore(self.db, stream, self.outbox)
+
+    def once(self, name: str) -> MongoOnceStore:
+        return MongoOnceStore(self.db, name)
+
+    def log(self, name: str) -> MongoKeyedLog:
+        return MongoKeyedLog(self.db, name)

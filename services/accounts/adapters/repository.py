@@ -19,8 +19,8 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   account); the expiry job reads the days since its last run by ``_id`` (its progress is the
   ``jobs`` aggregate ``cheque-expiry``), so it never scans.
 
-Every lookup is by ``_id``. The same class runs on the MongoDB-wire stores (``on_mongo``) and on
-in-memory fakes (``in_memory``), which the handlers' unit tests use.
+Every lookup is by ``_id``. The same class runs on the MongoDB-wire stores (``MongoStores(db)``)
+and on in-memory fakes (``InMemoryStores()``), which the handlers' unit tests use.
 """
 from __future__ import annotations
 
@@ -29,13 +29,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.errors import AlreadyExists
-from services.common.persistence import (
-    AggregateNotFound, AggregateStore, CommitOutbox, Decision, InMemoryAggregateStore, InMemoryKeyedLog,
-    InMemoryOnceStore, InMemoryOutbox, KeyedLog, MongoAggregateStore, MongoKeyedLog, MongoOnceStore, OnceStore, Record,
-)
+from services.common.persistence import AggregateNotFound, Decision, InMemoryStores, MongoStores, Record
 
 from ..domain import Account, PersonProfile
 from ..domain.account import account_id_for
@@ -73,29 +68,14 @@ Change = Callable[[LoadedAccount], Any]
 
 
 class AccountRepository:
-    def __init__(self, accounts: AggregateStore, enrolment_accounts: OnceStore, rejections: AggregateStore,
-                 cheque_deadlines: KeyedLog, jobs: AggregateStore, outbox: Any, topic: str) -> None:
-        self.accounts = accounts
-        self.enrolment_accounts = enrolment_accounts
-        self.rejections = rejections
-        self.cheque_deadlines = cheque_deadlines
-        self.jobs = jobs
-        self.outbox = outbox
+    def __init__(self, stores: MongoStores | InMemoryStores, topic: str) -> None:
+        self.accounts = stores.aggregates("accounts")
+        self.enrolment_accounts = stores.once("enrolment_accounts")
+        self.rejections = stores.aggregates("rejections")
+        self.cheque_deadlines = stores.log("cheque_deadlines")
+        self.jobs = stores.aggregates("jobs")
+        self.outbox = stores.outbox
         self.topic = topic
-
-    @classmethod
-    def on_mongo(cls, db: Database, topic: str, **outbox_options: float) -> "AccountRepository":
-        outbox = CommitOutbox(db, **outbox_options)
-        streams = {s: MongoAggregateStore(db, s, outbox) for s in ("accounts", "rejections", "jobs")}
-        return cls(enrolment_accounts=MongoOnceStore(db, "enrolment_accounts"),
-                   cheque_deadlines=MongoKeyedLog(db, "cheque_deadlines"), outbox=outbox, topic=topic, **streams)
-
-    @classmethod
-    def in_memory(cls, topic: str = "llr.accounts.v1.events") -> "AccountRepository":
-        outbox = InMemoryOutbox()
-        streams = {s: InMemoryAggregateStore(s, outbox) for s in ("accounts", "rejections", "jobs")}
-        return cls(enrolment_accounts=InMemoryOnceStore(), cheque_deadlines=InMemoryKeyedLog(), outbox=outbox,
-                   topic=topic, **streams)
 
     # -- accounts -------------------------------------------------------------------------------
     def get(self, person_id: str) -> LoadedAccount | None:

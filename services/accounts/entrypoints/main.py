@@ -8,6 +8,7 @@ from __future__ import annotations
 from services.common.clock import Clock, clock_from_settings
 from services.common.kafka import TopicSpec
 from services.common.logs import setup_logging
+from services.common.persistence import MongoStores
 from services.common.runtime import ServiceRuntime
 
 from ..adapters.repository import AccountRepository
@@ -19,7 +20,7 @@ from .grpc_api import registration
 def build(settings: AccountsSettings, clock: Clock | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, clock)
     db = runtime.connect_mongo()
-    repo = AccountRepository.on_mongo(db, settings.events_topic)
+    repo = AccountRepository(MongoStores(db), settings.events_topic)
     topics = [settings.events_topic, settings.topic("population"), settings.topic("enrolments")]
     runtime.ensure_topics(TopicSpec(t, partitions=settings.topic_partitions) for t in topics)
     runtime.add_outbox_relay([repo.outbox])

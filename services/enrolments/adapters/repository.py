@@ -30,17 +30,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pymongo.database import Database
-
 from services.common.envelope import decode
 from services.common.errors import AlreadyExists
 from services.common.outbox import PendingEvent
 from services.common.persistence import (
-    AggregateStore, CommitOutbox, Decision, InMemoryAggregateStore, InMemoryKeyedLog, InMemoryOnceStore,
-    InMemoryOutbox, KeyedLog, MongoAggregateStore, MongoKeyedLog, MongoOnceStore, OnceStore, Record,
+    AggregateNotFound, AggregateStore, Decision, InMemoryStores, MongoStores, Record,
 )
 
-STREAMS = ("providers", "offers", "enrolments", "enrolment_pairs", "leercoach_certificates", "jobs")
 FIRST_DEADLINE_LOOKBACK = timedelta(days=400)
 DEADLINE_JOB = "deadlines"
 
@@ -75,32 +71,17 @@ def _events_of(member: Mapping[str, Any]) -> list[PendingEvent]:
 
 
 class EnrolmentRepository:
-    def __init__(self, *, providers: AggregateStore, offers: AggregateStore, enrolments: AggregateStore,
-                 enrolment_pairs: AggregateStore, leercoach_certificates: AggregateStore, jobs: AggregateStore,
-                 requests: OnceStore, deadlines: KeyedLog, leercoach_holders: KeyedLog, outbox: Any) -> None:
-        self.providers = providers
-        self.offers = offers
-        self.enrolments = enrolments
-        self.pairs = enrolment_pairs
-        self.certificates = leercoach_certificates
-        self.jobs = jobs
-        self.requests = requests
-        self.deadlines = deadlines
-        self.holders = leercoach_holders
-        self.outbox = outbox
-
-    @classmethod
-    def on_mongo(cls, db: Database, **outbox_options: float) -> "EnrolmentRepository":
-        outbox = CommitOutbox(db, **outbox_options)
-        return cls(**{s: MongoAggregateStore(db, s, outbox) for s in STREAMS}, requests=MongoOnceStore(db, "requests"),
-                   deadlines=MongoKeyedLog(db, "deadlines"), leercoach_holders=MongoKeyedLog(db, "leercoach_holders"),
-                   outbox=outbox)
-
-    @classmethod
-    def in_memory(cls) -> "EnrolmentRepository":
-        outbox = InMemoryOutbox()
-        return cls(**{s: InMemoryAggregateStore(s, outbox) for s in STREAMS}, requests=InMemoryOnceStore(),
-                   deadlines=InMemoryKeyedLog(), leercoach_holders=InMemoryKeyedLog(), outbox=outbox)
+    def __init__(self, stores: MongoStores | InMemoryStores) -> None:
+        self.providers = stores.aggregates("providers")
+        self.offers = stores.aggregates("offers")
+        self.enrolments = stores.aggregates("enrolments")
+        self.pairs = stores.aggregates("enrolment_pairs")
+        self.certificates = stores.aggregates("leercoach_certificates")
+        self.jobs = stores.aggregates("jobs")
+        self.requests = stores.once("requests")
+        self.deadlines = stores.log("deadlines")
+        self.holders = stores.log("leercoach_holders")
+        self.outbox = stores.outbox
 
     # -- simple reads -----------------------------------------------------------------------------
     @staticmethod
@@ -205,7 +186,7 @@ class EnrolmentRepository:
                     pass
         try:
             self.certificates.update(certificate_id, lambda r: Decision(None, {**r.body, **fields}))
-        except KeyError:
+        except AggregateNotFound:
             pass  # an event about a certificate that is no leercoach certificate
 
     def certificates_of(self, holder_id: str) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from llr.certification.v1 import events_pb2 as _certification_events  # noqa: F4
 from services.common.clock import Clock, clock_from_settings
 from services.common.kafka import TopicSpec
 from services.common.logs import setup_logging
+from services.common.persistence import MongoStores
 from services.common.runtime import ServiceRuntime
 
 from ..adapters.repository import EnrolmentRepository
@@ -24,7 +25,7 @@ from .grpc_api import registration
 def build(settings: EnrolmentsSettings, clock: Clock | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, clock)
     try:
-        repo = EnrolmentRepository.on_mongo(runtime.connect_mongo())
+        repo = EnrolmentRepository(MongoStores(runtime.connect_mongo()))
         accounts_topic, certification_topic = settings.topic("accounts"), settings.topic("certification")
         runtime.ensure_topics([TopicSpec(t, partitions=settings.topic_partitions)
                                for t in (settings.events_topic, accounts_topic, certification_topic)])

@@ -21,6 +21,7 @@ from services.accounts.adapters.codec import decode as decode_state
 from services.common.envelope import decode, unwrap, wrap
 from services.common.kafka import make_producer
 from services.common.mongo import make_client
+from services.common.persistence import MongoStores
 
 from .conftest import START, enrolment_requested, person_registered
 
@@ -108,12 +109,13 @@ def test_two_processes_fund_exactly_what_one_budget_covers(kafka_bootstrap, mong
         assert sum("BudgetReserved" in kinds for kinds in answers.values()) == 10
 
         db = client[db_name]
-        account = AccountRepository.on_mongo(db, "unused").get("p-rush").account
+        repo = AccountRepository(MongoStores(db), "unused")
+        account = repo.get("p-rush").account
         assert (account.available(BUDGET_WALLET), account.held(BUDGET_WALLET)) == (0, 10 * PRICE)
         account.check_invariants()
         assert sum(e.balance_delta for e in account.entries if e.wallet == BUDGET_WALLET) == account.balance(BUDGET_WALLET)
         # every committed version of the account, in both processes' order: never below zero
-        versions = AccountRepository.on_mongo(db, "unused").accounts.history(account.account_id)
+        versions = repo.accounts.history(account.account_id)
         available = [Account.from_state(decode_state(r.body["state"])).available(BUDGET_WALLET) for r in versions]
         assert min(available) == 0 and available == sorted(available, reverse=True)
     finally:

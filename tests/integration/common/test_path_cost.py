@@ -25,7 +25,7 @@ from services.accounts.service.handlers import AccountsService
 from services.common.auth import Principal, Role
 from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap
-from services.common.persistence import CommitOutbox
+from services.common.persistence import CommitOutbox, MongoStores
 from services.enrolments.adapters.repository import EnrolmentRepository
 from services.enrolments.domain.policy import default_policy_book
 from services.enrolments.service.handlers import EnrolmentRow, EnrolmentService
@@ -84,8 +84,8 @@ def preload_accounts(repo: AccountRepository, persons: list[str]) -> None:
 class World:
     def __init__(self, client: pymongo.MongoClient, suffix: str) -> None:
         self.names = [f"test_cost_acc_{suffix}", f"test_cost_enr_{suffix}"]
-        self.accounts = AccountRepository.on_mongo(client[self.names[0]], "t.llr.accounts.v1.events")
-        self.enrolments = EnrolmentRepository.on_mongo(client[self.names[1]])
+        self.accounts = AccountRepository(MongoStores(client[self.names[0]]), "t.llr.accounts.v1.events")
+        self.enrolments = EnrolmentRepository(MongoStores(client[self.names[1]]))
         clock = FakeClock(NOW)
         self.account_service = AccountsService(self.accounts, clock)
         self.enrolment_service = EnrolmentService(self.enrolments, clock=clock, policies=default_policy_book(),

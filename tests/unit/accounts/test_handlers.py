@@ -18,6 +18,7 @@ from services.common import errors as common
 from services.common.auth import Principal, Role
 from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap, wrap
+from services.common.persistence import InMemoryStores
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 YEARLY_CREDIT = 50_000
@@ -46,7 +47,7 @@ def envelope(payload, key: str, event_id: str):
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock(START)
-        self.repo = AccountRepository.in_memory()
+        self.repo = AccountRepository(InMemoryStores(), "llr.accounts.v1.events")
         self.service = AccountsService(self.repo, self.clock)
 
     def register(self, person_id: str, event_id: str | None = None) -> None:

@@ -15,6 +15,7 @@ from services.common.auth import Principal, Role
 from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap, wrap
 from services.common.errors import AlreadyExists, FailedPrecondition
+from services.common.persistence import InMemoryStores
 from services.enrolments.adapters.repository import EnrolmentRepository, pair_key
 from services.enrolments.domain.policy import default_policy_book
 from services.enrolments.domain.states import EnrolmentStatus
@@ -28,7 +29,7 @@ PROVIDER = Principal("prv-a", "prv-a", Role.PROVIDER)
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock(START)
-        self.repo = EnrolmentRepository.in_memory()
+        self.repo = EnrolmentRepository(InMemoryStores())
         self.service = EnrolmentService(self.repo, clock=self.clock, policies=default_policy_book(),
                                         events_topic="llr.enrolments.v1.events")
         self.service.accredit_provider(REGISSEUR, request_id="a-1", provider_id="prv-a", name="Provider A",
