@@ -109,9 +109,9 @@ class AccountsService:
 
     @translate_errors
     def open_account(self, person_id: str, profile: d.PersonProfile, key: str, occurred_at: datetime) -> bool:
-        """Open the person's account (once) and credit the training budget of that year."""
-        if self.repo.get(person_id) is not None:
-            return False
+        """Open the person's account (once) and credit the training budget of that year; False
+        when the person has one already (the account id derives from the person, so the create
+        itself tells)."""
         now = self.clock.now()
         account = d.open_account(person_id=person_id, idempotency_key=key, now=now)
         year = occurred_at.year

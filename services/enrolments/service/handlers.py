@@ -541,16 +541,20 @@ class EnrolmentService:
         now = self.clock.now()
         today = now.date()
         fired, finished = 0, None
+        changed: list[str] = []
+
+        def fire(e: Enrolment, at: datetime, pol: EnrolmentPolicy) -> None:
+            if fire_deadlines(e, at, pol):
+                changed.append(e.enrolment_id)
         for day, ids in self.repo.deadline_days(today):
             all_fired = True
             for enrolment_id in ids:
-                doc = self.repo.enrolment(enrolment_id)
-                if doc is None or doc.get("due_at") is None or doc["due_at"] > now:
-                    continue  # moved on, or due later (it was appended again for its new day)
-                try:
-                    self._mutate(enrolment_id, lambda e, now, pol: fire_deadlines(e, now, pol),
-                                 correlation_id=f"deadline:{enrolment_id}")
-                    fired += 1
+                changed.clear()
+                try:  # an entry whose deadline moved on, or is due later, changes nothing
+                    self._mutate(enrolment_id, fire, correlation_id=f"deadline:{enrolment_id}")
+                    fired += bool(changed)
+                except NotFound:
+                    continue
                 except DomainError:
                     all_fired = False
                     log.exception("deadline of enrolment %s could not fire; will retry", enrolment_id)
