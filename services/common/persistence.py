@@ -53,6 +53,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any, Generic, TypeVar
 
 from pymongo.collection import Collection
@@ -226,6 +227,42 @@ class KeyedLog(ABC):
     @abstractmethod
     def read(self, key: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
         """The entries of ``key`` with a sequence number above ``after``, in order."""
+
+
+class DailySchedule:
+    """Work that falls due on calendar days (enrolment deadlines, career-cheque expiry): ids
+    appended under their day in a ``KeyedLog`` before the change that makes them due (so the
+    schedule is a superset: the job checks each one), and read back by ``_id`` from the first day
+    the job has not finished. The job's progress is the aggregate ``job`` of ``jobs``; it only
+    moves forward. A job that never ran starts ``FIRST_LOOKBACK`` before today."""
+
+    FIRST_LOOKBACK = timedelta(days=400)
+
+    def __init__(self, log: KeyedLog, jobs: AggregateStore, job: str) -> None:
+        self.log = log
+        self.jobs = jobs
+        self.job = job
+
+    def add(self, day: date, item_id: str) -> None:
+        self.log.append(day.isoformat(), {"item": item_id})
+
+    def days(self, today: date) -> Iterator[tuple[date, list[str]]]:
+        """Each day not finished yet, up to ``today``, with its ids (each once, in order)."""
+        progress = self.jobs.load(self.job)
+        day = date.fromisoformat(progress.body["done_through"]) + timedelta(days=1) if progress \
+            else today - self.FIRST_LOOKBACK
+        while day <= today:
+            yield day, list(dict.fromkeys(entry["item"] for _, entry in self.log.read(day.isoformat())))
+            day += timedelta(days=1)
+
+    def done_through(self, day: date) -> None:
+        """Every id up to ``day`` is handled: the next run starts the day after."""
+        done = {"done_through": day.isoformat()}
+        try:
+            self.jobs.create(self.job, done)
+        except AlreadyExists:
+            self.jobs.update(self.job, lambda r: Decision(None, done if r.body["done_through"] < done["done_through"]
+                                                          else None))
 
 
 # -- the in-memory adapter ------------------------------------------------------------------------

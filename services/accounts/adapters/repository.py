@@ -14,23 +14,24 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   account lists the enrolment.
 * ``rejections`` -- the ``ReservationRejected`` of an enrolment for a person without an account
   (no account to hold it), created once per enrolment.
-* ``cheque_deadlines`` -- a ``KeyedLog`` per calendar day of the accounts with a career cheque
-  that expires that day, appended before the cheque is saved (a superset: the job checks the
-  account); the expiry job reads the days since its last run by ``_id`` (its progress is the
-  ``jobs`` aggregate ``cheque-expiry``), so it never scans.
+* ``cheque_deadlines`` -- a ``DailySchedule`` of the accounts with a career cheque that expires
+  on each day, added before the cheque is saved; the expiry job reads the days since its last
+  run by ``_id`` (its progress is the ``jobs`` aggregate ``cheque-expiry``), so it never scans.
 
 Every lookup is by ``_id``. The same class runs on the MongoDB-wire stores (``MongoStores(db)``)
 and on in-memory fakes (``InMemoryStores()``), which the handlers' unit tests use.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from services.common.errors import AlreadyExists
-from services.common.persistence import AggregateNotFound, Decision, InMemoryStores, MongoStores, Record
+from services.common.persistence import (
+    AggregateNotFound, DailySchedule, Decision, InMemoryStores, MongoStores, Record,
+)
 
 from ..domain import Account, PersonProfile
 from ..domain.account import account_id_for
@@ -38,9 +39,6 @@ from ..domain.career_cheques import ChequeStatus
 from .codec import decode, encode
 from .events import pending
 
-# How far back the expiry job looks when it has never run.
-FIRST_EXPIRY_LOOKBACK = timedelta(days=400)
-EXPIRY_JOB = "cheque-expiry"
 
 
 def summary(account: Account) -> dict[str, Any]:
@@ -72,8 +70,8 @@ class AccountRepository:
         self.accounts = stores.aggregates("accounts")
         self.enrolment_accounts = stores.once("enrolment_accounts")
         self.rejections = stores.aggregates("rejections")
-        self.cheque_deadlines = stores.log("cheque_deadlines")
-        self.jobs = stores.aggregates("jobs")
+        self.cheque_deadlines = DailySchedule(stores.log("cheque_deadlines"), stores.aggregates("jobs"),
+                                              "cheque-expiry")
         self.outbox = stores.outbox
         self.topic = topic
 
@@ -145,23 +143,4 @@ class AccountRepository:
     def _schedule_new_cheques(self, account: Account, known: set[str]) -> None:
         for cheque in account.career_cheques.values():
             if cheque.cheque_id not in known and cheque.status is ChequeStatus.BOUGHT:
-                self._add_to_day(cheque.start_deadline + timedelta(days=1), account.account_id)
-
-    def _add_to_day(self, day: date, account_id: str) -> None:
-        self.cheque_deadlines.append(day.isoformat(), {"account_id": account_id})
-
-    def accounts_with_cheque_deadlines(self, today: date) -> Iterator[str]:
-        """The accounts with a cheque expiring on a day not yet handled, up to ``today``."""
-        job = self.jobs.load(EXPIRY_JOB)
-        day = date.fromisoformat(job.body["done_through"]) + timedelta(days=1) if job else today - FIRST_EXPIRY_LOOKBACK
-        while day <= today:
-            yield from sorted({entry["account_id"] for _, entry in self.cheque_deadlines.read(day.isoformat())})
-            day += timedelta(days=1)
-
-    def cheque_deadlines_done(self, today: date) -> None:
-        """Everything up to ``today`` expired: the next run starts the day after."""
-        done = {"done_through": today.isoformat()}
-        try:
-            self.jobs.create(EXPIRY_JOB, done)
-        except AlreadyExists:
-            self.jobs.update(EXPIRY_JOB, lambda r: Decision(None, done))
+                self.cheque_deadlines.add(cheque.start_deadline + timedelta(days=1), account.account_id)

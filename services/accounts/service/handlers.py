@@ -193,11 +193,12 @@ class AccountsService:
         deadline schedule, so this never scans); idempotent, safe in several processes at once."""
         today = self.clock.now().date()
         expired = 0
-        for account_id in self.repo.accounts_with_cheque_deadlines(today):
-            result = self._mutate(account_id, lambda a: d.expire_career_cheques(
-                a.account, on_date=today, now=self.clock.now()))
-            expired += len(result or [])
-        self.repo.cheque_deadlines_done(today)
+        for _, account_ids in self.repo.cheque_deadlines.days(today):
+            for account_id in sorted(account_ids):
+                result = self._mutate(account_id, lambda a: d.expire_career_cheques(
+                    a.account, on_date=today, now=self.clock.now()))
+                expired += len(result or [])
+        self.repo.cheque_deadlines.done_through(today)
         return expired
 
     # -- commands and queries of the API ----------------------------------------------------

@@ -14,9 +14,9 @@ in any number of processes, without locks: see its docstring). What is stored:
   the enrolment's own creation is a unique insert); a member whose enrolment exists for another
   pair (a reused provider_reference) is not one of this pair's and is ignored.
 * ``requests`` -- ``OnceStore``: the first answer of a provider's ``request_id``.
-* ``deadlines`` -- ``KeyedLog`` per UTC day of the enrolments whose deadline falls that day (or
-  today, when it is already past), appended before the change that sets it: a superset, the
-  job checks the enrolment. The job's progress is the ``jobs`` aggregate ``deadlines``.
+* ``deadlines`` -- a ``DailySchedule`` of the enrolments whose deadline falls on each UTC day (or
+  today, when it is already past), added before the change that sets it. The job's progress is
+  the ``jobs`` aggregate ``deadlines``.
 * ``leercoach_certificates`` -- the local projection of certification events, one aggregate per
   certificate, and ``leercoach_holders``, a ``KeyedLog`` of certificate ids per holder.
 
@@ -25,20 +25,18 @@ other fields (``list``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from services.common.envelope import decode
 from services.common.errors import AlreadyExists
 from services.common.outbox import PendingEvent
 from services.common.persistence import (
-    AggregateNotFound, AggregateStore, Decision, InMemoryStores, MongoStores, Record,
+    AggregateNotFound, AggregateStore, DailySchedule, Decision, InMemoryStores, MongoStores, Record,
 )
 
-FIRST_DEADLINE_LOOKBACK = timedelta(days=400)
-DEADLINE_JOB = "deadlines"
 
 
 def pair_key(offer_id: str, person_id: str) -> str:
@@ -77,9 +75,8 @@ class EnrolmentRepository:
         self.enrolments = stores.aggregates("enrolments")
         self.pairs = stores.aggregates("enrolment_pairs")
         self.certificates = stores.aggregates("leercoach_certificates")
-        self.jobs = stores.aggregates("jobs")
         self.requests = stores.once("requests")
-        self.deadlines = stores.log("deadlines")
+        self.deadlines = DailySchedule(stores.log("deadlines"), stores.aggregates("jobs"), "deadlines")
         self.holders = stores.log("leercoach_holders")
         self.outbox = stores.outbox
 
@@ -153,25 +150,8 @@ class EnrolmentRepository:
 
     # -- deadlines ----------------------------------------------------------------------------------
     def schedule_deadline(self, enrolment_id: str, due_at: datetime, today: date) -> None:
-        self.deadlines.append(max(due_at.date(), today).isoformat(), {"enrolment_id": enrolment_id})
-
-    def deadline_days(self, today: date) -> Iterator[tuple[date, list[str]]]:
-        """The days the deadline job has not finished, up to ``today``, with their enrolment ids."""
-        job = self.jobs.load(DEADLINE_JOB)
-        day = date.fromisoformat(job.body["done_through"]) + timedelta(days=1) if job \
-            else today - FIRST_DEADLINE_LOOKBACK
-        while day <= today:
-            ids = list(dict.fromkeys(e["enrolment_id"] for _, e in self.deadlines.read(day.isoformat())))
-            yield day, ids
-            day += timedelta(days=1)
-
-    def deadlines_done_through(self, day: date) -> None:
-        done = {"done_through": day.isoformat()}
-        try:
-            self.jobs.create(DEADLINE_JOB, done)
-        except AlreadyExists:
-            self.jobs.update(DEADLINE_JOB, lambda r: Decision(None, done if r.body["done_through"] < done["done_through"]
-                                                               else None))
+        """Under its day, or today when it is already past (the job always reads today)."""
+        self.deadlines.add(max(due_at.date(), today), enrolment_id)
 
     # -- leercoach certificates (projection of certification events) --------------------------------
     def project_certificate(self, certificate_id: str, fields: dict[str, Any], holder_id: str | None = None) -> None:

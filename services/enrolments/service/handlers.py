@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from collections.abc import Mapping
 from hashlib import sha256
@@ -34,7 +34,7 @@ from services.common.auth import Principal, Role
 from services.common.clock import Clock
 from services.common.envelope import EventEnvelope, UnknownEventType, unwrap
 from services.common.errors import (
-    AlreadyExists, ConcurrencyConflict, DomainError, FailedPrecondition, InvalidArgument, NotFound,
+    AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound,
     PermissionDenied,
 )
 from services.common.persistence import AggregateNotFound, Decision, Record
@@ -546,7 +546,7 @@ class EnrolmentService:
         def fire(e: Enrolment, at: datetime, pol: EnrolmentPolicy) -> None:
             if fire_deadlines(e, at, pol):
                 changed.append(e.enrolment_id)
-        for day, ids in self.repo.deadline_days(today):
+        for day, ids in self.repo.deadlines.days(today):
             all_fired = True
             for enrolment_id in ids:
                 changed.clear()
@@ -563,7 +563,7 @@ class EnrolmentService:
             elif day < today:
                 break  # a failed day stays open: the next run starts there again
         if finished is not None:
-            self.repo.deadlines_done_through(finished)
+            self.repo.deadlines.done_through(finished)
         return fired
 
     # --- saga: accounts' replies ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from llr.accounts.v1 import events_pb2 as accounts_pb
+from llr.accounts.v1 import events_pb2  # noqa: F401  (registers the payload types for unwrap)
 from llr.enrolments.v1 import events_pb2 as enrolment_events
 from llr.population.v1 import events_pb2 as pop
 from services.accounts.adapters.repository import AccountRepository

@@ -13,7 +13,7 @@ from llr.accounts.v1 import events_pb2 as accounts_pb
 from llr.certification.v1 import events_pb2 as cert_pb
 from services.common.auth import Principal, Role
 from services.common.clock import FakeClock
-from services.common.envelope import decode, unwrap, wrap
+from services.common.envelope import decode, wrap
 from services.common.errors import AlreadyExists, FailedPrecondition
 from services.common.persistence import InMemoryStores
 from services.enrolments.adapters.repository import EnrolmentRepository, pair_key
