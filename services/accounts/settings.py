@@ -13,7 +13,3 @@ class AccountsSettings(ServiceSettings):
 
     # How often the career-cheque expiry job runs (service clock decides what is due).
     expiry_interval_s: float = 60.0
-
-    # Accounts persist through services.common.persistence, atomic on FerretDB v1 without any
-    # process-local serialisation, so its connection never serialises writes.
-    mongo_serialize_writes: bool = False

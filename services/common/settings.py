@@ -32,9 +32,6 @@ class ServiceSettings(BaseSettings):
     # MongoDB wire-protocol server (FerretDB locally, MongoDB in docker-compose and Kubernetes).
     mongo_uri: str = "mongodb://127.0.0.1:27027/"
     mongo_db: str = "llr"
-    # Serialise write commands per process (needed on FerretDB v1, see services/common/mongo.py);
-    # false against MongoDB.
-    mongo_serialize_writes: bool = True
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50060
     grpc_max_workers: int = 16
@@ -45,8 +42,8 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = 3
     # Outbox relay: how often it looks for pending events when nobody wakes it up.
     outbox_poll_interval_s: float = 0.2
-    # ... and how often it scans its collections for events written by other processes (its own
-    # writes wake it directly, see services/common/outbox.py).
+    # ... and how often it sweeps the pending pointers of its database for events that other
+    # processes, or a crash, left (its own commits wake it directly, see services/common/persistence.py).
     outbox_sweep_interval_s: float = 30.0
     log_level: str = "INFO"
     # Prefix for every topic name this service produces or consumes; empty in production. Tests

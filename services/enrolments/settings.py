@@ -18,7 +18,3 @@ class EnrolmentsSettings(ServiceSettings):
     deadline_interval_s: float = 30.0
     # Policy data (deadlines, cut-offs, instruments, holidays); None = the shipped policy.yaml.
     policy_file: Path | None = None
-
-    # Enrolments persist through services.common.persistence, atomic on FerretDB v1 without any
-    # process-local serialisation, so its connection never serialises writes.
-    mongo_serialize_writes: bool = False

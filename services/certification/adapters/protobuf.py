@@ -6,7 +6,7 @@ from llr.certification.v1 import events_pb2
 
 from services.common.envelope import to_timestamp
 
-from ..adapters.store import StoredCertificate
+from ..adapters.mapping import StoredCertificate
 from ..domain.credentials.verify import VerificationResult
 from ..domain.model import Candidate, MentoringOrganisation, TrainingRecord
 from ..domain.policy import CredentialPolicy, MissingRequirement

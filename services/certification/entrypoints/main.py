@@ -1,7 +1,7 @@
 """Process entrypoint of the certification service.
 
-``build(settings, clock)`` wires the runtime: MongoDB (mongoengine alias ``certification``), the
-events topic, the outbox relay, the periodic expiry job and the gRPC API (GetStatusList,
+``build(settings, clock)`` wires the runtime: MongoDB (alias ``certification``) behind the
+repository, the events topic, the outbox relay, the periodic expiry job and the gRPC API (GetStatusList,
 GetIssuer and Verify public). ``main()`` runs it against the local stack; if the issuer key file
 is missing it generates a DEVELOPMENT key there first and says so loudly.
 """
@@ -13,11 +13,11 @@ from datetime import timedelta
 from services.common.clock import Clock, clock_from_settings
 from services.common.kafka import TopicSpec
 from services.common.logs import setup_logging
+from services.common.persistence import MongoStores
 from services.common.runtime import ServiceRuntime
 
-from ..adapters import documents
 from ..adapters.issuer_key import generate_issuer_key_file, load_issuer_key
-from ..adapters.store import Store
+from ..adapters.repository import CertificationRepository
 from ..domain.credentials.credential import IssuerProfile
 from ..domain.policy import load_policy_book
 from ..service.handlers import CertificationService
@@ -27,26 +27,23 @@ from .grpc_api import PUBLIC_METHODS, registration
 log = logging.getLogger(__name__)
 
 
-def build_service(settings: CertificationSettings, clock: Clock, store: Store,
-                  notify=lambda: None) -> CertificationService:
+def build_service(settings: CertificationSettings, clock: Clock, repo: CertificationRepository) -> CertificationService:
     key = load_issuer_key(settings.issuer_key_file, issuer_id=settings.issuer_id, key_id=settings.issuer_key_id)
     return CertificationService(
-        store, clock=clock, policies=load_policy_book(settings.policy_file), issuer_key=key,
+        repo, clock=clock, policies=load_policy_book(settings.policy_file), issuer_key=key,
         issuer=IssuerProfile(settings.issuer_id, settings.issuer_name), events_topic=settings.events_topic,
         status_list_base_url=settings.status_list_base_url,
-        status_list_ttl=timedelta(seconds=settings.status_list_ttl_s), notify=notify,
+        status_list_ttl=timedelta(seconds=settings.status_list_ttl_s),
     )
 
 
 def build(settings: CertificationSettings, clock: Clock | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, clock)
     try:
-        runtime.connect_mongo()
-        documents.ensure_indexes()
-        store = Store()
+        repo = CertificationRepository(MongoStores(runtime.connect_mongo()))
         runtime.ensure_topics([TopicSpec(settings.events_topic, partitions=settings.topic_partitions)])
-        relay = runtime.add_outbox_relay(store.outbox_collections)
-        service = build_service(settings, runtime.clock, store, notify=relay.notify)
+        runtime.add_outbox_relay([repo.outbox])
+        service = build_service(settings, runtime.clock, repo)
         runtime.add_periodic("expire-certificates", settings.expiry_interval_s, service.expire_due_certificates)
         runtime.serve_grpc([registration(service)], public_methods=PUBLIC_METHODS)
     except BaseException:

@@ -1,6 +1,7 @@
-"""Use cases of the certification service: each command loads what it needs, lets the pure
-domain decide, and writes the outcome as ONE single-document change (state + outbox events +
-the idempotency record of the request). Queries never write.
+"""Use cases of the certification service: each command lets the pure domain decide on the
+newest state of its aggregate and commits the outcome through the repository as ONE commit
+(state + events + the idempotency record of the request), decided again after a lost race
+(``services.common.persistence``). Queries never write.
 
 Authorisation: ``Role.MENTORING_ORGANISATION`` acts on its own organisation's candidates and
 certificates only; ``Role.REGISSEUR`` may do everything; ``Role.SERVICE`` may read.
@@ -19,9 +20,9 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-from pymongo.errors import DuplicateKeyError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from services.common.auth import Principal, Role
 from services.common.clock import Clock
@@ -29,12 +30,15 @@ from services.common.errors import (
     AlreadyExists, ConcurrencyConflict, FailedPrecondition, FieldErrors, InvalidArgument, NotFound, PermissionDenied,
 )
 
+from services.common.persistence import AggregateNotFound, Decision, Record
+
 from ..adapters import events as event_mapping
-from ..adapters.store import (
-    Store, StoredCertificate, assignment_fields, assignment_from, candidate_fields, candidate_from,
-    certificate_fields, certificate_from, fingerprint, live_slot, organisation_fields, organisation_from,
-    remembered, request_entry, training_fields, training_from, trainings_from,
+from ..adapters.mapping import (
+    StoredCertificate, assignment_fields, assignment_from, candidate_fields, candidate_from, certificate_fields,
+    certificate_from, fingerprint, organisation_fields, organisation_from, remembered, remembering, training_fields,
+    training_from, trainings_from,
 )
+from ..adapters.repository import CertificationRepository, Claim, SlotTaken, as_doc, live_slot
 from ..domain.assignments import MentorAssignment, assign_mentee
 from ..domain.certificate import Certificate, StatusPointer
 from ..domain.credentials.credential import IssuerProfile, issue_credential
@@ -58,6 +62,8 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_CREDENTIAL_BYTES = 256 * 1024
 LIVE = (CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED)
+LIVE_VALUES = tuple(status.value for status in LIVE)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,13 +108,12 @@ def parse_date(field: str, value: str) -> date:
 
 class CertificationService:
     def __init__(
-        self, store: Store, *, clock: Clock, policies: PolicyBook, issuer_key: IssuerKey, issuer: IssuerProfile,
-        events_topic: str, status_list_base_url: str, status_list_ttl: timedelta,
-        notify: Callable[[], None] = lambda: None,
+        self, repo: CertificationRepository, *, clock: Clock, policies: PolicyBook, issuer_key: IssuerKey,
+        issuer: IssuerProfile, events_topic: str, status_list_base_url: str, status_list_ttl: timedelta,
     ) -> None:
         if issuer.id != issuer_key.issuer_id:
             raise ValueError("the issuer profile and the issuer key name different issuers")
-        self.store = store
+        self.repo = repo
         self.clock = clock
         self.policies = policies
         self.issuer_key = issuer_key
@@ -116,7 +121,6 @@ class CertificationService:
         self.topic = events_topic
         self.status_list_base_url = status_list_base_url.rstrip("/")
         self.status_list_ttl = status_list_ttl
-        self.notify = notify
 
     # --- helpers -------------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -149,19 +153,19 @@ class CertificationService:
         raise PermissionDenied(f"{p.role.value} {p.organisation_id} may not access data of organisation {organisation_id}")
 
     def _organisation(self, organisation_id: str) -> MentoringOrganisation:
-        doc = self.store.organisation(organisation_id)
+        doc = self.repo.organisation(organisation_id)
         if doc is None:
             raise OrganisationNotAccredited(f"organisation {organisation_id} is not accredited by the regisseur")
         return organisation_from(doc)
 
     def _candidate_doc(self, candidate_id: str, field: str = "candidate_id") -> dict[str, Any]:
-        doc = self.store.candidate(candidate_id)
+        doc = self.repo.candidate(candidate_id)
         if doc is None:
             raise NotFound(f"{field} {candidate_id!r}: no such candidate")
         return doc
 
     def _certificate_doc(self, certificate_id: str) -> dict[str, Any]:
-        doc = self.store.certificate(certificate_id)
+        doc = self.repo.certificate(certificate_id)
         if doc is None:
             raise NotFound(f"certificate_id {certificate_id!r}: no such certificate")
         return doc
@@ -185,44 +189,40 @@ class CertificationService:
         p.require(Role.REGISSEUR)
         require_fields(request_id=request_id, organisation_id=organisation_id, name=name)
         key, fp = self._key("AccreditOrganisation", p, request_id), fingerprint(organisation_id, name)
-        doc = self.store.organisation(organisation_id)
-        if (result := self._replayed(doc, key, fp)) is not None:
-            return organisation_from({"_id": organisation_id, **result})
-        now = self._now()
-        if doc is None:
-            org, event = MentoringOrganisation.accredit(organisation_id, name, now=now)
+
+        def create():
+            org, event = MentoringOrganisation.accredit(organisation_id, name, now=self._now())
             fields = organisation_fields(org)
-            try:
-                self.store.insert(self.store.organisations, organisation_id, fields,
-                                  self._pending([event], org.version, request_id), request_entry(key, fp, fields))
-            except DuplicateKeyError:
-                raise ConcurrencyConflict(f"organisation {organisation_id} was created concurrently; retry") from None
-        else:
-            org = organisation_from(doc)
+            return org, remembering(fields, key, fp, fields), self._pending([event], org.version, request_id)
+
+        def reinstate(record: Record) -> Decision[MentoringOrganisation]:
+            if (result := self._replayed(record.body, key, fp)) is not None:
+                return Decision(organisation_from({"_id": organisation_id, **result}))
+            org = organisation_from(as_doc(record))
             if org.is_accredited:
                 raise AlreadyExists(f"organisation {organisation_id} is already accredited")
-            org, event = org.reinstate(now=now)
+            org, event = org.reinstate(now=self._now())
             fields = organisation_fields(org)
-            self.store.update(self.store.organisations, organisation_id, doc["version"], fields,
-                              self._pending([event], org.version, request_id), request_entry(key, fp, fields))
-        self.notify()
-        return org
+            return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
+                            self._pending([event], org.version, request_id))
+        return self.repo.create_or_update(self.repo.organisations, organisation_id, create, reinstate)
 
     def suspend_organisation(self, p: Principal, *, request_id: str, organisation_id: str, reason: str) -> MentoringOrganisation:
         p.require(Role.REGISSEUR)
         require_fields(request_id=request_id, organisation_id=organisation_id, reason=reason)
         key, fp = self._key("SuspendOrganisation", p, request_id), fingerprint(organisation_id, reason)
-        doc = self.store.organisation(organisation_id)
-        if doc is None:
-            raise NotFound(f"organisation_id {organisation_id!r}: no such organisation")
-        if (result := self._replayed(doc, key, fp)) is not None:
-            return organisation_from({"_id": organisation_id, **result})
-        org, event = organisation_from(doc).suspend(reason, now=self._now())
-        fields = organisation_fields(org)
-        self.store.update(self.store.organisations, organisation_id, doc["version"], fields,
-                          self._pending([event], org.version, request_id), request_entry(key, fp, fields))
-        self.notify()
-        return org
+
+        def suspend(record: Record) -> Decision[MentoringOrganisation]:
+            if (result := self._replayed(record.body, key, fp)) is not None:
+                return Decision(organisation_from({"_id": organisation_id, **result}))
+            org, event = organisation_from(as_doc(record)).suspend(reason, now=self._now())
+            fields = organisation_fields(org)
+            return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
+                            self._pending([event], org.version, request_id))
+        try:
+            return self.repo.organisations.update(organisation_id, suspend)
+        except AggregateNotFound:
+            raise NotFound(f"organisation_id {organisation_id!r}: no such organisation") from None
 
     # --- candidates and training ---------------------------------------------------------------------
     def register_candidate(self, p: Principal, *, request_id: str, organisation_id: str, person_id: str,
@@ -236,7 +236,7 @@ class CertificationService:
         parse_enum(CredentialType, "role", role)
         key, fp = self._key("RegisterCandidate", p, request_id), fingerprint(organisation_id, person_id, role)
         candidate_id = derived_id("candidate", organisation_id, request_id)
-        doc = self.store.candidate(candidate_id)
+        doc = self.repo.candidate(candidate_id)
         if (result := self._replayed(doc, key, fp)) is not None:
             return candidate_from({"_id": candidate_id, **result})
         if doc is not None:   # created by this request id, whose record has since been forgotten
@@ -246,17 +246,33 @@ class CertificationService:
         candidate, event = Candidate.register(self._organisation(organisation_id), candidate_id=candidate_id,
                                               person_id=person_id, role=role, now=self._now())
         fields = candidate_fields(candidate)
-        try:
-            self.store.insert(self.store.candidates, candidate_id, {**fields, "trainings": [], "assignments": []},
-                              self._pending([event], 1, request_id), request_entry(key, fp, fields))
-        except DuplicateKeyError:
-            if self.store.candidate(candidate_id) is not None:   # a concurrent retry won
-                return self.register_candidate(p, request_id=request_id, organisation_id=organisation_id,
-                                               person_id=person_id, role=role)
+        registered = self.repo.register(fields["person_key"], candidate_id,
+                                        remembering({**fields, "trainings": [], "assignments": []}, key, fp, fields),
+                                        self._pending([event], 1, request_id))
+        if registered["_id"] != candidate_id:
             raise AlreadyExists(f"person {person_id} is already registered as {candidate.role} "
-                                f"by organisation {organisation_id}") from None
-        self.notify()
-        return candidate
+                                f"by organisation {organisation_id}")
+        return candidate_from(registered)
+
+    def _change_candidate(self, p: Principal, candidate_id: str, key: str, fp: str, field: str,
+                          replay: Callable[[dict[str, Any]], T], change: Callable[[dict[str, Any], int], Any]) -> T:
+        """Authorise, replay or decide ``change`` on the newest state of the candidate, commit.
+        ``change(doc, next_version)`` returns (answer, changed fields, pending events, snapshot of
+        the answer), or just an answer when nothing changes."""
+        def decide(record: Record) -> Decision[T]:
+            doc = as_doc(record)
+            self._check_scope(p, doc["organisation_id"])
+            if (result := self._replayed(doc, key, fp)) is not None:
+                return Decision(replay(result))
+            outcome = change(doc, record.version + 1)
+            if not isinstance(outcome, tuple):
+                return Decision(outcome)
+            answer, fields, events, snapshot = outcome
+            return Decision(answer, remembering({**record.body, **fields}, key, fp, snapshot), events)
+        try:
+            return self.repo.candidates.update(candidate_id, decide)
+        except AggregateNotFound:
+            raise NotFound(f"{field} {candidate_id!r}: no such candidate") from None
 
     def record_training(self, p: Principal, *, request_id: str, candidate_id: str, module_id: str, hours: str,
                         completed_on: str, result: str) -> TrainingRecord:
@@ -264,26 +280,22 @@ class CertificationService:
         require_fields(request_id=request_id, candidate_id=candidate_id, module_id=module_id, hours=hours,
                        completed_on=completed_on)
         day = parse_date("completed_on", completed_on)
-        doc = self._candidate_doc(candidate_id)
-        self._check_scope(p, doc["organisation_id"])
         key = self._key("RecordTraining", p, request_id)
         fp = fingerprint(candidate_id, module_id, hours, completed_on, result)
-        if (replay := self._replayed(doc, key, fp)) is not None:
-            return training_from(replay)
         record_id = derived_id("training", candidate_id, request_id)
-        for raw in doc.get("trainings", []):
-            if raw["record_id"] == record_id:   # recorded by this request id; its record was forgotten
-                return training_from(raw)
-        record, event = TrainingRecord.record(
-            self._organisation(doc["organisation_id"]), candidate_from(doc),
-            record_id=record_id, module_id=module_id, hours=hours,
-            completed_on=day, result=result, now=self._now())
-        fields = training_fields(record)
-        self.store.update(self.store.candidates, candidate_id, doc["version"],
-                          {"trainings": doc.get("trainings", []) + [fields]},
-                          self._pending([event], doc["version"] + 1, request_id), request_entry(key, fp, fields))
-        self.notify()
-        return record
+
+        def record(doc: dict[str, Any], version: int):
+            for raw in doc.get("trainings", []):
+                if raw["record_id"] == record_id:   # recorded by this request id; its record was forgotten
+                    return training_from(raw)
+            training, event = TrainingRecord.record(
+                self._organisation(doc["organisation_id"]), candidate_from(doc),
+                record_id=record_id, module_id=module_id, hours=hours,
+                completed_on=day, result=result, now=self._now())
+            fields = training_fields(training)
+            return training, {"trainings": doc.get("trainings", []) + [fields]}, \
+                self._pending([event], version, request_id), fields
+        return self._change_candidate(p, candidate_id, key, fp, "candidate_id", training_from, record)
 
     # --- certificates ------------------------------------------------------------------------------
     def issue_certificate(self, p: Principal, *, request_id: str, candidate_id: str) -> StoredCertificate:
@@ -293,7 +305,7 @@ class CertificationService:
         self._check_scope(p, cand_doc["organisation_id"])
         key, fp = self._key("IssueCertificate", p, request_id), fingerprint(candidate_id)
         certificate_id = derived_id("certificate", candidate_id, request_id)
-        existing = self.store.certificate(certificate_id)
+        existing = self.repo.certificate(certificate_id)
         if (result := self._replayed(existing, key, fp)) is not None:
             return certificate_from({"_id": certificate_id, **result})
         if existing is not None:   # issued by this very request (the id says so); record forgotten
@@ -306,10 +318,11 @@ class CertificationService:
         # Decide everything that can say no before allocating a status index and a number.
         organisation.ensure_accredited()
         evaluate_requirements(candidate, trainings, policy, now.date()).raise_if_not_met()
-        self._free_live_slot(candidate, now)
+        slot = live_slot(candidate.candidate_id, candidate.role)
+        self._free_live_slot(slot, now)
 
-        number, index = self.store.allocate_status_index()
-        qualification_number = self.store.allocate_qualification_number(candidate.role, certificate_id)
+        number, index = self.repo.allocate_status_index()
+        qualification_number = self.repo.qualification_number(candidate.role, certificate_id)
         cert = Certificate.issue(
             certificate_id=certificate_id, organisation=organisation, candidate=candidate, trainings=trainings,
             policy=policy, qualification_number=qualification_number,
@@ -318,61 +331,69 @@ class CertificationService:
             now=now)
         fields = certificate_fields(cert, qualification_number, self._credential_json(cert))
         events = self._pending(cert.pull_events(), cert.version, request_id)
+        self.repo.schedule_expiry(certificate_id, cert.valid_until)
         try:
-            self.store.insert(self.store.certificates, certificate_id, fields, events, request_entry(key, fp, fields))
-        except DuplicateKeyError:
-            if self.store.certificate(certificate_id) is not None:   # a concurrent retry won
-                return self.issue_certificate(p, request_id=request_id, candidate_id=candidate_id)
-            raise self._slot_taken(candidate) from None
-        self.notify()
-        return certificate_from({"_id": certificate_id, **fields})
+            self.repo.claim_slot(slot, Claim(certificate_id, 1, remembering(fields, key, fp, fields), events))
+        except SlotTaken as taken:
+            raise self._slot_taken(candidate.candidate_id, candidate.role, taken.holder) from None
+        return certificate_from(self._certificate_doc(certificate_id))
 
-    def _slot_taken(self, candidate: Candidate) -> FailedPrecondition:
-        holder = self.store.certificate_in_slot(live_slot(candidate.candidate_id, candidate.role))
-        which = f" ({holder['_id']}, {holder['status']})" if holder else ""
-        return FailedPrecondition(f"candidate {candidate.candidate_id} already has a live {candidate.role} "
-                                  f"certificate{which}: renew it, or revoke it first")
+    @staticmethod
+    def _slot_taken(candidate_id: str, role: CredentialType, holder: dict[str, Any]) -> FailedPrecondition:
+        return FailedPrecondition(f"candidate {candidate_id} already has a live {role} certificate "
+                                  f"({holder['_id']}, {holder['status']}): renew it, or revoke it first")
 
-    def _free_live_slot(self, candidate: Candidate, now: datetime) -> None:
+    def _free_live_slot(self, slot: str, now: datetime) -> None:
         """Refuse when the candidate holds a live certificate; one that already ran out is
         expired here (and its CertificateExpired emitted) instead of blocking the new one."""
-        doc = self.store.certificate_in_slot(live_slot(candidate.candidate_id, candidate.role))
-        if doc is None:
+        holder = self.repo.slot_holder(slot)
+        if holder is None or holder["status"] not in LIVE_VALUES:
             return
-        stored = certificate_from(doc)
-        if not stored.certificate.expire_if_due(now):
-            raise self._slot_taken(candidate)
-        self._save_certificate(doc, stored, stored.certificate, stored.credential_json, "expiry", None)
-
-    def _save_certificate(self, doc: dict[str, Any], stored: StoredCertificate, cert: Certificate,
-                          credential_json: str, request_id: str, request: tuple[str, str] | None) -> dict[str, Any]:
-        fields = certificate_fields(cert, stored.qualification_number, credential_json)
-        entry = request_entry(request[0], request[1], fields) if request else None
-        self.store.update(self.store.certificates, cert.certificate_id, doc["version"], fields,
-                          self._pending(cert.pull_events(), cert.version, request_id), entry)
-        self.notify()
-        return fields
+        if not self._expire(holder["_id"], now):
+            stored = certificate_from(holder)
+            raise self._slot_taken(stored.certificate.candidate_id, stored.certificate.credential_type, holder)
 
     def _change_certificate(self, p: Principal, method: str, request_id: str, certificate_id: str,
                             parts: tuple, change: Callable[[Certificate, datetime], bool]) -> StoredCertificate:
-        """Load, authorise, replay or apply ``change`` (True = a new credential is due), save."""
+        """Load, authorise, replay or apply ``change`` (True = a new credential is due), commit; a
+        change that makes the certificate live again goes through its live slot. Decided again
+        on the newest state after a lost race."""
         p.require(*WRITERS)
         require_fields(request_id=request_id, certificate_id=certificate_id)
-        doc = self._certificate_doc(certificate_id)
-        self._check_scope(p, doc["organisation_id"])
         key, fp = self._key(method, p, request_id), fingerprint(certificate_id, *parts)
-        if (result := self._replayed(doc, key, fp)) is not None:
-            return certificate_from({"_id": certificate_id, **result})
-        stored = certificate_from(doc)
-        cert = stored.certificate
-        was_live = cert.status in LIVE
-        credential_json = self._credential_json(cert) if change(cert, self._now()) else stored.credential_json
-        if not was_live and cert.status in LIVE:
-            holder = self.store.certificate_in_slot(live_slot(cert.candidate_id, cert.credential_type))
-            if holder is not None and holder["_id"] != certificate_id:
-                raise FailedPrecondition(f"candidate {cert.candidate_id} meanwhile holds certificate {holder['_id']}")
-        fields = self._save_certificate(doc, stored, cert, credential_json, request_id, (key, fp))
-        return certificate_from({"_id": certificate_id, **fields})
+        for attempt in Retrying(retry=retry_if_exception_type(ConcurrencyConflict), stop=stop_after_attempt(20),
+                                wait=wait_random_exponential(multiplier=0.002, max=0.2), reraise=True):
+            with attempt:
+                record = self.repo.certificates.load(certificate_id)
+                if record is None:
+                    raise NotFound(f"certificate_id {certificate_id!r}: no such certificate")
+                doc = as_doc(record)
+                self._check_scope(p, doc["organisation_id"])
+                if (result := self._replayed(doc, key, fp)) is not None:
+                    return certificate_from({"_id": certificate_id, **result})
+                stored = certificate_from(doc)
+                cert = stored.certificate
+                was_live = cert.status in LIVE
+                valid_until = cert.valid_until
+                credential_json = self._credential_json(cert) if change(cert, self._now()) else stored.credential_json
+                fields = certificate_fields(cert, stored.qualification_number, credential_json)
+                body = remembering({**record.body, **fields}, key, fp, fields)
+                events = self._pending(cert.pull_events(), cert.version, request_id)
+                if cert.valid_until != valid_until:
+                    self.repo.schedule_expiry(certificate_id, cert.valid_until)
+                if not was_live and cert.status in LIVE:
+                    try:
+                        committed = self.repo.claim_slot(live_slot(cert.candidate_id, cert.credential_type),
+                                                         Claim(certificate_id, record.version + 1, body, events))
+                    except SlotTaken as taken:
+                        raise FailedPrecondition(f"candidate {cert.candidate_id} meanwhile holds certificate "
+                                                 f"{taken.holder['_id']}") from None
+                    if not committed:
+                        raise ConcurrencyConflict(f"certificate {certificate_id} changed concurrently")
+                else:
+                    self.repo.certificates.save(record, body, events)
+                return certificate_from({"_id": certificate_id, **fields})
+        raise AssertionError("unreachable: tenacity re-raises the last conflict")  # pragma: no cover
 
     def renew_certificate(self, p: Principal, *, request_id: str, certificate_id: str) -> StoredCertificate:
         def renew(cert: Certificate, now: datetime) -> bool:
@@ -403,23 +424,28 @@ class CertificationService:
             return False   # the credential stays; its revocation bit says it all
         return self._change_certificate(p, "RevokeCertificate", request_id, certificate_id, (reason,), revoke)
 
+    def _expire(self, certificate_id: str, now: datetime) -> bool:
+        """Expire the certificate if it is live past its last valid day; True when it did."""
+        def expire(record: Record) -> Decision[bool]:
+            stored = certificate_from(as_doc(record))
+            if not stored.certificate.expire_if_due(now):
+                return Decision(False)
+            fields = certificate_fields(stored.certificate, stored.qualification_number, stored.credential_json)
+            return Decision(True, {**record.body, **fields},
+                            self._pending(stored.certificate.pull_events(), stored.certificate.version, "expiry"))
+        try:
+            return self.repo.certificates.update(certificate_id, expire)
+        except AggregateNotFound:
+            return False   # scheduled by an issue that did not happen
+
     def expire_due_certificates(self) -> int:
         """The periodic job: every live certificate past its last valid day becomes EXPIRED
-        (``CertificateExpired``). Idempotent; a certificate changed concurrently is retried on
-        the next run."""
+        (``CertificateExpired``). The certificates come from the per-day expiry schedule, so this
+        never scans; idempotent, safe in several processes at once."""
         now, expired = self._now(), 0
-        for certificate_id in self.store.due_certificate_ids(now.date()):
-            doc = self.store.certificate(certificate_id)
-            if doc is None:
-                continue
-            stored = certificate_from(doc)
-            if not stored.certificate.expire_if_due(now):
-                continue
-            try:
-                self._save_certificate(doc, stored, stored.certificate, stored.credential_json, "expiry", None)
-                expired += 1
-            except ConcurrencyConflict:
-                continue
+        for _, certificate_ids in self.repo.expiries.days(now.date()):
+            expired += sum(1 for certificate_id in certificate_ids if self._expire(certificate_id, now))
+        self.repo.expiries.done_through(now.date())
         if expired:
             log.info("expired %d certificate(s) past their last valid day", expired)
         return expired
@@ -442,12 +468,12 @@ class CertificationService:
         if not 0 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
         size = page_size or DEFAULT_PAGE_SIZE
-        after = None
+        after = ""
         if page_token:
             try:
                 after = base64.urlsafe_b64decode(page_token.encode()).decode()
             except (binascii.Error, UnicodeDecodeError, ValueError):
-                after = None
+                after = ""
             if not after or not after.startswith("c:"):
                 raise InvalidArgument("page_token", "is not a token returned by ListCertificates")
             after = after[2:]
@@ -460,7 +486,7 @@ class CertificationService:
             filters["credential_type"] = parse_enum(CredentialType, "role", role).value
         if status:
             filters["status"] = parse_enum(CertificateStatus, "status", status).value
-        items = self.store.certificate_page(filters, after, size + 1)
+        items = [certificate_from(doc) for doc in self.repo.certificate_page(filters, after, size + 1)]
         token = ""
         if len(items) > size:
             items = items[:size]
@@ -471,28 +497,29 @@ class CertificationService:
     def assign_mentee(self, p: Principal, *, request_id: str, mentor_candidate_id: str, mentee_id: str) -> AssignmentView:
         p.require(*WRITERS)
         require_fields(request_id=request_id, mentor_candidate_id=mentor_candidate_id, mentee_id=mentee_id)
-        doc = self._candidate_doc(mentor_candidate_id, "mentor_candidate_id")
-        self._check_scope(p, doc["organisation_id"])
         key, fp = self._key("AssignMentee", p, request_id), fingerprint(mentor_candidate_id, mentee_id)
-        if (result := self._replayed(doc, key, fp)) is not None:
-            return AssignmentView(assignment_from(result), result["active_mentees"], result["capacity"])
-        now = self._now()
-        policy = self._policy(now.date())
-        current = [assignment_from(a) for a in doc.get("assignments", []) if a.get("ended_on") is None]
-        assignment, event = assign_mentee(
-            assignment_id=derived_id("assignment", mentor_candidate_id, request_id),
-            organisation=self._organisation(doc["organisation_id"]), mentor=candidate_from(doc),
-            mentor_certificates=[s.certificate for s in self.store.certificates_of_candidate(mentor_candidate_id)],
-            active_assignments=current, mentee_id=mentee_id, policy=policy, now=now)
-        active = sum(1 for a in current if a.is_active_on(now.date())) + 1
-        fields = assignment_fields(assignment)
-        result = {**fields, "active_mentees": active, "capacity": policy.max_active_mentees_per_mentor}
-        # The version check makes the capacity rule hold under concurrent assignments.
-        self.store.update(self.store.candidates, mentor_candidate_id, doc["version"],
-                          {"assignments": doc.get("assignments", []) + [fields]},
-                          self._pending([event], 1, request_id), request_entry(key, fp, result))
-        self.notify()
-        return AssignmentView(assignment, active, policy.max_active_mentees_per_mentor)
+
+        def assign(doc: dict[str, Any], version: int):
+            now = self._now()
+            policy = self._policy(now.date())
+            mentor = candidate_from(doc)
+            holder = self.repo.slot_holder(live_slot(mentor.candidate_id, mentor.role))
+            current = [assignment_from(a) for a in doc.get("assignments", []) if a.get("ended_on") is None]
+            # Decided on the mentor's newest state: the commit makes the capacity rule hold
+            # under concurrent assignments.
+            assignment, event = assign_mentee(
+                assignment_id=derived_id("assignment", mentor_candidate_id, request_id),
+                organisation=self._organisation(doc["organisation_id"]), mentor=mentor,
+                mentor_certificates=[certificate_from(holder).certificate] if holder else [],
+                active_assignments=current, mentee_id=mentee_id, policy=policy, now=now)
+            active = sum(1 for a in current if a.is_active_on(now.date())) + 1
+            fields = assignment_fields(assignment)
+            view = AssignmentView(assignment, active, policy.max_active_mentees_per_mentor)
+            return view, {"assignments": doc.get("assignments", []) + [fields]}, self._pending([event], 1, request_id), \
+                {**fields, "active_mentees": active, "capacity": policy.max_active_mentees_per_mentor}
+        return self._change_candidate(
+            p, mentor_candidate_id, key, fp, "mentor_candidate_id",
+            lambda r: AssignmentView(assignment_from(r), r["active_mentees"], r["capacity"]), assign)
 
     # --- policy --------------------------------------------------------------------------------------
     def requirements(self, p: Principal, *, role: str = "", on_date: str = "", candidate_id: str = "") -> RequirementsView:
@@ -530,12 +557,12 @@ class CertificationService:
         certificates are now, valid for ``status_list_ttl``."""
         require_fields(status_list_credential=url)
         parsed = self._parse_status_list_url(url)
-        doc = self.store.status_list(parsed[1]) if parsed else None
+        doc = self.repo.status_list(parsed[1]) if parsed else None
         if doc is None:
             raise NotFound(f"status_list_credential {url!r}: no such status list of this issuer")
         purpose, _ = parsed
         status_list = StatusList(url, purpose, size=doc["size"], stride=doc["stride"], offset=doc["offset"])
-        for index in self.store.set_status_indexes(purpose, url):
+        for index in self.repo.set_status_indexes(purpose, url):
             status_list.set(index)
         now = self._now()
         unsigned = status_list.to_credential(issuer_id=self.issuer_key.issuer_id, valid_from=now,

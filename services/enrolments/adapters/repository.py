@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from services.common.envelope import decode
 from services.common.errors import AlreadyExists
 from services.common.outbox import PendingEvent
 from services.common.persistence import (
@@ -62,10 +61,6 @@ class NewEnrolment:
         """How the pair records it until the enrolment exists: with everything to create it."""
         return {"id": self.enrolment_id, "start": self.body["planned_start"], "end": self.body["planned_end"],
                 "body": self.body, "events": [e.to_doc() for e in self.events]}
-
-
-def _events_of(member: Mapping[str, Any]) -> list[PendingEvent]:
-    return [PendingEvent(e["topic"], decode(bytes(e["value"]))) for e in member.get("events", ())]
 
 
 class EnrolmentRepository:
@@ -135,7 +130,7 @@ class EnrolmentRepository:
     def complete(self, member: Mapping[str, Any]) -> None:
         """Create a member's enrolment if its writer did not (it died between the two commits)."""
         try:
-            self.enrolments.create(member["id"], member["body"], _events_of(member))
+            self.enrolments.create(member["id"], member["body"], [PendingEvent.from_doc(e) for e in member.get("events", ())])
         except AlreadyExists:
             pass
 

@@ -54,7 +54,7 @@ def test_two_processes_fund_exactly_what_one_budget_covers(kafka_bootstrap, mong
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
                              group_id=f"{namespace}reader")
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    client = make_client(mongo_uri, serialize_writes=False)
+    client = make_client(mongo_uri)
     try:
         group = f"{namespace}accounts.funding-saga"
         deadline = time.monotonic() + 90

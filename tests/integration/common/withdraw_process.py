@@ -15,7 +15,7 @@ from tests.contracts.aggregate_store import withdraw  # noqa: E402
 
 def main() -> None:
     uri, db_name, aggregate_id, threads, count = sys.argv[1:6]
-    client = make_client(uri, serialize_writes=False)
+    client = make_client(uri)
     store = MongoAggregateStore(client[db_name], "accounts", CommitOutbox(client[db_name]))
     store.local_queue = False  # nothing but the commit insert keeps the threads apart
     with ThreadPoolExecutor(int(threads)) as pool:

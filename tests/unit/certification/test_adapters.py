@@ -1,5 +1,5 @@
-"""Adapters of the certification service: document mapping, event mapping, issuer key files and
-the serialised-write wrapper (no database needed)."""
+"""Adapters of the certification service: document mapping, event mapping and issuer key files
+(no database needed)."""
 from __future__ import annotations
 
 import copy
@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from llr.certification.v1 import events_pb2
 from services.certification.adapters import events as event_mapping
 from services.certification.adapters.issuer_key import generate_issuer_key_file, load_issuer_key
-from services.certification.adapters.store import (
-    certificate_fields, certificate_from, live_slot, training_fields, training_from,
+from services.certification.adapters.mapping import (
+    certificate_fields, certificate_from, training_fields, training_from,
 )
 from services.certification.domain.credentials.encoding import ED25519_PRIV_MULTICODEC, multibase_encode
 from services.certification.domain.credentials.keys import public_key_multibase
@@ -48,18 +48,6 @@ def test_certificate_documents_round_trip_through_every_status():
         stored = certificate_from({"_id": c.certificate_id, **fields})
         assert state(stored.certificate) == state(c)
         assert (stored.qualification_number, stored.credential_json) == (7, '{"id": "x"}')
-
-
-def test_the_live_slot_is_held_only_while_active_or_suspended():
-    _, cand, _, cert = issued_leercoach(T0)
-    assert certificate_fields(cert, 1, "{}")["slot"] == live_slot(cand.candidate_id, cand.role)
-    cert.suspend(reason="r", now=T0)
-    assert certificate_fields(cert, 1, "{}")["slot"] == live_slot(cand.candidate_id, cand.role)
-    assert certificate_fields(cert, 1, "{}")["suspension_bit"] is True
-    cert.revoke(reason="r", now=T0)
-    fields = certificate_fields(cert, 1, "{}")
-    assert fields["slot"] == f"{live_slot(cand.candidate_id, cand.role)}:{cert.certificate_id}"
-    assert fields["revocation_bit"] is True
 
 
 def test_training_records_round_trip_with_exact_hours():

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import grpc
-import threading
 
 import pytest
 from google.protobuf.wrappers_pb2 import Int64Value
@@ -100,37 +99,6 @@ def test_service_settings_read_only_their_own_prefix(monkeypatch):
     assert s.events_topic == "llr.demo.v1.events"
 
 
-def test_write_serializer_locks_write_commands_only_until_their_reply():
-    from types import SimpleNamespace
-
-    from services.common.mongo import WriteSerializer
-
-    listener = WriteSerializer()
-
-    def locked() -> bool:
-        """Whether another thread would have to wait for the write lock."""
-        result = []
-
-        def probe():
-            got = WriteSerializer._lock.acquire(blocking=False)
-            if got:
-                WriteSerializer._lock.release()
-            result.append(not got)
-        t = threading.Thread(target=probe)
-        t.start()
-        t.join()
-        return result[0]
-    listener.started(SimpleNamespace(command_name="find", request_id=1))
-    assert not locked()
-    listener.started(SimpleNamespace(command_name="update", request_id=2))
-    assert locked()
-    listener.succeeded(SimpleNamespace(command_name="update", request_id=2))
-    assert not locked()
-    listener.started(SimpleNamespace(command_name="findAndModify", request_id=3))
-    listener.failed(SimpleNamespace(command_name="findAndModify", request_id=3))
-    assert not locked()
-
-
 def test_accelerated_clock_runs_simulated_time_from_a_shared_epoch():
     from services.common.clock import AcceleratedClock, clock_from_settings, SystemClock
 
@@ -160,38 +128,6 @@ def test_accelerated_clock_slows_to_real_time_at_the_end_of_the_simulated_period
     s = ServiceSettings(sim_start="2025-01-01T00:00:00Z", sim_epoch="2026-11-24T12:00:00Z", sim_speed=2,
                         sim_until="2025-02-01T00:00:00Z")
     assert clock_from_settings(s).until == datetime(2025, 2, 1, tzinfo=timezone.utc)
-
-
-def test_outbox_hints_name_the_documents_a_write_gives_events():
-    from services.common.outbox import outbox_writes
-
-    ev = {"event_id": "e1"}
-    assert list(outbox_writes("insert", {"documents": [{"_id": 1, "outbox": [ev]}, {"_id": 2, "outbox": []}]})) == [1]
-    assert list(outbox_writes("update", {"updates": [
-        {"q": {"_id": "a", "version": 3}, "u": {"$set": {"version": 4}, "$push": {"outbox": {"$each": [ev]}}}},
-        {"q": {"_id": "b"}, "u": {"$pullAll": {"outbox": [ev]}}},  # the relay removing: no new events
-        {"q": {"person_id": "p"}, "u": {"$push": {"outbox": ev}}},  # no _id in the filter: left to the sweep
-        {"q": {"_id": "c"}, "u": {"$set": {"staged": [], "outbox": [ev]}}},
-    ]})) == ["a", "c"]
-    assert list(outbox_writes("findAndModify", {"query": {"_id": "x", "version": 1},
-                                                "update": {"$push": {"outbox": {"$each": [ev]}}}})) == ["x"]
-    assert list(outbox_writes("findAndModify", {"query": {"_id": "x"}, "update": {"$inc": {"n": 1}}})) == []
-    assert list(outbox_writes("delete", {"deletes": [{"q": {"_id": 1}}]})) == []
-
-
-def test_write_guards_match_like_the_server_filter_would():
-    from services.common.mongo import matches
-
-    doc = {"_id": 1, "version": 3, "applied": ["e1", "e2"], "expires_at": 10, "w": {"available": 500}}
-    assert matches(doc, {"version": 3}) and not matches(doc, {"version": 4})
-    assert matches(doc, {"applied": {"$ne": "e3"}}) and not matches(doc, {"applied": {"$ne": "e1"}})
-    assert matches(doc, {"applied": "e2"}), "an array equals a value it contains"
-    assert matches(doc, {"expires_at": {"$lte": 10}}) and not matches(doc, {"expires_at": {"$lt": 10}})
-    assert matches(doc, {"w.available": {"$gte": 500}}) and not matches(doc, {"w.available": {"$gt": 500}})
-    assert not matches(doc, {"missing": {"$lte": 1}}) and not matches(doc, {"missing": 1})
-    assert matches(doc, {"missing": {"$ne": 1}})
-    with pytest.raises(ValueError, match=r"\$in"):
-        matches(doc, {"version": {"$in": [3]}})
 
 
 def test_accelerated_clock_stands_still_until_its_epoch():
