@@ -67,6 +67,7 @@ class OutboxRelay:
         poll_interval_s: float = 0.2,
         batch_size: int = 200,
         sweep_interval_s: float = 30.0,
+        clear_interval_s: float = 0.5,
         on_published: Callable[[list[OutboxItem]], None] | None = None,
     ) -> None:
         self.producer = producer
@@ -75,6 +76,12 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.sweep_interval_s = sweep_interval_s
         self._next_sweep = 0.0  # the first pass sweeps: events a crash left behind
+        # Published items are reported to their source in batches, at most every
+        # clear_interval_s (one delete of many pointers instead of one per pass); far below the
+        # sweep's grace period, so a sweep never takes them for abandoned.
+        self.clear_interval_s = clear_interval_s
+        self._published: list[tuple[Any, list[OutboxItem]]] = []
+        self._clear_at = 0.0
         # Called after a batch is acknowledged by Kafka and before its sources are told.
         self.on_published = on_published
         self._wake = threading.Event()
@@ -102,7 +109,11 @@ class OutboxRelay:
                 log.exception("outbox relay pass failed; retrying")
                 moved = 0
             if moved == 0:
-                self._wake.wait(self.poll_interval_s)
+                self._wake.wait(min(self.poll_interval_s, self.clear_interval_s))
+        try:
+            self.clear(force=True)
+        except Exception:
+            log.exception("outbox relay could not report its last published events; a sweep will")
 
     def run_once(self) -> int:
         """One pass over every source; returns how many events were published."""
@@ -110,10 +121,25 @@ class OutboxRelay:
         if sweep:
             self._next_sweep = time.monotonic() + self.sweep_interval_s
         try:
-            return self._publish_pending(sweep)
+            published = self._publish_pending(sweep)
         except Exception:
             self._next_sweep = 0.0  # what the failed pass took is not lost: the sweep finds it
             raise
+        self.clear(force=sweep)
+        return published
+
+    def clear(self, force: bool = False) -> None:
+        """Tell the sources what is published, once ``clear_interval_s`` passed since the first
+        item waiting (or at once with ``force``, or when a batch is full)."""
+        waiting = sum(len(items) for _, items in self._published)
+        if not waiting or (not force and waiting < self.batch_size and time.monotonic() < self._clear_at):
+            return
+        by_source: dict[int, tuple[Any, list[OutboxItem]]] = {}
+        for source, items in self._published:
+            by_source.setdefault(id(source), (source, []))[1].extend(items)
+        for source, items in by_source.values():
+            source.done(items)
+        self._published = []
 
     def _publish_pending(self, sweep: bool) -> int:
         total = 0
@@ -139,7 +165,9 @@ class OutboxRelay:
                 f.get(timeout=30)  # raises if any send failed: nothing is marked done then
             if self.on_published is not None:
                 self.on_published(items)
-            source.done(items)
+            if not self._published:
+                self._clear_at = time.monotonic() + self.clear_interval_s
+            self._published.append((source, items))
             total += len(futures)
         self.published += total
         return total

@@ -145,6 +145,17 @@ class AggregateStore(ABC):
     def load(self, aggregate_id: str) -> Record | None:
         """The newest committed state, or None when the aggregate does not exist."""
 
+    def peek(self, aggregate_id: str) -> Record | None:
+        """The state as the newest head write left it, in one lookup (``load`` also looks for
+        commits the head does not show yet). A change writes its head before it answers, so this
+        shows every acknowledged change but one whose head a concurrent writer is overwriting
+        with an older one this very moment (it rewrites it at once). For inputs to a decision on
+        *another* aggregate (a provider's status, an offer's terms) and existence hints; never
+        the state a change of this aggregate is decided on (``update`` does that). None may also
+        mean that the first commit's writer died before its head: callers fall back to ``load``
+        or rely on ``create`` refusing an existing aggregate."""
+        return self.load(aggregate_id)
+
     @abstractmethod
     def create(self, aggregate_id: str, body: Mapping[str, Any], events: Iterable[PendingEvent] = ()) -> Record:
         """Commit version 1; ``AlreadyExists`` when the aggregate exists."""
@@ -631,6 +642,10 @@ class MongoAggregateStore(AggregateStore):
 
     def load(self, aggregate_id: str) -> Record | None:
         version, body = self._latest(aggregate_id)
+        return None if body is None else Record(aggregate_id, version, body)
+
+    def peek(self, aggregate_id: str) -> Record | None:
+        version, body = self._head(aggregate_id)
         return None if body is None else Record(aggregate_id, version, body)
 
     def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:

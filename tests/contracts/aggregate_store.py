@@ -80,6 +80,14 @@ class AggregateStoreContract:
         v2 = store.save(v1, {"n": 2})
         assert (v2.version, store.load("t-1")) == (2, Record("t-1", 2, {"n": 2}))
 
+    def test_peek_shows_every_answered_change(self):
+        store = self.make_store("things")
+        assert store.peek("t-1") is None
+        v1 = store.create("t-1", {"n": 1})
+        assert store.peek("t-1") == v1
+        store.update("t-1", lambda r: Decision(None, {"n": 2}))
+        assert store.peek("t-1") == Record("t-1", 2, {"n": 2})
+
     def test_save_on_a_stale_version_is_a_conflict_and_changes_nothing(self):
         store = self.make_store("things")
         v1 = store.create("t-1", {"n": 1})

@@ -81,14 +81,26 @@ class EnrolmentRepository:
         record = store.load(aggregate_id)
         return None if record is None else as_doc(record)
 
+    @staticmethod
+    def _input(store: AggregateStore, aggregate_id: str) -> dict[str, Any] | None:
+        """An aggregate read as an input of a decision on another one: its head (see ``peek``)."""
+        record = store.peek(aggregate_id) or store.load(aggregate_id)
+        return None if record is None else as_doc(record)
+
     def provider(self, provider_id: str) -> dict[str, Any] | None:
-        return self._doc(self.providers, provider_id)
+        return self._input(self.providers, provider_id)
 
     def offer(self, offer_id: str) -> dict[str, Any] | None:
-        return self._doc(self.offers, offer_id)
+        return self._input(self.offers, offer_id)
 
     def enrolment(self, enrolment_id: str) -> dict[str, Any] | None:
         return self._doc(self.enrolments, enrolment_id)
+
+    def enrolment_hint(self, enrolment_id: str) -> dict[str, Any] | None:
+        """The enrolment if its head shows it (one lookup): None also while its creation is in
+        flight, which its ``create`` then refuses."""
+        record = self.enrolments.peek(enrolment_id)
+        return None if record is None else as_doc(record)
 
     def list(self, stream: str, where: Mapping[str, Any], page_size: int, after: str) -> list[dict[str, Any]]:
         """One page of a stream's aggregates whose fields equal ``where``, by ``_id`` after ``after``."""

@@ -332,13 +332,14 @@ class EnrolmentService:
                                existing=[p for p in map(self._period, overlapping) if p.status in BLOCKING_STATUSES])
             return Decision(None, {"members": keep + [new.member()]})
         try:
-            while True:
+            # Most enrolments are the first of their pair: create it (a unique insert, nothing to
+            # check in a pair that has no members); when it exists, join it under the rule.
+            while not self.repo.create_pairs({key: [new.member()]}):
                 try:
                     self.repo.pairs.update(key, decide)
                     break
                 except AggregateNotFound:
-                    if self.repo.create_pairs({key: [new.member()]}):
-                        break
+                    continue
         finally:  # refused or not, what an interrupted writer left is finished now
             for member in unfinished:
                 self.repo.complete(member)
@@ -368,13 +369,14 @@ class EnrolmentService:
             return self._view(self.repo.enrolment(claim["enrolment_id"]))
         require("provider_reference", row.provider_reference)
         enrolment_id = derived_id("enrolment", provider_id, row.provider_reference)
-        if (doc := self.repo.enrolment(enrolment_id)) is not None:
+        if (doc := self.repo.enrolment_hint(enrolment_id)) is not None:
             view = self._replay(doc, fp)
         else:
             now = self._now()
             policy = self._policy_now(now)
             enrolment = self._decide(self._provider(provider_id), row, now, policy, {})
             view, _ = self._create(self._new(enrolment, policy, fp, request_id), known_new=True)
+        # Recorded once answered: a request refused by a rule leaves its id free for a new attempt.
         self.repo.requests.put(request_key, {"enrolment_id": enrolment_id, "fp": fp})
         return view
 

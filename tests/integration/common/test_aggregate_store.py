@@ -80,6 +80,7 @@ class TestMongoAggregateStore(AggregateStoreContract):
         store.save(v1, {"n": 2})
         # the head write of version 2 "lands late": the head still says version 1
         store.heads.replace_one({"_id": "t"}, {"_id": "t", "version": 1, "n": 1})
+        assert store.peek("t") == Record("t", 1, {"n": 1}), "peek reads the head alone"
         assert store.load("t") == Record("t", 2, {"n": 2})
         assert store.update("t", lambda r: Decision("ok", {"n": r.body["n"] + 1})) == "ok"
         assert store.heads.find_one({"_id": "t"}) == {"_id": "t", "version": 3, "n": 3}
