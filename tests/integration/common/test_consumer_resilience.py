@@ -7,6 +7,8 @@ service's gRPC health tells the truth about them (issue 13).
 - a broker restart during a batch: a private broker (never the shared one) is SIGKILLed while
   the consumer is mid-stream and comes back after more than the session timeout; every record
   produced before and after is applied exactly once and the consumer thread lives on;
+- a database outage: a private FerretDB is SIGKILLed mid-stream; the stream pauses (health
+  NOT_SERVING) instead of dead-lettering, and carries on when the database is back;
 - a consumer thread that dies makes the service NOT_SERVING, and the runtime starts it again.
 
 Effects are idempotent the way the services' are: an effect is a document whose ``_id`` is the
@@ -20,6 +22,7 @@ import time
 from datetime import datetime, timezone
 
 import grpc
+import pymongo
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -31,7 +34,7 @@ from services.common.runtime import ServiceRuntime
 from services.common.settings import ServiceSettings
 from tests.eventually import eventually
 
-from .private_broker import private_broker
+from .private_servers import private_broker, private_ferretdb
 
 SESSION_TIMEOUT_MS = 6000  # the broker's minimum (group.min.session.timeout.ms); services use 10 s
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -180,6 +183,30 @@ def test_broker_killed_during_a_batch_and_back_after_the_session_timeout_loses_a
         assert effects.applied == 400
         assert probe.consumer_alive()
         assert probe.consumer.outages >= 1 and warnings_about(caplog, "paused")
+
+
+def test_database_outage_pauses_the_stream_and_dead_letters_nothing(stack, kafka_bootstrap, probe_factory):
+    with private_ferretdb(stack) as ferretdb:
+        client = pymongo.MongoClient(ferretdb.uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000,
+                                     socketTimeoutMS=2000)
+        try:
+            effects = Effects(client["probe"]["effects"])
+            probe = probe_factory(kafka_bootstrap, effects, stall_after_s=2.0, max_outage_pause_s=1.0)
+            produce(kafka_bootstrap, probe.topic, 0, 100)
+            effects.hold_at = 40
+            eventually(effects.held.is_set, what="the consumer to be mid-stream")
+
+            ferretdb.kill()
+            effects.released.set()
+            eventually(lambda: probe.status() == NOT_SERVING, what="the stream to pause")
+            ferretdb.start()
+
+            eventually(lambda: effects.distinct() == 100, timeout_s=60, what="every record to be applied")
+            eventually(lambda: probe.status() == SERVING, what="health to be SERVING again")
+            assert probe.consumer.dead_lettered == 0
+            assert probe.consumer.outages >= 1
+        finally:
+            client.close()
 
 
 def test_a_consumer_thread_that_dies_makes_the_service_not_serving(kafka_bootstrap, probe_factory):
