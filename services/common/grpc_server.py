@@ -83,6 +83,13 @@ class GrpcApp:
     server: grpc.Server
     port: int
     health: health.HealthServicer
+    services: tuple[str, ...] = ()  # the full names of the services it offers (health answers for each)
+
+    def set_serving(self, serving: bool) -> None:
+        """Report the whole server ("") and each of its services SERVING or NOT_SERVING."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.services):
+            self.health.set(name, status)
 
     def stop(self, grace_s: float = 5.0) -> None:
         self.health.enter_graceful_shutdown()
@@ -119,11 +126,11 @@ def build_server(
     if bound == 0:
         raise RuntimeError(f"{service_name}: cannot listen on {host}:{port} (port in use?)")
     server.start()
-    for _, _, name in registrations:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    app = GrpcApp(server=server, port=bound, health=health_servicer,
+                  services=tuple(name for _, _, name in registrations))
+    app.set_serving(True)
     log.info("%s gRPC listening on %s:%s", service_name, host, bound)
-    return GrpcApp(server=server, port=bound, health=health_servicer)
+    return app
 
 
 def bearer(token: str) -> list[tuple[str, str]]:

@@ -1,19 +1,27 @@
 """Kafka helpers on kafka-python: an idempotent producer, topic creation and a consumer loop
-that commits only what it handled and sends poison messages to a dead-letter topic."""
+that commits only what it handled, sends messages that cannot be handled to a dead-letter topic
+and rides out broker and database outages."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 from dataclasses import dataclass
+from enum import Enum
 from typing import Callable, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
+from pymongo.errors import ConnectionFailure, OperationFailure
+from tenacity import (
+    RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_when_event_set, wait_exponential,
+    wait_exponential_jitter,
+)
 
 from .envelope import EventEnvelope, UnknownEventType, decode
+from .errors import ConcurrencyConflict
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +86,93 @@ class PoisonMessage(Exception):
     """The message can never be handled (undecodable, violates the schema): dead-letter it."""
 
 
+class Fault(Enum):
+    """Whose fault a failure is, which decides what the consumer does about it."""
+
+    INFRASTRUCTURE = "infrastructure"  # nobody's message: pause the stream, retry until it works
+    POISON = "poison"  # the message can never be handled: dead-letter it now
+    HANDLER = "handler"  # the handler failed on this message: retry a few times, then dead-letter
+
+
+# One table from a failure to its fault, most specific first; anything else is a HANDLER fault.
+FAULT_FOR: list[tuple[type[BaseException], Fault]] = [
+    (PoisonMessage, Fault.POISON),
+    (UnknownEventType, Fault.POISON),
+    (KafkaError, Fault.INFRASTRUCTURE),  # failed commits (member expired, rebalance), outages, timeouts
+    (ConnectionFailure, Fault.INFRASTRUCTURE),  # pymongo: AutoReconnect, ServerSelectionTimeoutError, ...
+    (ConcurrencyConflict, Fault.INFRASTRUCTURE),  # contention on an aggregate, not the message
+    (ConnectionError, Fault.INFRASTRUCTURE),
+    (TimeoutError, Fault.INFRASTRUCTURE),
+]
+
+
+def fault_of(exc: BaseException) -> Fault:
+    if isinstance(exc, OperationFailure) and "SQLITE_BUSY" in str(exc):
+        return Fault.INFRASTRUCTURE  # FerretDB's SQLite still busy after its busy_timeout
+    return next((fault for cls, fault in FAULT_FOR if isinstance(exc, cls)), Fault.HANDLER)
+
+
+def _short(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _describe(exc: BaseException) -> str:
+    text, name = str(exc), type(exc).__name__
+    return _short(text if text.startswith(name) else f"{name}: {text}")
+
+
+class DeadLetters:
+    """Sends a record that can never be handled to ``<topic>.dlq``, unchanged, with the reason and
+    its origin in headers (``dlq.reason``, ``dlq.source`` = topic/partition/offset)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._producer: KafkaProducer | None = None
+        self._topics: set[str] = set()
+
+    def send(self, record, reason: str) -> None:
+        topic = record.topic + DLQ_SUFFIX
+        if topic not in self._topics:
+            ensure_topics(self._bootstrap, [TopicSpec(topic, partitions=1)])
+            self._topics.add(topic)
+        if self._producer is None:
+            self._producer = make_producer(self._bootstrap, "llr-dlq")
+        headers = [
+            ("dlq.reason", reason.encode()),
+            ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        self._producer.send(topic, key=record.key, value=record.value, headers=headers).get(30)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            producer.close(timeout=5)
+
+
 Handler = Callable[[EventEnvelope], None]
 
 
 class EventConsumer:
-    """Consumes envelopes from topics in a consumer group, at least once.
+    """Consumes envelopes from topics in a consumer group, at least once, and does not die of a
+    failure that is not a message's fault.
 
-    Offsets are committed only after the handler returned, so a crash re-delivers; handlers must
-    be idempotent (see ``services/common/README.md``). A message that cannot be decoded, or whose
-    handler raises ``PoisonMessage``, goes to ``<topic>.dlq`` with the reason in a header and the
-    stream moves on. Any other exception is treated as transient: the consumer seeks back and
-    retries the same message after a pause, so nothing is skipped.
+    Offsets are committed only after the handler returned, so a crash or a failed commit
+    re-delivers; handlers must be idempotent (see ``services/common/README.md``). When handling
+    fails, ``fault_of`` decides:
+
+    - POISON (undecodable bytes, ``PoisonMessage``, an unknown payload type): the record goes to
+      ``<topic>.dlq`` with the reason in a header, and the stream moves on;
+    - HANDLER (any other error of the handler, e.g. a domain error): the handler is tried
+      ``attempts`` times in all, with a growing pause, then the record is dead-lettered;
+    - INFRASTRUCTURE (a Kafka error, a lost database connection): nothing is dead-lettered; the
+      consumer rewinds to the first record it has not handled and ``run()`` pauses the stream,
+      retrying with a capped exponential back-off until it works again. A failing poll or commit
+      (e.g. ``CommitFailedError`` after the group expired this member during a broker outage) is
+      handled the same way: the next poll rejoins the group and what was not committed comes back.
+      One warning when an outage begins, one line when it ends.
+
+    ``progress_at`` (monotonic seconds) moves whenever a poll completes or a record is settled;
+    ``ServiceRuntime`` reports NOT_SERVING when it stands still for too long.
     """
 
     def __init__(
@@ -99,13 +183,20 @@ class EventConsumer:
         topics: list[str],
         handler: Handler,
         client_id: str = "llr-consumer",
-        retry_pause_s: float = 1.0,
+        attempts: int = 3,
+        retry_pause_s: float = 0.5,
+        max_outage_pause_s: float = 10.0,
+        commit_timeout_s: float = 10.0,
+        dead_letters: DeadLetters | None = None,
+        connect: Callable[[dict], KafkaConsumer] | None = None,
         **overrides,
     ) -> None:
+        """``overrides`` are settings of the ``KafkaConsumer``; ``dead_letters`` and ``connect``
+        (config -> a subscribed ``KafkaConsumer``) replace the real ones in unit tests."""
+        self.group_id = group_id
         self.topics = topics
         self.handler = handler
-        self.retry_pause_s = retry_pause_s
-        config = dict(
+        self._config = dict(
             bootstrap_servers=bootstrap,
             group_id=group_id,
             client_id=client_id,
@@ -118,74 +209,145 @@ class EventConsumer:
             # answer; without a short refresh the group would sit unassigned for 5 minutes.
             metadata_max_age_ms=5000,
         )
-        config.update(overrides)
-        self._consumer = KafkaConsumer(**config)
-        self._consumer.subscribe(topics)
-        self._dlq_producer: KafkaProducer | None = None
-        self._bootstrap = bootstrap
+        self._config.update(overrides)
+        self._commit_timeout_ms = int(commit_timeout_s * 1000)
         self._stop = threading.Event()
+        # A handler failure that may be the message's fault: tried again in place, then dead-lettered.
+        self._handler_retrying = Retrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, Exception) and fault_of(exc) is Fault.HANDLER),
+            stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=retry_pause_s), reraise=True)
+        # Any other failure of a poll cycle: the stream pauses until the cycle works again.
+        self._outage_retrying = Retrying(
+            stop=stop_when_event_set(self._stop), sleep=self._stop.wait, before_sleep=self._outage_began,
+            wait=wait_exponential_jitter(multiplier=0.5, max=max_outage_pause_s, jitter=0.5), reraise=True)
+        self._connect = connect or self._subscribe
+        self._consumer: KafkaConsumer | None = None
+        self.dead_letters = dead_letters or DeadLetters(bootstrap)
+        self._to_commit: dict[TopicPartition, int] = {}
+        self._outage_since = 0.0
+        self.progress_at = time.monotonic()
         self.dead_lettered = 0
+        self.outages = 0
 
     def stop(self) -> None:
         self._stop.set()
 
     def run(self) -> None:
+        """Consume until ``stop()``. May be called again after it returned (a restart)."""
+        self.progress_at = time.monotonic()
         try:
             while not self._stop.is_set():
-                self.poll_once(timeout_ms=200)
+                self._outage_retrying(self.poll_once, timeout_ms=200)
+                attempts = self._outage_retrying.statistics["attempt_number"]
+                if attempts > 1:
+                    log.info("consumer %s works again after %.0f s (%d attempts)", self.group_id,
+                             time.monotonic() - self._outage_since, attempts)
+        except Exception:
+            if not self._stop.is_set():
+                raise
         finally:
             self.close()
 
     def poll_once(self, timeout_ms: int = 200) -> int:
-        """Handle one poll's worth of records; returns how many were handled."""
-        batches = self._consumer.poll(timeout_ms=timeout_ms)
+        """Handle one poll's worth of records; returns how many were handled (dead-lettered ones
+        included). Raises on an infrastructure failure, after rewinding to what is not handled."""
+        consumer = self._connected()
+        if self._to_commit:  # left by a commit that timed out: settle it before anything else
+            self._commit(consumer, {})
+        batches = consumer.poll(timeout_ms=timeout_ms)
+        unhandled = {tp: records[0].offset for tp, records in batches.items() if records}
         handled = 0
-        for tp, records in batches.items():
-            for record in records:
-                try:
+        try:
+            for tp, records in batches.items():
+                for record in records:
                     self._handle(record)
-                except Exception:
-                    log.exception("handler failed on %s@%s; retrying", tp, record.offset)
-                    self._consumer.seek(tp, record.offset)
-                    self._commit(tp, record.offset)
-                    time.sleep(self.retry_pause_s)
-                    break
-                handled += 1
-            else:
+                    unhandled[tp] = record.offset + 1
+                    handled += 1
+                    self.progress_at = time.monotonic()
                 if records:
-                    self._commit(tp, records[-1].offset + 1)
+                    del unhandled[tp]
+                    self._commit(consumer, {tp: records[-1].offset + 1})
+        except Exception:
+            self._rewind(consumer, unhandled)
+            raise
+        self.progress_at = time.monotonic()
         return handled
 
-    def _commit(self, tp: TopicPartition, next_offset: int) -> None:
-        self._consumer.commit({tp: OffsetAndMetadata(next_offset, "", -1)})
+    def _commit(self, consumer: KafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit ``offsets`` and any left by a commit that timed out. A commit the group refused
+        (``CommitFailedError``: this member was expired or the group rebalanced) is dropped: the
+        partitions' next owner, maybe this consumer after it rejoined, resumes from the last
+        committed offset, so those records come back."""
+        self._to_commit.update(offsets)
+        try:
+            consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in self._to_commit.items()},
+                            timeout_ms=self._commit_timeout_ms)
+        except KafkaTimeoutError:
+            raise  # the broker did not answer: keep the offsets for the next attempt
+        except Exception:
+            self._to_commit.clear()
+            raise
+        self._to_commit.clear()
+
+    def _connected(self) -> KafkaConsumer:
+        if self._consumer is None:
+            self._consumer = self._connect(self._config)
+        return self._consumer
+
+    def _subscribe(self, config: dict) -> KafkaConsumer:
+        consumer = KafkaConsumer(**config)
+        consumer.subscribe(self.topics)
+        return consumer
+
+    @staticmethod
+    def _rewind(consumer: KafkaConsumer, unhandled: dict[TopicPartition, int]) -> None:
+        """Make the next poll return the records of this batch that were not handled (a partition
+        the group has taken away meanwhile resumes from its committed offset wherever it goes)."""
+        for tp, offset in unhandled.items():
+            try:
+                consumer.seek(tp, offset)
+            except AssertionError:  # kafka-python's way of saying the partition is not assigned
+                pass
 
     def _handle(self, record) -> None:
+        """Hand one record to the handler, or dead-letter it when that is the message's fault;
+        raises on an infrastructure failure."""
         try:
-            envelope = decode(record.value)
-        except Exception as exc:  # undecodable bytes can never succeed
-            self._dead_letter(record, f"undecodable envelope: {exc}")
-            return
-        try:
-            self.handler(envelope)
-        except PoisonMessage as exc:
-            self._dead_letter(record, str(exc))
-        except UnknownEventType as exc:  # no retry can make an unknown payload type known
-            self._dead_letter(record, f"unknown event type {exc}")
+            try:
+                envelope = decode(record.value)
+            except Exception as exc:
+                raise PoisonMessage(f"undecodable envelope: {exc}") from exc
+            self._handler_retrying(self.handler, envelope)
+        except Exception as exc:
+            fault = fault_of(exc)
+            if fault is Fault.INFRASTRUCTURE:
+                raise
+            if fault is Fault.POISON:
+                reason = f"unknown event type {exc}" if isinstance(exc, UnknownEventType) else str(exc)
+            else:
+                reason = f"handler failed {self._handler_retrying.statistics['attempt_number']} times: " \
+                         f"{_describe(exc)}"
+            self._dead_letter(record, _short(reason))
+
+    def _outage_began(self, state: RetryCallState) -> None:
+        if state.attempt_number > 1:
+            return  # one line per outage, not one per attempt
+        self.outages += 1
+        self._outage_since = time.monotonic()
+        exc = state.outcome.exception()
+        if fault_of(exc) is Fault.INFRASTRUCTURE:
+            log.warning("consumer %s paused by %s; retrying until it works", self.group_id, _describe(exc))
+        else:
+            log.error("consumer %s paused by an unexpected error; retrying until it works", self.group_id,
+                      exc_info=exc)
 
     def _dead_letter(self, record, reason: str) -> None:
-        if self._dlq_producer is None:
-            self._dlq_producer = make_producer(self._bootstrap, "llr-dlq")
-        ensure_topics(self._bootstrap, [TopicSpec(record.topic + DLQ_SUFFIX, partitions=1)])
-        headers = [
-            ("dlq.reason", reason.encode()),
-            ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-        ]
-        self._dlq_producer.send(record.topic + DLQ_SUFFIX, key=record.key, value=record.value, headers=headers).get(30)
+        self.dead_letters.send(record, reason)
         self.dead_lettered += 1
         log.warning("dead-lettered %s/%s@%s: %s", record.topic, record.partition, record.offset, reason)
 
     def close(self) -> None:
-        self._consumer.close()
-        if self._dlq_producer is not None:
-            self._dlq_producer.close()
-            self._dlq_producer = None
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            consumer.close(timeout_ms=5000)
+        self.dead_letters.close()

@@ -3,12 +3,20 @@
 
 Entrypoints build a ``ServiceRuntime``, register their parts and call ``run_forever()``; tests do
 the same in-process with ``grpc_port=0`` and a unique database and topic namespace, then ``stop()``.
+
+Each part runs in a thread that the runtime watches: a part whose thread ended, or a consumer
+that made no progress for ``stall_after_s``, makes every service of the gRPC server report
+NOT_SERVING on ``grpc.health.v1`` until it is well again. A thread that ended is started again
+after a pause (1 s, doubling up to a minute): every part may run again, since a consumer resumes
+from its committed offsets and the relay and the periodic jobs from what is in the database.
 """
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from pymongo.database import Database
@@ -23,12 +31,45 @@ from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+RESTART_MAX_PAUSE_S = 60.0
+
+
+@dataclass(eq=False)
+class Part:
+    """A thread of the service that the runtime watches and restarts."""
+
+    name: str
+    run: Callable[[], None]
+    # Monotonic time of the part's last progress, for parts that report it (consumers).
+    progress: Callable[[], float] | None = None
+    thread: threading.Thread | None = None
+    started_at: float = 0.0
+    deaths: int = 0
+    restart_at: float | None = None  # set while the part is dead: when it is started again
+
+    def problem(self, now: float, stall_after_s: float) -> str | None:
+        if self.thread is None or not self.thread.is_alive():
+            return f"{self.name} is not running"
+        if self.progress is not None:
+            idle = now - max(self.progress(), self.started_at)
+            if idle > stall_after_s:
+                return f"{self.name} made no progress for {idle:.0f} s"
+        return None
+
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: ServiceSettings, clock: Clock | None = None, *, watch_interval_s: float = 0.5,
+                 stall_after_s: float = 120.0, restart_parts: bool = True) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self._threads: list[threading.Thread] = []
+        self.watch_interval_s = watch_interval_s
+        self.stall_after_s = stall_after_s
+        self.restart_parts = restart_parts
+        self.parts: list[Part] = []
+        self.problems: list[str] = []  # why the service is not healthy; empty when it is
+        self._serving: bool | None = None  # what gRPC health says now
+        self._watcher: threading.Thread | None = None
+        self._lock = threading.Lock()  # the watcher's checks against stop()
         self._stops: list[Callable[[], None]] = []  # signal the parts to stop
         self._closers: list[Callable[[], None]] = []  # release resources once the parts stopped
         self._stopped = threading.Event()
@@ -60,26 +101,37 @@ class ServiceRuntime:
         self._stops.append(self.relay.stop)
         return self.relay
 
-    def add_consumer(self, group_suffix: str, topics: list[str], handler: Handler) -> EventConsumer:
+    def add_consumer(self, group_suffix: str, topics: list[str], handler: Handler, **options) -> EventConsumer:
+        """Consume ``topics`` in the group ``<namespace><service>.<group_suffix>``; ``options`` go to
+        ``EventConsumer`` (retries, Kafka consumer settings)."""
         consumer = EventConsumer(
             bootstrap=self.settings.kafka_bootstrap,
             group_id=f"{self.settings.topic_namespace}{self.settings.service_name}.{group_suffix}",
             topics=topics,
             handler=handler,
             client_id=f"{self.settings.service_name}-{group_suffix}",
+            **options,
         )
-        self._spawn(f"consumer-{group_suffix}", consumer.run)
+        self._spawn(f"consumer-{group_suffix}", consumer.run, progress=lambda: consumer.progress_at)
         self._stops.append(consumer.stop)
         return consumer
 
     def add_periodic(self, name: str, interval_s: float, job: Callable[[], object]) -> None:
-        """Run ``job`` every ``interval_s`` seconds until stop (e.g. firing due deadlines)."""
+        """Run ``job`` every ``interval_s`` seconds until stop (e.g. firing due deadlines). A job
+        that keeps failing is logged when it starts failing and when it works again."""
         def loop() -> None:
+            failing_since = None
             while not self._stopped.wait(interval_s):
                 try:
                     job()
                 except Exception:
-                    log.exception("periodic job %s failed; will retry", name)
+                    if failing_since is None:
+                        failing_since = time.monotonic()
+                        log.exception("periodic job %s failed; retrying every %s s", name, interval_s)
+                    continue
+                if failing_since is not None:
+                    log.info("periodic job %s works again after %.0f s", name, time.monotonic() - failing_since)
+                    failing_since = None
         self._spawn(f"periodic-{name}", loop)
 
     def serve_grpc(self, registrations: Iterable[Registration], public_methods: Iterable[str] = ()) -> GrpcApp:
@@ -87,18 +139,80 @@ class ServiceRuntime:
         self.grpc = build_server(service_name=s.service_name, host=s.grpc_host, port=s.grpc_port,
                                  registrations=registrations, verifier=self.verifier(),
                                  public_methods=public_methods, max_workers=s.grpc_max_workers)
+        with self._lock:
+            self.check_parts()
         return self.grpc
 
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
-        t = threading.Thread(target=target, name=f"{self.settings.service_name}-{name}", daemon=True)
-        t.start()
-        self._threads.append(t)
+    def _spawn(self, name: str, target: Callable[[], None], progress: Callable[[], float] | None = None) -> None:
+        part = Part(name, target, progress)
+        self.parts.append(part)
+        self._start(part)
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name=f"{self.settings.service_name}-watcher",
+                                             daemon=True)
+            self._watcher.start()
+
+    def _start(self, part: Part) -> None:
+        def run() -> None:
+            try:
+                part.run()
+            except BaseException:
+                log.exception("%s stopped by an error", part.name)
+            else:
+                if not self._stopped.is_set():
+                    log.error("%s returned while the service runs", part.name)
+
+        part.started_at, part.restart_at = time.monotonic(), None
+        part.thread = threading.Thread(target=run, name=f"{self.settings.service_name}-{part.name}", daemon=True)
+        part.thread.start()
+
+    # -- health ---------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        while not self._stopped.wait(self.watch_interval_s):
+            with self._lock:
+                if not self._stopped.is_set():
+                    self.check_parts()
+
+    def check_parts(self) -> list[str]:
+        """Restart the parts whose thread ended (when it is time) and report health; returns the
+        problems found. Called by the watcher thread every ``watch_interval_s``."""
+        now = time.monotonic()
+        problems = []
+        for part in self.parts:
+            problem = part.problem(now, self.stall_after_s)
+            if problem is None:
+                if now - part.started_at > RESTART_MAX_PAUSE_S:
+                    part.deaths = 0  # well for a while: a next death is restarted quickly again
+                continue
+            problems.append(problem)
+            if part.thread is not None and not part.thread.is_alive():
+                if part.restart_at is None:  # found dead just now
+                    part.deaths += 1
+                    part.restart_at = now + min(RESTART_MAX_PAUSE_S, 2.0 ** (part.deaths - 1))
+                elif self.restart_parts and now >= part.restart_at:
+                    log.warning("starting %s again (it ended %d times)", part.name, part.deaths)
+                    self._start(part)
+        self.problems = problems
+        self._report_health()
+        return problems
+
+    def _report_health(self) -> None:
+        serving = not self.problems
+        if self.grpc is None or serving == self._serving:
+            return
+        self.grpc.set_serving(serving)
+        if serving and self._serving is not None:
+            log.info("%s SERVING again", self.settings.service_name)
+        elif not serving:
+            log.error("%s NOT_SERVING: %s", self.settings.service_name, "; ".join(self.problems))
+        self._serving = serving
 
     # -- life cycle -------------------------------------------------------------------------
     def stop(self, grace_s: float = 5.0) -> None:
         if self._stopped.is_set():
             return
-        self._stopped.set()
+        with self._lock:  # no restart from here on
+            self._stopped.set()
         if self.grpc is not None:
             self.grpc.stop(grace_s)
         # Stop in reverse order of registration, then wait for the threads.
@@ -107,8 +221,9 @@ class ServiceRuntime:
                 stop()
             except Exception:
                 log.exception("error while stopping")
-        for t in self._threads:
-            t.join(timeout=grace_s + 10)
+        for part in self.parts:
+            if part.thread is not None:
+                part.thread.join(timeout=grace_s + 10)
         if self._producer is not None:
             self._producer.close()
         for close in self._closers:
