@@ -1,7 +1,9 @@
 """A tagged, human-readable encoding of the account aggregate's state for its MongoDB document.
 
 Dataclasses become ``{"__t": "module:Class", field: value, ...}``, enums ``{"__e": "module:Class",
-"v": value}``, dates and datetimes ``{"__d": iso}`` / ``{"__dt": iso}``, tuples ``{"__tu": [...]}``,
+"v": value}`` (the module relative to ``services.accounts.domain``, which keeps the growing parts of
+an account, its ledger entries and saga decisions, short; the full dotted name of older documents
+decodes too), dates and datetimes ``{"__d": iso}`` / ``{"__dt": iso}``, tuples ``{"__tu": [...]}``,
 sets ``{"__fs": [...]}`` and dicts with non-string keys ``{"__map": [[k, v], ...]}``. Decoding
 only instantiates classes of ``services.accounts.domain`` (a whitelist), never arbitrary code.
 """
@@ -73,14 +75,24 @@ def decode(value: Any) -> Any:
 
 
 def _name(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
+    module = cls.__module__
+    if module.startswith(ALLOWED_PREFIX):
+        module = module[len(ALLOWED_PREFIX):]
+    return f"{module}:{cls.__qualname__}"
 
 
 def _load(name: str) -> type:
     module, _, qualname = name.partition(":")
-    if not module.startswith(ALLOWED_PREFIX):
-        raise ValueError(f"refusing to decode {name}: not a class of the accounts domain")
-    obj: Any = importlib.import_module(module)
+    refused = ValueError(f"refusing to decode {name}: not a class of the accounts domain")
+    if module.startswith("services."):
+        if not module.startswith(ALLOWED_PREFIX):
+            raise refused
+    else:
+        module = ALLOWED_PREFIX + module
+    try:
+        obj: Any = importlib.import_module(module)
+    except ImportError:
+        raise refused from None
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return obj

@@ -27,3 +27,16 @@ def test_account_state_round_trips_through_the_document_encoding():
 def test_decoding_refuses_classes_outside_the_accounts_domain():
     with pytest.raises(ValueError, match="not a class of the accounts domain"):
         decode({"__t": "os:system"})
+
+
+def test_documents_written_with_full_class_names_still_decode():
+    account = open_account(person_id="p-2", idempotency_key="k-2", now=NOW)
+    short = encode(account.state())
+    assert short["__t"] == "ledger:AccountState", "domain classes are named relative to the domain package"
+
+    def long_form(value):
+        if isinstance(value, dict):
+            return {k: ("services.accounts.domain." + v if k in ("__t", "__e") else long_form(v))
+                    for k, v in value.items()}
+        return [long_form(v) for v in value] if isinstance(value, list) else value
+    assert decode(long_form(short)) == account.state()
