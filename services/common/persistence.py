@@ -320,6 +320,7 @@ class InMemoryOutbox:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._handed_out: set[str] = set()
         self.wake: Callable[[], None] = lambda: None
 
     def attach(self, wake: threading.Event) -> None:
@@ -335,13 +336,18 @@ class InMemoryOutbox:
             self.wake()
 
     def pending(self, sweep: bool = False, limit: int = 500) -> list[OutboxItem]:
+        """Like ``CommitOutbox``: each commit once, and on a sweep also what was handed out
+        before but never reported done."""
         with self._lock:
-            return [OutboxItem(k, v) for k, v in list(self._pending.items())[:limit]]
+            keys = [k for k in self._pending if sweep or k not in self._handed_out][:limit]
+            self._handed_out.update(keys)
+            return [OutboxItem(k, self._pending[k]) for k in keys]
 
     def done(self, items: Iterable[OutboxItem]) -> None:
         with self._lock:
             for item in items:
                 self._pending.pop(item.key, None)
+                self._handed_out.discard(item.key)
 
 
 class InMemoryStores:
