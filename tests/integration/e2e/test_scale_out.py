@@ -1,8 +1,8 @@
 """Two processes of the enrolments service and two of the accounts service on one database server
 and one broker, with no lock shared between them: the rules hold.
 
-* 100 concurrent CreateEnrolment calls, spread over both enrolments processes, for one person
-  whose budget funds ten: exactly ten end FUNDED, every other one REJECTED, the account is never
+* 1,000 concurrent CreateEnrolment calls (``LLR_TEST_RUSH``), spread over both enrolments
+  processes, for one person whose budget funds ten: exactly ten end FUNDED, every other one REJECTED, the account is never
   overspent and its ledger sums to its balance (both accounts processes consume the requests);
 * 50 identical posts over both processes: one enrolment, one EnrolmentRequested;
 * a bulk upload on one process racing single posts of overlapping periods on the other: for
@@ -42,7 +42,10 @@ from services.common.mongo import make_client
 REPO = Path(__file__).resolve().parents[3]
 SIM_START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 PRICE = 5_000          # the 2026 yearly credit of 50,000 cents funds exactly ten
-RUSH = 100
+# 1,000 takes about five minutes here: every rejection is remembered on the one hot account, so
+# each of its commits is larger than the last (see the README's persistence notes).
+RUSH = int(os.environ.get("LLR_TEST_RUSH", "1000"))
+DAYS_PER_OFFER = 250
 BUDGET = api.FUNDING_INSTRUMENT_TRAINING_BUDGET
 
 
@@ -137,9 +140,12 @@ def test_two_processes_of_each_service_keep_every_rule(platform, kafka_bootstrap
                 time.sleep(0.3)
         stubs[0].AccreditProvider(api.AccreditProviderRequest(request_id="acc", provider_id="prv-a", name="A"),
                                   metadata=regisseur)
-        offer = stubs[1].CreateOffer(api.CreateOfferRequest(
-            request_id="offer", title="Excel", price_cents=PRICE, hours=8, earliest_start="2026-03-01",
+        # one-day courses on distinct days: the overlap rule lets one person take each of them
+        offers = [stubs[1].CreateOffer(api.CreateOfferRequest(
+            request_id=f"offer-{k}", title=f"Excel {k}", price_cents=PRICE, hours=8, earliest_start="2026-03-01",
             latest_start="2026-12-31", instruments=[BUDGET]), metadata=provider).offer
+            for k in range(-(-RUSH // DAYS_PER_OFFER))]
+        offer = offers[0]
         codes: list[str] = []
 
         def call(i: int, method: str, request):
@@ -149,13 +155,14 @@ def test_two_processes_of_each_service_keep_every_rule(platform, kafka_bootstrap
                 codes.append(err.code().name)
                 return None
 
-        # 1. the rush: one person, 100 one-day courses, a budget for ten
+        # 1. the rush: one person, RUSH one-day courses, a budget for ten
         first_day = date(2026, 4, 1)
 
         def rush(i: int):
-            day = (first_day + timedelta(days=i)).isoformat()
+            day = (first_day + timedelta(days=i % DAYS_PER_OFFER)).isoformat()
             return call(i, "CreateEnrolment", api.CreateEnrolmentRequest(
-                request_id=f"rush-{i}", person_id="p-rush", offer_id=offer.offer_id, planned_start=day,
+                request_id=f"rush-{i}", person_id="p-rush", offer_id=offers[i // DAYS_PER_OFFER].offer_id,
+                planned_start=day,
                 planned_end=day, instrument=BUDGET, provider_reference=f"RUSH-{i}"))
         with ThreadPoolExecutor(16) as pool:
             posted = [r.enrolment.enrolment_id for r in pool.map(rush, range(RUSH)) if r is not None]
@@ -204,7 +211,7 @@ def test_two_processes_of_each_service_keep_every_rule(platform, kafka_bootstrap
             assert (row.enrolment_id != "") != (single is not None), p
             assert row.enrolment_id or row.error_code == "ALREADY_EXISTS", (p, row)
         assert set(codes) <= {"ALREADY_EXISTS"}, codes
-        # once each: the 100 of the rush, the one of the fifty, one per racing person
+        # once each: the RUSH of the rush, the one of the fifty, one per racing person
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and list(seen.values()).count("EnrolmentRequested") < RUSH + 1 + 39:
             for records in events.poll(timeout_ms=500).values():
