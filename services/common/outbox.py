@@ -16,10 +16,19 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from kafka import KafkaProducer
+from kafka.errors import InvalidTopicError, MessageSizeTooLargeError, RecordListTooLargeError
 
 from .envelope import EventEnvelope, decode
+from .errors import InvalidArgument
 
 log = logging.getLogger(__name__)
+
+# The largest serialized envelope an event may have: half of the 1 MiB that Kafka's producer
+# (max.request.size) and broker (message.max.bytes) accept by default, so that a change whose
+# event could never be published is refused before anything is written.
+MAX_EVENT_BYTES = 512 * 1024
+# Failures of a send that no retry can cure: the event is set aside (parked), never retried forever.
+UNPUBLISHABLE = (MessageSizeTooLargeError, RecordListTooLargeError, InvalidTopicError)
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,13 @@ class PendingEvent:
 
     topic: str
     envelope: EventEnvelope
+
+    def __post_init__(self) -> None:
+        size = self.envelope.ByteSize()
+        if size > MAX_EVENT_BYTES:
+            raise InvalidArgument("request", f"the change would publish a {size:,}-byte {self.envelope.event_type} "
+                                  f"event, more than the {MAX_EVENT_BYTES:,} bytes an event may have: "
+                                  "shorten its free-text fields")
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -55,8 +71,12 @@ class OutboxRelay:
 
     A source (the ``CommitOutbox`` of ``services.common.persistence``, or its in-memory fake) has
     ``attach(wake)`` / ``detach()`` (the relay's wake-up event), ``pending(sweep, limit) ->
-    [OutboxItem]`` and ``done(items)``. Between sweeps a source returns only what this process
-    committed (from memory); a sweep also finds what other processes, or a crash, left.
+    [OutboxItem]``, ``done(items)`` and ``park(item, reason)``. Between sweeps a source returns
+    only what this process committed (from memory); a sweep also finds what other processes, or a
+    crash, left. An item that Kafka refuses for good (``UNPUBLISHABLE``: too large, an invalid
+    topic; ``PendingEvent`` makes the first impossible for new changes) is parked by its source
+    and logged as an error, so it never blocks or loops; every other failure leaves the item
+    pending and the relay retries, logging once per outage.
     """
 
     def __init__(
@@ -87,6 +107,8 @@ class OutboxRelay:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.published = 0
+        self.parked = 0
+        self._failing_since: float | None = None
         for source in self.sources:
             source.attach(self._wake)
 
@@ -105,8 +127,13 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 moved = self.run_once()
+                if self._failing_since is not None:
+                    log.info("outbox relay works again after %.0f s", time.monotonic() - self._failing_since)
+                    self._failing_since = None
             except Exception:
-                log.exception("outbox relay pass failed; retrying")
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
+                    log.exception("outbox relay pass failed; retrying until it works (logged once)")
                 moved = 0
             if moved == 0:
                 self._wake.wait(min(self.poll_interval_s, self.clear_interval_s))
@@ -149,25 +176,41 @@ class OutboxRelay:
                 continue
             if sweep and len(items) >= self.batch_size:
                 self._next_sweep = 0.0  # more to find: sweep again on the next pass
-            futures = []
+            sends: list[tuple[OutboxItem, list]] = []
+            parked: list[OutboxItem] = []
             for item in items:
-                for ev in item.events:
-                    futures.append(
-                        self.producer.send(
-                            ev["topic"],
-                            key=ev["key"].encode(),
-                            value=bytes(ev["value"]),
-                            headers=[("event_id", ev["event_id"].encode())],
-                        )
-                    )
+                try:
+                    sends.append((item, [self._send(ev) for ev in item.events]))
+                except UNPUBLISHABLE as exc:
+                    self._park(source, item, exc)
+                    parked.append(item)
             self.producer.flush()
-            for f in futures:
-                f.get(timeout=30)  # raises if any send failed: nothing is marked done then
-            if self.on_published is not None:
-                self.on_published(items)
-            if not self._published:
-                self._clear_at = time.monotonic() + self.clear_interval_s
-            self._published.append((source, items))
-            total += len(futures)
+            published: list[OutboxItem] = []
+            for item, futures in sends:
+                try:
+                    for f in futures:
+                        f.get(timeout=30)  # raises if a send failed: the item stays pending then
+                except UNPUBLISHABLE as exc:
+                    self._park(source, item, exc)
+                    continue
+                published.append(item)
+                total += len(futures)
+            if self.on_published is not None and published:
+                self.on_published(published)
+            if published:
+                if not self._published:
+                    self._clear_at = time.monotonic() + self.clear_interval_s
+                self._published.append((source, published))
         self.published += total
         return total
+
+    def _send(self, ev: Mapping[str, Any]):
+        return self.producer.send(ev["topic"], key=ev["key"].encode(), value=bytes(ev["value"]),
+                                  headers=[("event_id", ev["event_id"].encode())])
+
+    def _park(self, source: Any, item: OutboxItem, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+        source.park(item, reason)
+        self.parked += 1
+        log.error("outbox entry %s can never be published (%s): set aside for an operator, not retried",
+                  item.key, reason)

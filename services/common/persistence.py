@@ -321,6 +321,7 @@ class InMemoryOutbox:
         self._lock = threading.Lock()
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._handed_out: set[str] = set()
+        self.parked: dict[str, dict[str, Any]] = {}
         self.wake: Callable[[], None] = lambda: None
 
     def attach(self, wake: threading.Event) -> None:
@@ -348,6 +349,11 @@ class InMemoryOutbox:
             for item in items:
                 self._pending.pop(item.key, None)
                 self._handed_out.discard(item.key)
+
+    def park(self, item: OutboxItem, reason: str) -> None:
+        with self._lock:
+            self.parked[item.key] = {"events": item.events, "reason": reason}
+        self.done([item])
 
 
 class InMemoryStores:
@@ -454,6 +460,7 @@ class CommitOutbox:
     process; ``done(items)`` deletes their pointers once Kafka acknowledged the events."""
 
     COLLECTION = "outbox"
+    PARKED = "outbox_parked"
 
     def __init__(self, db: Database, *, grace_s: float = 10.0, abandon_s: float = 60.0,
                  now: Callable[[], float] = time.time) -> None:
@@ -519,6 +526,16 @@ class CommitOutbox:
         keys = [item.key for item in items]
         if keys:
             _db_call(self.pointers.delete_many)({"_id": {"$in": keys}})
+
+    def park(self, item: OutboxItem, reason: str) -> None:
+        """Set aside an entry that Kafka refuses for good: its events and the reason go to
+        ``outbox_parked`` (for an operator), its pointer is deleted, so it is never retried."""
+        try:
+            _insert(self.db[self.PARKED], {"_id": item.key, "events": item.events, "reason": reason,
+                                           "at": self.now()})
+        except DuplicateKeyError:
+            pass  # parked before (by another relay, or before a crash)
+        self.done([item])
 
 
 class MongoOnceStore(OnceStore):
