@@ -109,6 +109,9 @@ class OutboxRelay:
         self.published = 0
         self.parked = 0
         self._failing_since: float | None = None
+        # Monotonic time of the last pass that worked: the runtime reports NOT_SERVING when it
+        # stands still (the broker or the database has been failing the relay for too long).
+        self.progress_at = time.monotonic()
         for source in self.sources:
             source.attach(self._wake)
 
@@ -127,6 +130,7 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 moved = self.run_once()
+                self.progress_at = time.monotonic()
                 if self._failing_since is not None:
                     log.info("outbox relay works again after %.0f s", time.monotonic() - self._failing_since)
                     self._failing_since = None

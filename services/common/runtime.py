@@ -92,12 +92,14 @@ class ServiceRuntime:
 
     # -- parts ------------------------------------------------------------------------------
     def add_outbox_relay(self, sources: list) -> OutboxRelay:
-        """Publish the pending events of ``sources`` (collections with document outboxes, or a
-        ``services.common.persistence.CommitOutbox``) from a thread of this process."""
+        """Publish the pending events of ``sources`` (the ``CommitOutbox`` of the service's
+        stores) from a thread of this process; watched like a consumer (no pass that works for
+        ``stall_after_s``: NOT_SERVING)."""
         self._producer = make_producer(self.settings.kafka_bootstrap, f"{self.settings.service_name}-relay")
         self.relay = OutboxRelay(self._producer, sources, poll_interval_s=self.settings.outbox_poll_interval_s,
                                  sweep_interval_s=self.settings.outbox_sweep_interval_s)
-        self._spawn("outbox-relay", self.relay.run)
+        relay = self.relay
+        self._spawn("outbox-relay", relay.run, progress=lambda: relay.progress_at)
         self._stops.append(self.relay.stop)
         return self.relay
 

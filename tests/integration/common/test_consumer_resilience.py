@@ -236,3 +236,34 @@ def test_a_consumer_thread_that_died_is_started_again_and_carries_on(kafka_boots
     eventually(lambda: probe.status() == SERVING, what="health to be SERVING again")
     [part] = probe.runtime.parts
     assert part.deaths == 1 and effects.applied == 10
+
+
+class FailingOutbox:
+    """An outbox whose database is gone: every pass of the relay fails."""
+
+    def attach(self, wake) -> None:
+        pass
+
+    def detach(self) -> None:
+        pass
+
+    def pending(self, sweep: bool = False, limit: int = 500):
+        raise pymongo.errors.AutoReconnect("connection refused")
+
+
+def test_a_relay_that_cannot_work_makes_the_service_not_serving(kafka_bootstrap, public_key_file, unique, caplog):
+    settings = ServiceSettings(service_name="probe", kafka_bootstrap=kafka_bootstrap, grpc_port=0,
+                               auth_public_key_file=public_key_file, auth_issuer="llr-test-idp",
+                               topic_namespace=f"{unique}.", outbox_poll_interval_s=0.05)
+    runtime = ServiceRuntime(settings, stall_after_s=1.0)
+    try:
+        runtime.add_outbox_relay([FailingOutbox()])
+        runtime.serve_grpc([])
+        with grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            eventually(lambda: health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+                       == NOT_SERVING, what="health to report the stuck relay")
+        assert runtime.problems and runtime.problems[0].startswith("outbox-relay made no progress")
+        assert len(warnings_about(caplog, "outbox relay pass failed")) == 1, "logged once, not every pass"
+    finally:
+        runtime.stop(grace_s=0)
