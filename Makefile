@@ -24,7 +24,7 @@ chromium:
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 # <<< kpi dashboard test
 
-.PHONY: help deps infra-deps run test unit integration bench stop status keys lock clean
+.PHONY: help deps infra-deps run test unit integration bench chaos stop status keys lock clean
 
 help:
 	@echo "make run    - install what is needed, start Kafka, FerretDB and the services with demo data"
@@ -79,6 +79,13 @@ test: deps
 # Benchmarks (never part of `make test`): writes bench-results.json and prints a table.
 bench: deps
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Chaos (never part of `make test`, which runs a short schedule): KILLS SIGKILLs of the broker,
+# FerretDB and the services under load, on private servers, then the audit; SEED picks the order.
+KILLS ?= 20
+SEED ?= 1
+chaos: deps
+	$(PY) -m tests.integration.e2e.chaos --kills $(KILLS) --seed $(SEED)
 
 unit: deps
 	$(PY) -m pytest tests/unit
