@@ -5,6 +5,25 @@ in ``services.common.grpc_server`` stays the single translation table.
 """
 from __future__ import annotations
 
+QUOTE_CHARS = 64        # an error message quotes at most this much of a value the caller sent
+MAX_DETAILS_BYTES = 1000  # and is itself at most this long (UTF-8), see grpc_server
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """``value`` quoted for an error message, cut to ``limit`` characters ('abc'... marks a cut):
+    an answer never echoes a large input back (a huge status message exceeds what a gRPC client
+    accepts as metadata, and the caller would see RESOURCE_EXHAUSTED instead of the error)."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def cut(text: str, max_bytes: int = MAX_DETAILS_BYTES) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes (on a character boundary, "..." added)."""
+    raw = text.encode("utf-8", "replace")
+    if len(raw) <= max_bytes:
+        return text
+    return raw[:max_bytes - 3].decode("utf-8", "ignore") + "..."
+
 
 class DomainError(Exception):
     """A rule said no. ``reason`` is human readable and is returned to the caller."""

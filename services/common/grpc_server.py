@@ -1,8 +1,24 @@
 """gRPC server bootstrap shared by every service: health checking, reflection, authentication,
-the domain-error to status-code mapping and the ``PlatformService.WhoAmI`` call."""
+the request limits, the domain-error to status-code mapping and the ``PlatformService.WhoAmI`` call.
+
+Bad input never crashes a call or floods a client:
+
+* every unary request is checked against the limits of its fields (``services.common.limits``)
+  before the servicer sees it;
+* a status message is at most ``errors.MAX_DETAILS_BYTES`` long (the messages themselves quote
+  input with ``errors.quote``): gRPC sends it as metadata, and a client refuses metadata above
+  8 KiB by default, which would turn the error into RESOURCE_EXHAUSTED;
+* an exception that is not a ``DomainError`` is a bug: it is logged with its traceback and
+  answered INTERNAL with a short, fixed message (never the exception's text, which may quote
+  the request);
+* a request may be at most ``MAX_REQUEST_BYTES`` (the largest legitimate one, a 256 KiB
+  credential to verify, fits with room to spare), an answer at most ``MAX_RESPONSE_BYTES``
+  (what a default gRPC client accepts).
+"""
 from __future__ import annotations
 
 import logging
+import traceback
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -13,11 +29,16 @@ from grpc_reflection.v1alpha import reflection
 
 from llr.common.v1 import platform_pb2, platform_pb2_grpc
 
-from . import errors
+from google.protobuf import message as pb_message
+
+from . import errors, limits
 from .auth import AuthInterceptor, TokenVerifier, current_principal
 from .grpc_util import wrap_rpc_handler
 
 log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 # One translation table from domain errors to gRPC status codes, most specific first.
 STATUS_FOR: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
@@ -36,28 +57,50 @@ def status_for(exc: errors.DomainError) -> grpc.StatusCode:
     return next(code for cls, code in STATUS_FOR if isinstance(exc, cls))
 
 
+def _check_limits(request: object) -> None:
+    """The limits of a request message of the platform (a request stream is checked by its servicer)."""
+    if isinstance(request, pb_message.Message) and request.DESCRIPTOR.full_name.startswith("llr."):
+        limits.check(request)
+
+
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Turns a ``DomainError`` raised by a handler into its status code with the reason as details."""
+    """Checks the request's limits, turns a ``DomainError`` raised by a handler into its status
+    code with the (length-capped) reason as details, and any other exception into INTERNAL."""
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
         if handler is None:
             return None
+        method = handler_call_details.method
+
+        def fail(context, exc: Exception):
+            if isinstance(exc, errors.DomainError):
+                context.abort(status_for(exc), errors.cut(exc.reason))
+            log.error("%s failed unexpectedly: %s: %s\n%s", method, type(exc).__name__, errors.cut(str(exc), 500),
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method} ({type(exc).__name__}); "
+                          "the service logged it")
 
         def unary(fn):
             def call(request, context):
                 try:
+                    _check_limits(request)
                     return fn(request, context)
-                except errors.DomainError as exc:
-                    context.abort(status_for(exc), exc.reason)
+                except grpc.RpcError:
+                    raise   # the call itself broke (e.g. the client cancelled a request stream)
+                except Exception as exc:
+                    fail(context, exc)
             return call
 
         def streaming(fn):
             def call(request, context):
                 try:
+                    _check_limits(request)
                     yield from fn(request, context)
-                except errors.DomainError as exc:
-                    context.abort(status_for(exc), exc.reason)
+                except grpc.RpcError:
+                    raise
+                except Exception as exc:
+                    fail(context, exc)
             return call
 
         return wrap_rpc_handler(handler, unary, streaming)
@@ -110,7 +153,8 @@ def build_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{service_name}-grpc"),
         interceptors=[AuthInterceptor(verifier, public_methods), ErrorInterceptor()],
-        options=[("grpc.so_reuseport", 0)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+                 ("grpc.max_send_message_length", MAX_RESPONSE_BYTES)],
     )
     registrations = list(registrations)
     registrations.append((platform_pb2_grpc.add_PlatformServiceServicer_to_server, PlatformServicer(service_name),

@@ -1,0 +1,39 @@
+"""Dates in requests: one parser, and the clock rule for dates of things that already happened.
+
+Every date field of the API is an ISO date ``YYYY-MM-DD`` from 2000-01-01 to 2099-12-31 (its
+limit in the contract, ``services.common.limits``). A date that records a fact of the past (an
+assessment made, guidance given, a training module completed) must also lie within a window
+that ends today on the service's clock: ``recorded_date``. Each service names its window next to
+the field (proto comment) and why.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from .errors import InvalidArgument
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(field: str, value: str) -> date:
+    """``value`` as a date; INVALID_ARGUMENT naming ``field`` unless it is ``YYYY-MM-DD``."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidArgument(field, "must be an ISO date (YYYY-MM-DD)")
+
+
+def recorded_date(field: str, value: str, today: date, *, max_age_days: int) -> date:
+    """The date of a fact of the past: ``value`` (empty = ``today``) must not be after ``today``
+    nor more than ``max_age_days`` before it."""
+    day = parse_date(field, value) if value else today
+    if day > today:
+        raise InvalidArgument(field, f"must not be after today ({today.isoformat()})")
+    earliest = today - timedelta(days=max_age_days)
+    if day < earliest:
+        raise InvalidArgument(field, f"must not be before {earliest.isoformat()} "
+                                     f"(at most {max_age_days} days before today)")
+    return day
