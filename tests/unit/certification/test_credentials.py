@@ -15,7 +15,7 @@ from services.certification.domain.credentials.keys import (
     IssuerKey, did_key_verification_method, load_public_key, public_key_multibase,
 )
 from services.certification.domain.credentials.status_list import StatusPurpose, VC_CONTEXT
-from services.certification.domain.credentials.verify import VerificationStatus, verify
+from services.certification.domain.credentials.verify import VerificationStatus, nested_deeper_than, verify
 from services.certification.domain.values import CredentialType
 
 from .builders import T0, issued_leercoach, issuer_key, policy, status_lists
@@ -199,6 +199,23 @@ def test_malformed_input():
     assert verify({"@context": ["x"]}, {}, key.public_keys(), T0).status is VerificationStatus.MALFORMED
     with pytest.raises(ValueError):
         verify({}, {}, {}, datetime(2025, 1, 1))
+
+
+@pytest.mark.parametrize("document, reason", [
+    ("[" * 100_000 + "]" * 100_000, "nests more than 32 levels deep"),
+    ('{"a": ' * 30_000 + "1" + "}" * 30_000, "nests more than 32 levels deep"),
+    (b"\xff\xfe", "is not UTF-8"),
+    ("1" * 300_000, "longer than"),
+    ("9" * 5000, "is not JSON"),   # Python refuses integers of more than 4300 digits
+])
+def test_documents_too_deep_or_too_large_are_malformed_without_parsing(document, reason):
+    result = verify(document, {}, issuer_key().public_keys(), T0)
+    assert result.status is VerificationStatus.MALFORMED and reason in result.reason
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    deep_text = json.dumps({"name": "[" * 1000, "nested": [[[{"a": ["]"]}]]]})
+    assert not nested_deeper_than(deep_text, 6) and nested_deeper_than(deep_text, 4)
 
 
 def test_keys_from_configuration_formats():

@@ -12,10 +12,15 @@
 
 The result's ``status`` is the most important problem (order of ``VerificationStatus`` below)
 and ``problems`` lists all of them.
+
+A document is measured before it is parsed: more than ``MAX_JSON_CHARS`` characters or nesting
+deeper than ``MAX_JSON_DEPTH`` arrays and objects is MALFORMED (a credential nests about five
+levels; Python's parser would otherwise recurse once per level and fail on 100,000 of them).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -39,6 +44,10 @@ class VerificationStatus(StrEnum):
 
 
 _PRIORITY = list(VerificationStatus)
+MAX_JSON_CHARS = 256 * 1024
+MAX_JSON_DEPTH = 32
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 @dataclass(frozen=True)
@@ -72,15 +81,43 @@ class _Invalid(Exception):
         self.problem = Problem(code, reason)
 
 
+def nested_deeper_than(text: str, depth: int) -> bool:
+    """Whether the JSON text ``text`` nests arrays and objects more than ``depth`` levels deep
+    (brackets inside strings do not count); linear, without parsing."""
+    level = 0
+    for bracket in _BRACKET.finditer(_STRING_LITERAL.sub('""', text)):
+        level += 1 if bracket.group() in "[{" else -1
+        if level > depth:
+            return True
+    return False
+
+
 def _load(value: Mapping[str, Any] | str | bytes, what: str) -> dict[str, Any]:
-    if isinstance(value, (str, bytes)):
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Invalid(VerificationStatus.MALFORMED, f"{what} is not UTF-8 text") from None
+    if isinstance(value, str):
+        if len(value) > MAX_JSON_CHARS:
+            raise _Invalid(VerificationStatus.MALFORMED, f"{what} is longer than {MAX_JSON_CHARS} characters")
+        if nested_deeper_than(value, MAX_JSON_DEPTH):
+            raise _Invalid(VerificationStatus.MALFORMED, f"{what} nests more than {MAX_JSON_DEPTH} levels deep")
         try:
             value = json.loads(value)
-        except ValueError as exc:
-            raise _Invalid(VerificationStatus.MALFORMED, f"{what} is not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise _Invalid(VerificationStatus.MALFORMED, f"{what} is not JSON: {str(exc)[:200]}") from None
     if not isinstance(value, Mapping):
         raise _Invalid(VerificationStatus.MALFORMED, f"{what} is not a JSON object")
     return dict(value)
+
+
+def parse_document(value: str | bytes) -> dict[str, Any] | None:
+    """The JSON object in ``value``, or None when it is not one (too large, too deep, not JSON)."""
+    try:
+        return _load(value, "document")
+    except _Invalid:
+        return None
 
 
 def _instant(document: Mapping[str, Any], field: str) -> datetime | None:
