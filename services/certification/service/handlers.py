@@ -13,8 +13,6 @@ the request id, so a retry after a lost answer finds what the first attempt crea
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import uuid
@@ -28,8 +26,10 @@ from services.common.auth import Principal, Role
 from services.common.clock import Clock
 from services.common.errors import (
     AlreadyExists, ConcurrencyConflict, FailedPrecondition, FieldErrors, InvalidArgument, NotFound, PermissionDenied,
+    quote,
 )
 
+from services.common.paging import PageTokens
 from services.common.persistence import AggregateNotFound, Decision, Record
 
 from ..adapters import events as event_mapping
@@ -45,7 +45,7 @@ from ..domain.credentials.credential import IssuerProfile, issue_credential
 from ..domain.credentials.data_integrity import add_proof
 from ..domain.credentials.keys import IssuerKey, public_key_multibase
 from ..domain.credentials.status_list import StatusList, StatusPurpose
-from ..domain.credentials.verify import VerificationResult, verify
+from ..domain.credentials.verify import VerificationResult, parse_document, verify
 from ..domain.errors import OrganisationNotAccredited
 from ..domain.model import Candidate, MentoringOrganisation, TrainingRecord, parse_enum
 from ..domain.policy import (
@@ -61,6 +61,7 @@ ID_NAMESPACE = uuid.UUID("4d1c8a52-93b7-5e0f-8a4e-6b0f3f0c7d21")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_CREDENTIAL_BYTES = 256 * 1024
+CERTIFICATE_PAGES = PageTokens("ListCertificates")   # cursor: the last certificate id of a page
 LIVE = (CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED)
 LIVE_VALUES = tuple(status.value for status in LIVE)
 T = TypeVar("T")
@@ -155,19 +156,19 @@ class CertificationService:
     def _organisation(self, organisation_id: str) -> MentoringOrganisation:
         doc = self.repo.organisation(organisation_id)
         if doc is None:
-            raise OrganisationNotAccredited(f"organisation {organisation_id} is not accredited by the regisseur")
+            raise OrganisationNotAccredited(f"organisation {quote(organisation_id)} is not accredited by the regisseur")
         return organisation_from(doc)
 
     def _candidate_doc(self, candidate_id: str, field: str = "candidate_id") -> dict[str, Any]:
         doc = self.repo.candidate(candidate_id)
         if doc is None:
-            raise NotFound(f"{field} {candidate_id!r}: no such candidate")
+            raise NotFound(f"{field} {quote(candidate_id)}: no such candidate")
         return doc
 
     def _certificate_doc(self, certificate_id: str) -> dict[str, Any]:
         doc = self.repo.certificate(certificate_id)
         if doc is None:
-            raise NotFound(f"certificate_id {certificate_id!r}: no such certificate")
+            raise NotFound(f"certificate_id {quote(certificate_id)}: no such certificate")
         return doc
 
     def _policy(self, day: date) -> CertificationPolicy:
@@ -200,7 +201,7 @@ class CertificationService:
                 return Decision(organisation_from({"_id": organisation_id, **result}))
             org = organisation_from(as_doc(record))
             if org.is_accredited:
-                raise AlreadyExists(f"organisation {organisation_id} is already accredited")
+                raise AlreadyExists(f"organisation {quote(organisation_id)} is already accredited")
             org, event = org.reinstate(now=self._now())
             fields = organisation_fields(org)
             return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
@@ -222,7 +223,7 @@ class CertificationService:
         try:
             return self.repo.organisations.update(organisation_id, suspend)
         except AggregateNotFound:
-            raise NotFound(f"organisation_id {organisation_id!r}: no such organisation") from None
+            raise NotFound(f"organisation_id {quote(organisation_id)}: no such organisation") from None
 
     # --- candidates and training ---------------------------------------------------------------------
     def register_candidate(self, p: Principal, *, request_id: str, organisation_id: str, person_id: str,
@@ -230,7 +231,7 @@ class CertificationService:
         p.require(*WRITERS)
         if p.role is Role.MENTORING_ORGANISATION:
             if organisation_id and organisation_id != p.organisation_id:
-                raise PermissionDenied(f"organisation {p.organisation_id} may not register candidates for {organisation_id}")
+                raise PermissionDenied(f"organisation {p.organisation_id} may not register candidates for {quote(organisation_id)}")
             organisation_id = p.organisation_id
         require_fields(request_id=request_id, organisation_id=organisation_id, person_id=person_id)
         parse_enum(CredentialType, "role", role)
@@ -250,8 +251,8 @@ class CertificationService:
                                         remembering({**fields, "trainings": [], "assignments": []}, key, fp, fields),
                                         self._pending([event], 1, request_id))
         if registered["_id"] != candidate_id:
-            raise AlreadyExists(f"person {person_id} is already registered as {candidate.role} "
-                                f"by organisation {organisation_id}")
+            raise AlreadyExists(f"person {quote(person_id)} is already registered as {candidate.role} "
+                                f"by organisation {quote(organisation_id)}")
         return candidate_from(registered)
 
     def _change_candidate(self, p: Principal, candidate_id: str, key: str, fp: str, field: str,
@@ -272,7 +273,7 @@ class CertificationService:
         try:
             return self.repo.candidates.update(candidate_id, decide)
         except AggregateNotFound:
-            raise NotFound(f"{field} {candidate_id!r}: no such candidate") from None
+            raise NotFound(f"{field} {quote(candidate_id)}: no such candidate") from None
 
     def record_training(self, p: Principal, *, request_id: str, candidate_id: str, module_id: str, hours: str,
                         completed_on: str, result: str) -> TrainingRecord:
@@ -366,7 +367,7 @@ class CertificationService:
             with attempt:
                 record = self.repo.certificates.load(certificate_id)
                 if record is None:
-                    raise NotFound(f"certificate_id {certificate_id!r}: no such certificate")
+                    raise NotFound(f"certificate_id {quote(certificate_id)}: no such certificate")
                 doc = as_doc(record)
                 self._check_scope(p, doc["organisation_id"])
                 if (result := self._replayed(doc, key, fp)) is not None:
@@ -463,20 +464,13 @@ class CertificationService:
         p.require(*READERS)
         if p.role is Role.MENTORING_ORGANISATION:
             if organisation_id and organisation_id != p.organisation_id:
-                raise PermissionDenied(f"organisation {p.organisation_id} may not list certificates of {organisation_id}")
+                raise PermissionDenied(f"organisation {p.organisation_id} may not list certificates of {quote(organisation_id)}")
             organisation_id = p.organisation_id
         if not 0 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
         size = page_size or DEFAULT_PAGE_SIZE
-        after = ""
-        if page_token:
-            try:
-                after = base64.urlsafe_b64decode(page_token.encode()).decode()
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                after = ""
-            if not after or not after.startswith("c:"):
-                raise InvalidArgument("page_token", "is not a token returned by ListCertificates")
-            after = after[2:]
+        scope = (organisation_id, candidate_id, holder_id, role, status)
+        after = CERTIFICATE_PAGES.cursor(page_token, *scope)
         filters: dict[str, Any] = {}
         for field, value in (("organisation_id", organisation_id), ("candidate_id", candidate_id),
                              ("holder_id", holder_id)):
@@ -490,7 +484,7 @@ class CertificationService:
         token = ""
         if len(items) > size:
             items = items[:size]
-            token = base64.urlsafe_b64encode(f"c:{items[-1].certificate.certificate_id}".encode()).decode()
+            token = CERTIFICATE_PAGES.issue(items[-1].certificate.certificate_id, *scope)
         return items, token
 
     # --- mentor assignments --------------------------------------------------------------------------
@@ -559,7 +553,7 @@ class CertificationService:
         parsed = self._parse_status_list_url(url)
         doc = self.repo.status_list(parsed[1]) if parsed else None
         if doc is None:
-            raise NotFound(f"status_list_credential {url!r}: no such status list of this issuer")
+            raise NotFound(f"status_list_credential {quote(url)}: no such status list of this issuer")
         purpose, _ = parsed
         status_list = StatusList(url, purpose, size=doc["size"], stride=doc["stride"], offset=doc["offset"])
         for index in self.repo.set_status_indexes(purpose, url):
@@ -575,10 +569,7 @@ class CertificationService:
         if len(credential_json.encode()) > MAX_CREDENTIAL_BYTES:
             raise InvalidArgument("credential_json", f"must be at most {MAX_CREDENTIAL_BYTES} bytes")
         lists: dict[str, Any] = {}
-        try:
-            document = json.loads(credential_json)
-        except ValueError:
-            document = None
+        document = parse_document(credential_json)   # None when malformed: verify() says why
         entries = document.get("credentialStatus", []) if isinstance(document, dict) else []
         for entry in entries if isinstance(entries, list) else [entries]:
             url = entry.get("statusListCredential") if isinstance(entry, dict) else None
