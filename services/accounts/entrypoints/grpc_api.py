@@ -5,12 +5,14 @@ from llr.accounts.v1 import accounts_service_pb2 as pb
 from llr.accounts.v1 import accounts_service_pb2_grpc as rpc
 
 from services.common.auth import current_principal
-from services.common.errors import InvalidArgument
+from services.common.errors import InvalidArgument, quote
+from services.common.paging import PageTokens
 
 from .. import domain as d
 from ..service.handlers import AccountsService, translate_errors
 
 DEFAULT_PAGE, MAX_PAGE = 50, 500
+ENTRY_PAGES = PageTokens("ListEntries")   # an offset into the ledger (append-only), per person
 
 
 def _iso(value) -> str:
@@ -54,23 +56,21 @@ class AccountServicer(rpc.AccountServiceServicer):
     def ListEntries(self, request, context):
         if request.page_size < 0 or request.page_size > MAX_PAGE:
             raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE}")
-        try:
-            start = int(request.page_token or 0)
-        except ValueError as exc:
-            raise InvalidArgument("page_token", "is not a token this service issued") from exc
+        start = ENTRY_PAGES.offset(request.page_token, request.person_id)
         entries = self.s.account(current_principal(), request.person_id).entries
         size = request.page_size or DEFAULT_PAGE
         page = entries[start:start + size]
         more = start + size < len(entries)
         return pb.ListEntriesResponse(entries=[entry_pb(e) for e in page],
-                                      next_page_token=str(start + size) if more else "")
+                                      next_page_token=ENTRY_PAGES.issue_offset(start + size, request.person_id)
+                                      if more else "")
 
     def ExplainBalance(self, request, context):
         account = self.s.account(current_principal(), request.person_id)
         try:
             wallet = d.WalletRef.parse(request.wallet) if request.wallet else d.BUDGET_WALLET
         except Exception as exc:
-            raise InvalidArgument("wallet", f"unknown wallet {request.wallet!r}") from exc
+            raise InvalidArgument("wallet", f"unknown wallet {quote(request.wallet)}") from exc
         x = translate_errors(account.explain)(wallet)
         return pb.ExplainBalanceResponse(
             wallet=wallet.key, balance=x.balance, held=x.held, available=x.available,
@@ -102,7 +102,7 @@ class AccountServicer(rpc.AccountServiceServicer):
         current_principal()
         kind = request.kind or None
         if kind and kind not in {k.value for k in d.PolicyKind}:
-            raise InvalidArgument("kind", f"unknown policy kind {kind!r}")
+            raise InvalidArgument("kind", f"unknown policy kind {quote(kind)}")
         return pb.ListPoliciesResponse(policies=[
             pb.Policy(id=v.id, kind=v.kind.value, effective_from=_iso(v.effective_from),
                       effective_until=_iso(v.effective_until), source=v.source or "",

@@ -18,6 +18,8 @@ from llr.population.v1 import events_pb2 as _population_events  # noqa: F401
 from services.common import errors as common
 from services.common.auth import Principal, Role
 from services.common.clock import Clock
+from services.common.dates import recorded_date
+from services.common.errors import quote
 from services.common.envelope import EventEnvelope, from_timestamp, unwrap
 
 from .. import domain as d
@@ -30,6 +32,9 @@ from ..domain.account import account_id_for
 
 log = logging.getLogger(__name__)
 BUDGET = d.BUDGET_WALLET
+# A counter or the regisseur records a purchase, guidance or assessment at most a year after it
+# happened (366 days: a leap year too); anything older is a data migration, not an API call.
+RECORDED_WITHIN_DAYS = 366
 
 EDUCATION = {1: "low", 2: "medium", 3: "high"}
 LABOUR = {1: "employed", 2: "jobseeker", 3: "inactive"}
@@ -90,7 +95,7 @@ class AccountsService:
         try:
             return self.repo.change(account_id_for(person_id), translate_errors(change))
         except AggregateNotFound:
-            raise common.NotFound(f"person {person_id} has no account") from None
+            raise common.NotFound(f"person {quote(person_id)} has no account") from None
 
     # -- population feed -------------------------------------------------------------------
     def on_population_event(self, envelope: EventEnvelope) -> None:
@@ -220,16 +225,13 @@ class AccountsService:
         self.authorize(principal, person_id)
         loaded = self.repo.get(person_id)
         if loaded is None:
-            raise common.NotFound(f"person {person_id} has no account")
+            raise common.NotFound(f"person {quote(person_id)} has no account")
         return loaded.account
 
-    def _today(self, iso: str, field: str) -> date:
-        if not iso:
-            return self.clock.now().date()
-        try:
-            return date.fromisoformat(iso)
-        except ValueError as exc:
-            raise common.InvalidArgument(field, "must be an ISO date (YYYY-MM-DD)") from exc
+    def _recorded(self, iso: str, field: str) -> date:
+        """The date of a purchase, guidance or assessment (empty = today): a fact of the past,
+        so not after today on the service clock (UTC), and at most ``RECORDED_WITHIN_DAYS`` before."""
+        return recorded_date(field, iso, self.clock.now().date(), max_age_days=RECORDED_WITHIN_DAYS)
 
     @staticmethod
     def _key(request_id: str) -> str:
@@ -239,7 +241,7 @@ class AccountsService:
 
     def buy_career_cheque(self, principal: Principal, person_id: str, request_id: str, purchase_iso: str):
         self.authorize(principal, person_id)
-        key, purchase = self._key(request_id), self._today(purchase_iso, "purchase_date")
+        key, purchase = self._key(request_id), self._recorded(purchase_iso, "purchase_date")
 
         def change(loaded: LoadedAccount):
             acc = loaded.account
@@ -252,7 +254,7 @@ class AccountsService:
     def record_guidance(self, principal: Principal, person_id: str, request_id: str, cheque_id: str, hours: int,
                         date_iso: str, final: bool, outcome: str):
         self.authorize(principal, person_id)
-        key, day = self._key(request_id), self._today(date_iso, "guidance_date")
+        key, day = self._key(request_id), self._recorded(date_iso, "guidance_date")
         if hours <= 0:
             raise common.InvalidArgument("hours", "must be > 0")
         return self._mutate_person(person_id, lambda a: d.record_career_guidance(
@@ -262,7 +264,7 @@ class AccountsService:
     def assess_complexity(self, principal: Principal, person_id: str, request_id: str, complex_: bool,
                           note: str, date_iso: str):
         self.authorize(principal, person_id, regisseur_only=True)
-        key, day = self._key(request_id), self._today(date_iso, "assessed_on")
+        key, day = self._key(request_id), self._recorded(date_iso, "assessed_on")
         return self._mutate_person(person_id, lambda a: d.record_complexity_assessment(
             a.account, assessment_id=d.common.derived_id(a.account.account_id, key, "assessment"), idempotency_key=key,
             assessed_on=day, complex=complex_, assessor_id=principal.subject, now=self.clock.now(), note=note))
