@@ -2,9 +2,12 @@
 use case, translate the answer. Domain errors become status codes in the shared ErrorInterceptor."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from llr.enrolments.v1 import enrolments_service_pb2 as api
 from llr.enrolments.v1 import enrolments_service_pb2_grpc as api_grpc
 
+from services.common import limits
 from services.common.auth import current_principal
 
 from ..adapters import mapping as m
@@ -21,6 +24,12 @@ def _row(r) -> EnrolmentRow:
     return EnrolmentRow(person_id=r.person_id, offer_id=r.offer_id, planned_start=r.planned_start,
                         planned_end=r.planned_end, instrument=m.instrument_from_pb(r.instrument),
                         provider_reference=r.provider_reference, leercoach_id=r.leercoach_id)
+
+
+def _bulk_row(r) -> EnrolmentRow:
+    """A streamed row, with the fields out of their limits (the server checks unary requests
+    as a whole; a bad row of an upload fails alone, in its result)."""
+    return replace(_row(r), out_of_limits=tuple(limits.violations(r)))
 
 
 class EnrolmentServicer(api_grpc.EnrolmentServiceServicer):
@@ -100,7 +109,7 @@ class EnrolmentServicer(api_grpc.EnrolmentServiceServicer):
         return api.DeclareDropOutResponse(enrolment=_enrolment(view))
 
     def BulkCreateEnrolments(self, request_iterator, context):
-        results = self.service.bulk_create(current_principal(), (_row(r) for r in request_iterator))
+        results = self.service.bulk_create(current_principal(), (_bulk_row(r) for r in request_iterator))
         return api.BulkCreateEnrolmentsResponse(
             results=[api.RowResult(row=r.row, enrolment_id=r.enrolment_id, error_code=r.error_code, field=r.field,
                                    reason=r.reason, replayed=r.replayed) for r in results],

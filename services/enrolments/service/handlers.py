@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from collections.abc import Mapping
+from itertools import islice
 from hashlib import sha256
 from typing import Any, Callable, Iterable
 
@@ -34,9 +35,10 @@ from services.common.auth import Principal, Role
 from services.common.clock import Clock
 from services.common.envelope import EventEnvelope, UnknownEventType, unwrap
 from services.common.errors import (
-    AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound,
-    PermissionDenied,
+    AlreadyExists, DomainError, FailedPrecondition, FieldErrors, InvalidArgument, NotFound,
+    PermissionDenied, quote,
 )
+from services.common.paging import PageTokens
 from services.common.persistence import AggregateNotFound, Decision, Record
 
 from ..adapters import mapping as m
@@ -56,6 +58,11 @@ READERS = (Role.REGISSEUR, Role.SERVICE, Role.PROVIDER)
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 INSERT_CHUNK = 500
+# One upload answers one result per row in a single message: 10,000 rows keep that answer within
+# what a default gRPC client accepts (4 MiB) even when every row fails with a long reason.
+MAX_BULK_ROWS = 10_000
+# cursor: the last id of a page; the filters (provider, status) are part of the token
+PAGE_TOKENS = {"offers": PageTokens("ListOffers"), "enrolments": PageTokens("ListEnrolments")}
 MAX_REMEMBERED_REQUESTS = 20
 
 
@@ -102,6 +109,9 @@ class EnrolmentRow:
     instrument: str
     provider_reference: str
     leercoach_id: str = ""
+    # (field, problem) of every field out of its limit in the contract (found by the entrypoint):
+    # such a row is answered INVALID_ARGUMENT and goes no further
+    out_of_limits: tuple[tuple[str, str], ...] = ()
 
     def fingerprint(self) -> str:
         return fingerprint(self.person_id, self.offer_id, self.planned_start, self.planned_end, self.instrument,
@@ -175,7 +185,7 @@ class EnrolmentService:
         except AlreadyExists:
             existing = self._provider(provider_id)
             if (existing.name, existing.mandated_career_centre) != (provider.name, mandated_career_centre):
-                raise AlreadyExists(f"provider {provider_id} is already accredited (as {existing.name!r})") from None
+                raise AlreadyExists(f"provider {quote(provider_id)} is already accredited (as {quote(existing.name)})") from None
             return existing
         return provider
 
@@ -189,7 +199,7 @@ class EnrolmentService:
         try:
             return self.repo.providers.update(provider_id, decide)
         except AggregateNotFound:
-            raise NotFound(f"provider_id {provider_id!r}: no such provider") from None
+            raise NotFound(f"provider_id {quote(provider_id)}: no such provider") from None
 
     def suspend_provider(self, p: Principal, *, request_id: str, provider_id: str, reason: str) -> Provider:
         require("request_id", request_id)
@@ -204,7 +214,7 @@ class EnrolmentService:
         self._check_read(p, provider_id, f"provider {provider_id}")
         doc = self.repo.provider(provider_id)
         if doc is None:
-            raise NotFound(f"provider_id {provider_id!r}: no such provider")
+            raise NotFound(f"provider_id {quote(provider_id)}: no such provider")
         return m.provider_from(doc)
 
     # --- offers ----------------------------------------------------------------------------------
@@ -231,7 +241,7 @@ class EnrolmentService:
         require("offer_id", offer_id)
         doc = self.repo.offer(offer_id)
         if doc is None:
-            raise NotFound(f"offer_id {offer_id!r}: no such offer")
+            raise NotFound(f"offer_id {quote(offer_id)}: no such offer")
         self._check_read(p, doc["provider_id"], f"offer {offer_id}")
         return m.offer_from(doc)
 
@@ -244,13 +254,14 @@ class EnrolmentService:
         return {"provider_id": provider_id} if provider_id else {}
 
     def _page(self, stream: str, where: dict[str, Any], page_size: int, page_token: str) -> tuple[list[dict], str]:
-        if page_size < 0:
-            raise InvalidArgument("page_size", "must not be negative")
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        docs = self.repo.list(stream, where, size + 1, page_token)
+        if not 0 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        size = page_size or DEFAULT_PAGE_SIZE
+        tokens, scope = PAGE_TOKENS[stream], sorted(where.items())
+        docs = self.repo.list(stream, where, size + 1, tokens.cursor(page_token, *scope))
         more = len(docs) > size
         docs = docs[:size]
-        return docs, (docs[-1]["_id"] if more else "")
+        return docs, (tokens.issue(docs[-1]["_id"], *scope) if more else "")
 
     def list_offers(self, p: Principal, *, page_size: int, page_token: str, provider_id: str = ""):
         docs, token = self._page("offers", self._scope_filter(p, provider_id), page_size, page_token)
@@ -262,7 +273,7 @@ class EnrolmentService:
 
     def _replay(self, doc: dict[str, Any], fp: str) -> EnrolmentView:
         if doc.get("fp") != fp:
-            raise AlreadyExists(f"provider_reference {doc['provider_reference']!r} was already used for "
+            raise AlreadyExists(f"provider_reference {quote(doc['provider_reference'])} was already used for "
                                 f"enrolment {doc['_id']} with different details")
         return self._view(doc)
 
@@ -288,7 +299,7 @@ class EnrolmentService:
             offers[row.offer_id] = self.repo.offer(row.offer_id)
         offer_doc = offers[row.offer_id]
         if offer_doc is None:
-            raise NotFound(f"offer_id {row.offer_id!r}: no such offer")
+            raise NotFound(f"offer_id {quote(row.offer_id)}: no such offer")
         enrolment = Enrolment.request(
             enrolment_id=derived_id("enrolment", provider.provider_id, row.provider_reference),
             person_id=row.person_id, provider=provider, offer=m.offer_from(offer_doc), instrument=row.instrument,
@@ -296,7 +307,7 @@ class EnrolmentService:
             provider_reference=row.provider_reference, now=now, policy=policy,
             leercoach_id=row.leercoach_id or None)
         if enrolment.leercoach_id and not self.leercoach_is_valid(enrolment.leercoach_id, enrolment.planned_start):
-            raise FailedPrecondition(f"leercoach_id {enrolment.leercoach_id!r} holds no valid leercoach "
+            raise FailedPrecondition(f"leercoach_id {quote(enrolment.leercoach_id)} holds no valid leercoach "
                                      f"certificate on the planned start {enrolment.planned_start.isoformat()}")
         return enrolment
 
@@ -394,7 +405,9 @@ class EnrolmentService:
         provider_id = self._provider_of(p)
         provider = self._provider(provider_id)
         provider.ensure_can_post()
-        rows = list(rows)
+        rows = list(islice(rows, MAX_BULK_ROWS + 1))
+        if len(rows) > MAX_BULK_ROWS:
+            raise InvalidArgument("rows", f"an upload has at most {MAX_BULK_ROWS} rows; split it into several")
         now = self._now()
         policy = self._policy_now(now)
         results = [RowResult(row=i) for i in range(len(rows))]
@@ -407,10 +420,12 @@ class EnrolmentService:
         for i, row in enumerate(rows):
             res = results[i]
             try:
+                if row.out_of_limits:
+                    raise FieldErrors(list(row.out_of_limits))
                 if ids[i] in first_of_id:
                     j = first_of_id[ids[i]]
                     if fps[j] != fps[i]:
-                        raise AlreadyExists(f"provider_reference {row.provider_reference!r} is used by row {j} "
+                        raise AlreadyExists(f"provider_reference {quote(row.provider_reference)} is used by row {j} "
                                             "with different details")
                     res.enrolment_id, res.replayed = ids[i], True
                     continue
@@ -462,7 +477,7 @@ class EnrolmentService:
         require("enrolment_id", enrolment_id)
         doc = self.repo.enrolment(enrolment_id)
         if doc is None:
-            raise NotFound(f"enrolment_id {enrolment_id!r}: no such enrolment")
+            raise NotFound(f"enrolment_id {quote(enrolment_id)}: no such enrolment")
         self._check_read(p, doc["provider_id"], f"enrolment {enrolment_id}")
         return self._view(doc)
 
@@ -505,7 +520,7 @@ class EnrolmentService:
         try:
             return self.repo.enrolments.update(enrolment_id, decide)
         except AggregateNotFound:
-            raise NotFound(f"enrolment_id {enrolment_id!r}: no such enrolment") from None
+            raise NotFound(f"enrolment_id {quote(enrolment_id)}: no such enrolment") from None
 
     def _command(self, p: Principal, request_id: str, enrolment_id: str, name: str, change) -> EnrolmentView:
         provider_id = self._provider_of(p)
