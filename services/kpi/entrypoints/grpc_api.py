@@ -2,13 +2,12 @@
 regisseur. Reads the published (disclosure-controlled) cells from the board; never the state."""
 from __future__ import annotations
 
-import base64
-
 from llr.kpi.v1 import kpi_service_pb2 as api
 from llr.kpi.v1 import kpi_service_pb2_grpc as api_grpc
 
 from services.common.auth import Role, current_principal
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import InvalidArgument, NotFound, quote
+from services.common.paging import PageTokens
 
 from ..adapters.cells import to_pb
 from ..service.board import Board
@@ -24,20 +23,8 @@ def _page_size(value: int) -> int:
     return value or DEFAULT_PAGE
 
 
-def _offset(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        value = int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("page_token", "not a token of this service") from None
-    if value < 0:
-        raise InvalidArgument("page_token", "not a token of this service")
-    return value
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(str(offset).encode()).decode()
+# An offset into the (kpi, cell)-ordered cells matching the filters, which are part of the token.
+CELL_PAGES = PageTokens("KpiService.List")
 
 
 class KpiServicer(api_grpc.KpiServiceServicer):
@@ -52,16 +39,18 @@ class KpiServicer(api_grpc.KpiServiceServicer):
             raise InvalidArgument("cell", "required")
         cell = self.board.get(request.kpi, request.cell)
         if cell is None:
-            raise NotFound(f"no published cell {request.kpi} {request.cell}")
+            raise NotFound(f"no published cell {quote(request.kpi)} {quote(request.cell)}")
         return api.GetResponse(cell=to_pb(cell))
 
     def List(self, request, context):
         current_principal().require(*READERS)
-        size, offset = _page_size(request.page_size), _offset(request.page_token)
+        scope = (request.kpi, request.cell_prefix)
+        size, offset = _page_size(request.page_size), CELL_PAGES.offset(request.page_token, *scope)
         cells = self.board.list(request.kpi, request.cell_prefix)
         page = cells[offset:offset + size]
         more = offset + size < len(cells)
-        return api.ListResponse(cells=[to_pb(c) for c in page], next_page_token=_token(offset + size) if more else "")
+        return api.ListResponse(cells=[to_pb(c) for c in page],
+                                next_page_token=CELL_PAGES.issue_offset(offset + size, *scope) if more else "")
 
     def Subscribe(self, request, context):
         current_principal().require(*READERS)
