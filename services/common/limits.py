@@ -42,8 +42,8 @@ DEFAULT_MAX_LEN = {
 }
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"   # control characters but tab, line feed, carriage return
 _SHAPES: dict[int, tuple[re.Pattern[str], str]] = {
-    limits_pb2.SHAPE_ID: (re.compile(r"[^\s\x00-\x1f\x7f-\x9f]*"),
-                          "must be an identifier: no spaces or control characters"),
+    limits_pb2.SHAPE_ID: (re.compile("[^\x00-\x1f\x7f-\x9f\u2028\u2029]*"),
+                          "must be an identifier: one line without control characters"),
     limits_pb2.SHAPE_TEXT: (re.compile(f"[^{_CONTROL}]*"), "must not contain control characters"),
     limits_pb2.SHAPE_DATE: (re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
                             f"must be an ISO date YYYY-MM-DD from {EARLIEST_DATE} to {LATEST_DATE}"),

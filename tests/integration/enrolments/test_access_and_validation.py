@@ -92,10 +92,16 @@ def test_every_bad_field_is_invalid_argument_naming_it_and_nothing_is_written(cl
     err = rpc_error(client, "CreateEnrolment", enrol_request("no-such-offer"), p)
     assert err.code() == C.NOT_FOUND and "offer_id" in err.details()
     err = rpc_error(client, "CreateOffer", api.CreateOfferRequest(
-        request_id="o-bad", title="", price_cents=-1, hours=0, earliest_start="x", latest_start="2026-01-01"), p)
+        request_id="o-bad", title="", price_cents=-1, hours=0, earliest_start="", latest_start="2026-01-01"), p)
     assert err.code() == C.INVALID_ARGUMENT
     for field in ("title", "price_cents", "hours", "earliest_start", "instruments"):
         assert field in err.details()
+    # a value out of the contract's limits (shape, length) is refused before the rules are asked
+    err = rpc_error(client, "CreateOffer", api.CreateOfferRequest(
+        request_id="o-bad", title="t" * 201, earliest_start="x", latest_start="2026-01-01"), p)
+    assert err.code() == C.INVALID_ARGUMENT
+    assert err.details() == ("title: must be at most 200 characters (has 201); "
+                             "earliest_start: must be an ISO date YYYY-MM-DD from 2000-01-01 to 2099-12-31")
     assert client("ListEnrolments", api.ListEnrolmentsRequest(), p).enrolments == []
     assert [o.offer_id for o in client("ListOffers", api.ListOffersRequest(), p).offers] == [offer.offer_id]
     ok = client.enrol("prv-a", offer.offer_id, ref="OK")
