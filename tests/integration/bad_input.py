@@ -13,7 +13,8 @@ real Kafka and FerretDB (``Target``), and every answer must pass ``Target.check`
 * the status message fits a default client (at most 1000 bytes, never an echo of the input);
 * a refused mutating call leaves no event behind (no new commit carrying events in the
   service's database: the outbox publishes exactly the events of the commits), and the events
-  of an accepted one each fit in a Kafka record (else the change could never be published);
+  of an accepted one are each within the outbox's event size limit (else they could never be
+  published);
 * the service still reports SERVING on ``grpc.health.v1``.
 """
 from __future__ import annotations
@@ -32,13 +33,13 @@ from hypothesis import strategies as st
 from llr.common.v1 import limits_pb2
 from services.common.grpc_server import MAX_REQUEST_BYTES, bearer
 from services.common.limits import limit_of
+from services.common.outbox import MAX_EVENT_BYTES
 
 FD = descriptor.FieldDescriptor
 BROKEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE,
           grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED, grpc.StatusCode.DATA_LOSS,
           grpc.StatusCode.UNIMPLEMENTED}
 MAX_DETAILS_BYTES = 1000
-KAFKA_MAX_RECORD_BYTES = 1_000_000   # the broker's and producer's default limit is ~1 MiB
 # Just above the limits of ids (64 quoted, 100), names and reasons (200, 500), notes (2000), and
 # above the Kafka record limit (1.1 MB, the most frequent: what must never reach an event).
 HUGE = st.tuples(st.sampled_from(["a", "é", "\x00", " ", "[", "\U0001d11e", "\n"]),
@@ -144,11 +145,12 @@ class Target:
                 for doc in self.database[name].find({"events.0": {"$exists": True}}, {"_id": 1})}
 
     def assert_publishable(self, commits: set[tuple[str, str]]) -> None:
-        """Every event of ``commits`` fits in one Kafka record (or it could never be published)."""
+        """Every event of ``commits`` is within what an event may be (``MAX_EVENT_BYTES``, half of
+        Kafka's record limit): else the change could never be published."""
         for name, commit_id in commits:
             for event in self.database[name].find_one({"_id": commit_id})["events"]:
-                size = len(event["value"]) + len(event["key"].encode())
-                assert size < KAFKA_MAX_RECORD_BYTES, f"{name}/{commit_id}: an event of {size} bytes"
+                size = len(event["value"])
+                assert size <= MAX_EVENT_BYTES, f"{name}/{commit_id}: an event of {size} bytes"
 
     def serving(self) -> bool:
         reply = health_pb2_grpc.HealthStub(self.channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
