@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import grpc
+from google.protobuf import message as pb_message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from llr.common.v1 import platform_pb2, platform_pb2_grpc
-
-from google.protobuf import message as pb_message
 
 from . import errors, limits
 from .auth import AuthInterceptor, TokenVerifier, current_principal
