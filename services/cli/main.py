@@ -507,7 +507,7 @@ def enrol_bulk(file: Path = typer.Argument(..., metavar="FILE.csv",
     for r in reply.results if reply else []:
         line, request = rows[r.row]
         if r.error_code:
-            where = f"{r.field}: " if r.field else ""
+            where = f"{r.field}: " if r.field and not r.reason.startswith(r.field) else ""
             results[line] = (request.provider_reference, f"[red]{r.error_code}[/red]", escape(where + r.reason))
         else:
             replayed += r.replayed
@@ -728,8 +728,9 @@ def kpi_list(as_: str = AS, kpi: str = typer.Option("participation_12m", metavar
         if not (page := reply.next_page_token):
             break
     if not found:
-        err_console.print(f"no published cell of {name or 'any KPI'} matches {cell or 'any cell'!r} (a KPI appears "
-                          f"once the events it counts have arrived)")
+        matching = f" matches {cell!r}" if cell else ""
+        err_console.print(f"no published cell of {name or 'any KPI'}{matching} (a KPI appears once the events it "
+                          f"counts have arrived)")
         raise typer.Exit(1)
     table = Table("kpi", "cell", "reference date", "value", "numerator/denominator")
     for c in found:
