@@ -5,12 +5,14 @@
     llr provider accredit|suspend|reinstate|show PROVIDER_ID --as vdab:REGISSEUR
     llr org accredit|suspend ORGANISATION_ID --as vdab:REGISSEUR
     llr policies [--kind KIND] --as vdab:REGISSEUR
-    llr offers --as PROVIDER:PROVIDER
+    llr offers [publish] --as PROVIDER:PROVIDER
     llr enrol post --as PROVIDER:PROVIDER --person P --offer O --start YYYY-MM-DD --end YYYY-MM-DD
     llr enrol bulk FILE.csv --as PROVIDER:PROVIDER                   # per-row results
-    llr enrol show ENROLMENT_ID --as PROVIDER:PROVIDER
+    llr enrol show|start|complete|dropout|cancel ENROLMENT_ID --as PROVIDER:PROVIDER
     llr account show PERSON_ID --as vdab:REGISSEUR                   # wallets, holds, explained balance
     llr account show PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID  # a counter serves one person
+    llr account credit|assess PERSON_ID --as vdab:REGISSEUR
+    llr cheque buy|guidance PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID
     llr cert register PERSON_ID --role LEERCOACH --as ORG:MENTORING_ORGANISATION
     llr cert train CANDIDATE_ID MODULE HOURS [--result PASSED] --as ORG:MENTORING_ORGANISATION
     llr cert issue CANDIDATE_ID --as ORG:MENTORING_ORGANISATION [--credential-out c.json]
@@ -60,13 +62,18 @@ org_app = _typer("Mentoring organisations (the regisseur accredits and suspends 
 cert_app = _typer("Mentor and leercoach certificates.")
 enrol_app = _typer("Training enrolments (as a training provider).")
 account_app = _typer("Learning and career accounts.")
+# `llr offers --as P:PROVIDER` lists (the group's callback), `llr offers publish` adds one.
+offers_app = typer.Typer(rich_markup_mode=None, add_completion=False, context_settings={"max_content_width": 120})
+cheque_app = _typer("Career cheques (loopbaancheques), at a citizen's counter.")
 kpi_app = _typer("Participation KPIs (aggregates only).")
 app.add_typer(stack_app, name="stack")
+app.add_typer(offers_app, name="offers")
 app.add_typer(provider_app, name="provider")
 app.add_typer(org_app, name="org")
 app.add_typer(cert_app, name="cert")
 app.add_typer(enrol_app, name="enrol")
 app.add_typer(account_app, name="account")
+app.add_typer(cheque_app, name="cheque")
 app.add_typer(kpi_app, name="kpi")
 
 AS = typer.Option(..., "--as", metavar="ORG:ROLE",
@@ -322,13 +329,19 @@ def policies(kind: str = typer.Option("", metavar="KIND",
 
 
 # --- training providers: offers and enrolments -----------------------------------------------------
-@app.command("offers")
+@offers_app.callback(invoke_without_command=True)
 @handled
-def offers(as_: str = AS,
+def offers(ctx: typer.Context,
+           as_: str = typer.Option("", "--as", metavar="ORG:ROLE", help="the provider, e.g. prov-cvo-gent:PROVIDER, "
+                                   "or the regisseur with --provider"),
            provider: str = typer.Option("", metavar="PROVIDER_ID", help="the regisseur: whose offers")) -> None:
-    """List the offers of the calling provider (or, for the regisseur, of --provider)."""
+    """A provider's offers: `llr offers --as P:PROVIDER` lists them, `llr offers publish` adds one."""
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
+    if ctx.invoked_subcommand:
+        return
+    if not as_:
+        raise UsageError("--as is required, e.g. llr offers --as prov-cvo-gent:PROVIDER")
     organisation, role, _ = parse_identity(as_)
     provider_id = provider or organisation
     if role not in (Role.PROVIDER, Role.REGISSEUR):
@@ -359,9 +372,44 @@ def offers(as_: str = AS,
                   title_justify="left")
     table.add_column("offer_id", no_wrap=True)  # copied into `llr enrol post --offer`
     for o in found:
-        instruments = ", ".join(_name(pb.FundingInstrument, "FUNDING_INSTRUMENT_", i) for i in o.instruments)
         table.add_row(escape(o.title), money(o.price_cents), str(o.hours), f"{o.earliest_start} .. {o.latest_start}",
-                      instruments, o.offer_id)
+                      _instrument_names(o.instruments), o.offer_id)
+    console.print(table)
+
+
+def _instrument_names(numbers) -> str:
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    return ", ".join(_name(pb.FundingInstrument, "FUNDING_INSTRUMENT_", i) for i in numbers)
+
+
+@offers_app.command("publish")
+@handled
+def offers_publish(as_: str = AS, title: str = typer.Option(..., metavar="TITLE"),
+                   price: str = typer.Option(..., metavar="EUR", help="the price in euro, e.g. 450 or 450.00"),
+                   hours: int = typer.Option(..., metavar="HOURS", help="contact hours"),
+                   earliest: str = typer.Option(..., metavar="YYYY-MM-DD", help="first possible start"),
+                   latest: str = typer.Option(..., metavar="YYYY-MM-DD", help="last possible start"),
+                   instrument: list[str] = typer.Option(["TRAINING_BUDGET"], metavar="INSTRUMENT",
+                                                        help=f"accepted funding (repeat for more): "
+                                                             f"{', '.join(INSTRUMENTS)}"),
+                   request_id: str = typer.Option("", metavar="ID",
+                                                  help="repeat a request safely (the offer id derives from it); "
+                                                       "default: a new one")) -> None:
+    """Publish an offer of the calling provider."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    kinds = [_enum(pb.FundingInstrument, "FUNDING_INSTRUMENT_", i, "instrument") for i in instrument]
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").CreateOffer(
+        pb.CreateOfferRequest(request_id=request_id or new_request_id(), title=title,
+                              price_cents=show.parse_euro(price, "price"), hours=hours, earliest_start=earliest,
+                              latest_start=latest, instruments=kinds), metadata=auth(as_))
+    o = reply.offer
+    table = _fields()
+    for label, value in (("offer_id", o.offer_id), ("title", escape(o.title)), ("price", money(o.price_cents)),
+                         ("hours", str(o.hours)), ("start window", f"{o.earliest_start} .. {o.latest_start}"),
+                         ("instruments", _instrument_names(o.instruments))):
+        table.add_row(label, value)
     console.print(table)
 
 
@@ -522,6 +570,63 @@ def enrol_bulk(file: Path = typer.Argument(..., metavar="FILE.csv",
     raise typer.Exit(1 if failed else 0)
 
 
+def _enrolment_change(rpc: str, request) -> None:
+    reply = getattr(_stub("enrolments", "enrolments_service", "EnrolmentService"), rpc)(request[0], metadata=request[1])
+    console.print(_enrolment_table(reply.enrolment))
+
+
+DATE_TODAY = typer.Option("", "--date", metavar="YYYY-MM-DD", help="default: the platform's today")
+
+
+@enrol_app.command("start")
+@handled
+def enrol_start(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS,
+                on: str = DATE_TODAY) -> None:
+    """Declare that the learner started (a funded enrolment)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    _enrolment_change("StartEnrolment", (pb.StartEnrolmentRequest(
+        request_id=new_request_id(), enrolment_id=enrolment_id, start_date=on), auth(as_)))
+
+
+@enrol_app.command("complete")
+@handled
+def enrol_complete(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS,
+                   hours: int = typer.Option(..., metavar="HOURS", help="hours attended"),
+                   outcome: str = typer.Option("PASSED", metavar="OUTCOME", help="PASSED, FAILED or ATTENDED"),
+                   on: str = DATE_TODAY) -> None:
+    """Declare a completion (the funding is captured)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    result = _enum(pb.Outcome, "OUTCOME_", outcome, "outcome")
+    _enrolment_change("CompleteEnrolment", (pb.CompleteEnrolmentRequest(
+        request_id=new_request_id(), enrolment_id=enrolment_id, hours_attended=hours, outcome=result,
+        completion_date=on), auth(as_)))
+
+
+@enrol_app.command("cancel")
+@handled
+def enrol_cancel(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS,
+                 reason: str = typer.Option(..., metavar="TEXT", help="why")) -> None:
+    """Cancel an enrolment before it started (the reservation is released)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    _enrolment_change("CancelEnrolment", (pb.CancelEnrolmentRequest(
+        request_id=new_request_id(), enrolment_id=enrolment_id, reason=reason), auth(as_)))
+
+
+@enrol_app.command("dropout")
+@handled
+def enrol_dropout(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS,
+                  hours: int = typer.Option(..., metavar="HOURS", help="hours attended"),
+                  on: str = DATE_TODAY) -> None:
+    """Declare that a learner dropped out of a started enrolment."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    _enrolment_change("DeclareDropOut", (pb.DeclareDropOutRequest(
+        request_id=new_request_id(), enrolment_id=enrolment_id, hours_attended=hours, dropout_date=on), auth(as_)))
+
+
 @enrol_app.command("show")
 @handled
 def enrol_show(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS) -> None:
@@ -576,6 +681,86 @@ def account_show(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_:
                       show.amount(line.balance_after, unit), show.amount(line.held_after, unit),
                       show.amount(line.available_after, unit), escape(e.explanation))
     console.print(lines)
+
+
+@account_app.command("assess")
+@handled
+def account_assess(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_: str = REGISSEUR,
+                   complex_: bool = typer.Option(..., "--complex/--not-complex",
+                                                 help="the regisseur's finding on the career question"),
+                   note: str = typer.Option("", metavar="TEXT"),
+                   on: str = typer.Option("", "--date", metavar="YYYY-MM-DD",
+                                          help="default: the platform's today")) -> None:
+    """Record the regisseur's assessment of a person's career question (complex or not)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").RecordComplexityAssessment(
+        pb.RecordComplexityAssessmentRequest(request_id=new_request_id(), person_id=person_id, complex=complex_,
+                                             note=note, assessed_on=on), metadata=auth(as_))
+    console.print(f"assessment {reply.assessment_id} recorded for {person_id}: "
+                  f"{'complex' if complex_ else 'not complex'}")
+
+
+@account_app.command("credit")
+@handled
+def account_credit(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
+                   amount_eur: str = typer.Argument(..., metavar="EUR", help="e.g. 100 or 100.00"),
+                   explanation: str = typer.Option(..., metavar="TEXT", help="why (shown in the balance)"),
+                   as_: str = REGISSEUR) -> None:
+    """Credit a person's training budget (the regisseur)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").CreditBudget(
+        pb.CreditBudgetRequest(request_id=new_request_id(), person_id=person_id,
+                               amount_cents=show.parse_euro(amount_eur, "amount"), explanation=explanation),
+        metadata=auth(as_))
+    w = reply.wallet
+    console.print(f"{w.wallet} of {person_id}: balance {show.amount(w.balance, w.unit)}, "
+                  f"available {show.amount(w.available, w.unit)}")
+
+
+def _cheque_table(c) -> Table:
+    table = _fields()
+    for label, value in (("cheque_id", c.cheque_id), ("status", c.status), ("bought", c.purchase_date),
+                         ("hours", f"{c.hours_used} of {c.hours} h used"), ("start by", c.start_deadline),
+                         ("own contribution", money(c.own_contribution_cents)), ("policy", c.policy_version_id)):
+        if value:
+            table.add_row(label, value)
+    return table
+
+
+@cheque_app.command("buy")
+@handled
+def cheque_buy(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_: str = AS,
+               on: str = typer.Option("", "--date", metavar="YYYY-MM-DD", help="default: the platform's today")) -> None:
+    """Sell a career cheque to the person at the counter (or hear why not)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").BuyCareerCheque(
+        pb.BuyCareerChequeRequest(request_id=new_request_id(), person_id=person_id, purchase_date=on),
+        metadata=auth(as_))
+    console.print(_cheque_table(reply.cheque))
+    for reason in reply.reasons:
+        console.print(f"- {escape(reason)}")
+
+
+@cheque_app.command("guidance")
+@handled
+def cheque_guidance(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
+                    cheque_id: str = typer.Argument(..., metavar="CHEQUE_ID"),
+                    hours: int = typer.Argument(..., metavar="HOURS"), as_: str = AS,
+                    final: bool = typer.Option(False, "--final", help="the trajectory ends here (unused hours lapse)"),
+                    outcome: str = typer.Option("", metavar="OUTCOME", help="at evaluation, e.g. POP_DELIVERED"),
+                    on: str = typer.Option("", "--date", metavar="YYYY-MM-DD",
+                                           help="default: the platform's today")) -> None:
+    """Record a career-guidance session on a cheque."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").RecordCareerGuidance(
+        pb.RecordCareerGuidanceRequest(request_id=new_request_id(), person_id=person_id, cheque_id=cheque_id,
+                                       hours=hours, guidance_date=on, final=final, outcome=outcome),
+        metadata=auth(as_))
+    console.print(_cheque_table(reply.cheque))
 
 
 # --- certification ----------------------------------------------------------------------------------

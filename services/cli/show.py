@@ -23,6 +23,20 @@ def money(cents: int) -> str:
     return f"EUR {sign}{euros}.{rest:02d}"
 
 
+def parse_euro(text: str, option: str) -> int:
+    """``450``, ``450.5`` or ``450.00`` (euro) as integer cents; positive, at most two decimals."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text.strip().removeprefix("EUR").strip())
+    except InvalidOperation:
+        raise UsageError(f"--{option} must be an amount in euro such as 450 or 450.00; got {text!r}") from None
+    cents = value * 100
+    if cents <= 0 or cents != cents.to_integral_value():
+        raise UsageError(f"--{option} must be a positive amount in euro with at most two decimals; got {text!r}")
+    return int(cents)
+
+
 def amount(value: int, unit: str) -> str:
     if unit == "EUR_CENT":
         return money(value)

@@ -59,8 +59,8 @@ def cli_platform(stack, tmp_path_factory):
     try:
         wait_for(lambda: platform.printed("platform running"), 300, "the platform to be ready", pause_s=1)
         today = date.today()
-        people = [p for p in population.generate(40, 3, today) if 25 <= (today - p.birth_date).days // 365 <= 64]
-        assert len(people) >= 12, "the seed population has too few adults of working age"
+        people = [p for p in population.generate(60, 3, today) if 25 <= (today - p.birth_date).days // 365 <= 64]
+        assert len(people) >= 20, "the seed population has too few adults of working age"
         population.publish(people, SystemClock(), bootstrap=stack.settings.kafka_bootstrap,
                            topic=f"{run_id}.llr.population.v1.events")
         regisseur = bearer(token("vdab", Role.REGISSEUR))

@@ -315,3 +315,93 @@ def test_a_platform_that_is_not_running_is_named(llr, cli_platform):
     assert result.exit_code == 1
     assert "UNAVAILABLE: the enrolments service at 127.0.0.1:" in result.stderr
     assert "is the platform running (`make run`)?" in result.stderr
+
+
+# --- more of the users' jobs: offers, the enrolment's life, cheques, the regisseur's account work ----
+def test_a_provider_publishes_an_offer(llr):
+    code, out, err = llr("offers", "publish", *AS_PROVIDER, "--title", "Excel gevorderd", "--price", "320.50",
+                         "--hours", "12", "--earliest", "2027-01-04", "--latest", "2027-06-30",
+                         "--instrument", "TRAINING_BUDGET", "--instrument", "training_leave")
+    assert code == 0, err
+    assert field(out, "price") == "EUR 320.50" and field(out, "instruments") == "TRAINING_BUDGET, TRAINING_LEAVE"
+    offer_id = field(out, "offer_id")
+    code, listed, _ = llr("offers", *AS_PROVIDER)
+    assert code == 0 and offer_id in listed and "Excel gevorderd" in listed
+    code, _, err = llr("offers", "publish", *AS_PROVIDER, "--title", "X", "--price", "12,50", "--hours", "1",
+                       "--earliest", "2027-01-04", "--latest", "2027-01-05")
+    assert code == 2 and "--price must be an amount in euro such as 450 or 450.00; got '12,50'" in err
+    code, _, err = llr("offers", "publish", *REGISSEUR, "--title", "X", "--price", "10", "--hours", "1",
+                       "--earliest", "2027-01-04", "--latest", "2027-01-05")
+    assert code == 1 and err.startswith("PERMISSION_DENIED: ")
+
+
+def funded_enrolment(llr, cli_platform, person: str, reference: str) -> str:
+    start = cli_platform.today + timedelta(days=3)
+    code, out, err = llr("enrol", "post", *AS_PROVIDER, "--person", person, "--offer", cli_platform.offer_id,
+                         "--start", start.isoformat(), "--end", (start + timedelta(days=20)).isoformat(),
+                         "--reference", reference)
+    assert code == 0, err
+    enrolment_id = field(out, "enrolment_id")
+
+    def funded():
+        _, shown, _ = llr("enrol", "show", enrolment_id, *AS_PROVIDER)
+        return field(shown, "status") == "FUNDED"
+    wait_for(funded, 60, "the enrolment to be funded")
+    return enrolment_id
+
+
+def test_a_provider_declares_start_and_completion(llr, cli_platform):
+    enrolment_id = funded_enrolment(llr, cli_platform, cli_platform.persons[9], "CLI-LIFE-1")
+    code, out, err = llr("enrol", "complete", enrolment_id, "--hours", "30", *AS_PROVIDER)
+    assert code == 1 and err.startswith("FAILED_PRECONDITION: "), err  # not started yet
+    code, out, err = llr("enrol", "start", enrolment_id, *AS_PROVIDER)
+    assert code == 0 and field(out, "status") == "STARTED", err
+    assert field(out, "started") == cli_platform.today.isoformat()  # default: the platform's today
+    code, out, err = llr("enrol", "complete", enrolment_id, "--hours", "28", "--outcome", "PASSED", *AS_PROVIDER)
+    assert code == 0 and field(out, "status") == "COMPLETED" and field(out, "outcome") == "PASSED", err
+    assert field(out, "hours attended") == "28"
+    code, _, err = llr("enrol", "complete", enrolment_id, "--hours", "1", "--outcome", "GREAT", *AS_PROVIDER)
+    assert code == 2 and "--outcome must be one of PASSED, FAILED, ATTENDED; got 'GREAT'" in err
+
+
+def test_a_provider_declares_a_dropout_and_cancels_another(llr, cli_platform):
+    enrolment_id = funded_enrolment(llr, cli_platform, cli_platform.persons[10], "CLI-LIFE-2")
+    assert llr("enrol", "start", enrolment_id, *AS_PROVIDER)[0] == 0
+    code, out, err = llr("enrol", "dropout", enrolment_id, "--hours", "6", *AS_PROVIDER)
+    assert code == 0 and field(out, "status") == "DROPPED_OUT" and field(out, "hours attended") == "6", err
+    enrolment_id = funded_enrolment(llr, cli_platform, cli_platform.persons[11], "CLI-LIFE-3")
+    code, out, err = llr("enrol", "cancel", enrolment_id, "--reason", "course full", *AS_PROVIDER)
+    assert code == 0 and field(out, "status") == "CANCELLED", err
+    assert field(out, "cancellation reason").startswith("course full")
+
+
+def test_the_regisseur_credits_a_budget_and_assesses_a_career_question(llr, cli_platform):
+    person = cli_platform.persons[12]
+    code, out, err = llr("account", "credit", person, "100", "--explanation", "bonus for a shortage occupation",
+                         *REGISSEUR)
+    assert code == 0 and f"TRAINING_BUDGET of {person}: balance EUR 600.00, available EUR 600.00" in out, err
+    code, _, err = llr("account", "credit", person, "0.001", "--explanation", "x", *REGISSEUR)
+    assert code == 2 and "must be a positive amount in euro" in err
+    code, out, err = llr("account", "assess", person, "--complex", "--note", "several career switches", *REGISSEUR)
+    assert code == 0 and f"recorded for {person}: complex" in out, err
+    code, _, err = llr("account", "assess", person, "--not-complex", "--as", f"loket:CITIZEN_COUNTER:{person}")
+    assert code == 1 and err.strip() == "PERMISSION_DENIED: only the regisseur may do this"
+
+
+def test_a_counter_sells_a_career_cheque_and_records_guidance(llr, cli_platform):
+    sold = refused = None
+    for person in cli_platform.persons[13:]:
+        code, out, err = llr("cheque", "buy", person, "--as", f"loket-gent:CITIZEN_COUNTER:{person}")
+        if code == 0:
+            sold = sold or (person, field(out, "cheque_id"), out)
+        else:
+            assert code == 1 and err.startswith("FAILED_PRECONDITION: not eligible: "), err
+            refused = refused or err
+    assert sold, "nobody of the seed population could buy a career cheque"
+    person, cheque_id, out = sold
+    assert field(out, "bought") == cli_platform.today.isoformat() and field(out, "own contribution").startswith("EUR ")
+    code, out, err = llr("cheque", "guidance", person, cheque_id, "4", "--final", "--outcome", "POP_DELIVERED",
+                         "--as", f"loket-gent:CITIZEN_COUNTER:{person}")
+    assert code == 0 and "4 of" in field(out, "hours"), err
+    code, _, err = llr("cheque", "buy", person, "--as", "loket-gent:CITIZEN_COUNTER:pp-someone-else")
+    assert code == 1 and err.strip() == "PERMISSION_DENIED: a citizen's counter acts only for its own person"
