@@ -5,7 +5,8 @@
    only the public key; ``python -m infra.devtokens`` issues tokens with the private one);
 3. decides from the run record beside the data (``infra.runstate``) how to start, and says so:
    on fresh data with the demo, on data of an earlier run by resuming its time line (no second
-   demo; the clock continues where the platform stopped);
+   demo; the clock continues where the platform stopped; ready once the KPI service serves the
+   restored picture again);
 4. starts every service that has an entrypoint (``services/<name>/entrypoints/main.py``) as its
    own process, logs under ``.llr/logs``, and waits until each answers its gRPC health check;
 5. on fresh data runs the demo (``services/demo``): a synthetic Flanders on the population feed
@@ -209,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         if plan.run_demo:
             _run_demo({**os.environ, **extra_env}, procs, heartbeat)
             heartbeat.demo_completed()
+        elif plan.record is not None and plan.record.kind == runstate.DEMO:
+            # Resumed: ready means the KPIs of the data are served again, not only a healthy port.
+            _wait_for_kpi_state(procs, heartbeat)
         print_endpoints()
         print(f"platform time {runstate.short(plan.clock().now())}", flush=True)
         print("platform running; press Ctrl-C to stop", flush=True)
@@ -237,6 +241,37 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop(started_infra)
         print("stopped", flush=True)
     return 0
+
+
+def _wait_for_kpi_state(procs, heartbeat: Heartbeat, timeout_s: float = 180) -> None:
+    """Wait until the KPI service serves the cells of the data it restored (its state store and
+    changelog are read after its gRPC port is up)."""
+    import grpc
+
+    from llr.kpi.v1 import kpi_service_pb2 as pb
+    from llr.kpi.v1 import kpi_service_pb2_grpc as pb_grpc
+    from services.cli.connect import token
+    from services.common.auth import Role
+    from services.common.grpc_server import bearer
+
+    port = _grpc_port("kpi")
+    if not port or not any(name == "kpi" for name, _, _ in procs):
+        return
+    print("kpi            reading the KPI state of the data...", flush=True)
+    metadata = bearer(token("llr-run", Role.KPI_CONSUMER))
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = pb_grpc.KpiServiceStub(channel)
+        while time.monotonic() < deadline:
+            _check_services(procs)
+            heartbeat.beat()
+            try:
+                if stub.List(pb.ListRequest(kpi="participation_12m", page_size=1), metadata=metadata, timeout=5).cells:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.5)
+    print(f"note: the KPI service serves no cells yet after {timeout_s:.0f} s; see its log", flush=True)
 
 
 def _run_demo(env: dict[str, str], procs, heartbeat: Heartbeat) -> None:
