@@ -24,12 +24,13 @@ chromium:
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 # <<< kpi dashboard test
 
-.PHONY: help deps infra-deps run test unit integration bench chaos stop status keys lock clean
+.PHONY: help deps infra-deps run test unit integration bench chaos stop status reset keys lock clean
 
 help:
 	@echo "make run    - install what is needed, start Kafka, FerretDB and the services with demo data"
 	@echo "make test   - install what is needed and run the whole test suite on real Kafka and FerretDB"
 	@echo "make status / make stop - the local infrastructure"
+	@echo "make reset  - wipe the platform's data (Kafka, FerretDB, KPI state) and logs; keep the tools and keys"
 
 deps: $(VENV)/.stamp $(GEN)/.stamp infra-deps chromium
 infra-deps: $(KAFKA_LIBS)/.stamp $(FERRETDB)
@@ -99,6 +100,11 @@ status: $(VENV)/.stamp
 stop: $(VENV)/.stamp
 	$(PY) -m infra.stack stop
 
+# Wipe the platform's data and logs for a fresh demo; keeps the virtualenv, the Kafka jars, the
+# FerretDB binary, the generated code and the development keys (see infra/reset.py).
+reset: $(VENV)/.stamp
+	$(PY) -m infra.reset
+
 # Development keys (.llr/keys): the token-signing key pair and the credential issuer key; also
 # used by docker-compose.
 keys: $(VENV)/.stamp
@@ -113,5 +119,6 @@ lock:
 	  $(LLR)/lockenv/bin/pip freeze; } > requirements.lock
 	rm -rf $(LLR)/lockenv
 
+# Everything, tools included (the next make downloads and builds them again); `make reset` keeps them.
 clean: stop
 	rm -rf $(LLR)

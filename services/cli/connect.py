@@ -1,8 +1,9 @@
 """How the CLI reaches the services: endpoints from each service's settings, tokens signed with
-the development key pair that ``make run`` / ``make keys`` created under ``.llr/keys``."""
+the development key pair that ``make run`` / ``make keys`` created under ``.llr/keys``, and the
+platform's date from the run record ``make run`` keeps (``infra.runstate``)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import grpc
 
@@ -10,6 +11,8 @@ from infra.stack import InfraSettings
 from services.common.auth import Role, TokenIssuer
 from services.common.clock import SystemClock
 from services.common.grpc_server import bearer
+
+from .show import UsageError
 
 
 def endpoint(service: str) -> str:
@@ -31,16 +34,45 @@ def token(organisation_id: str, role: Role, person_id: str = "", hours: float = 
     try:
         key = key_file.read_bytes()
     except OSError as exc:
-        raise SystemExit(f"no development signing key at {key_file}: run `make keys` or `make run` first") from exc
+        raise UsageError(f"no development signing key at {key_file}: run `make keys` or `make run` first") from exc
     return TokenIssuer(key, "llr-dev-idp", SystemClock()).issue(
         organisation_id, role, person_id=person_id, ttl=timedelta(hours=hours))
 
 
-def auth(identity: str, person_id: str = "") -> list[tuple[str, str]]:
-    """Call metadata for ``ORG:ROLE`` (e.g. ``vdab:REGISSEUR``)."""
+def parse_identity(identity: str) -> tuple[str, Role, str]:
+    """``ORG:ROLE``, or ``ORG:CITIZEN_COUNTER:PERSON_ID`` for a counter serving one person, as
+    (organisation, role, person). A counter's token is bound to the person it serves, so the
+    accounts service lets it see that person's account only."""
+    roles = ", ".join(r.value for r in Role)
+    parts = identity.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise UsageError(f"--as must be ORGANISATION:ROLE (a counter: ORGANISATION:CITIZEN_COUNTER:PERSON_ID) "
+                         f"with ROLE one of {roles}; got {identity!r}")
     try:
-        org, role = identity.split(":", 1)
-        return bearer(token(org, Role(role.upper()), person_id))
-    except ValueError as exc:
-        roles = ", ".join(r.value for r in Role)
-        raise SystemExit(f"--as must be ORGANISATION:ROLE with ROLE one of {roles}; got {identity!r}") from exc
+        role = Role(parts[1].upper())
+    except ValueError:
+        raise UsageError(f"--as: unknown role {parts[1]!r}; the roles are {roles}") from None
+    person = parts[2] if len(parts) == 3 else ""
+    if role is Role.CITIZEN_COUNTER and not person:
+        raise UsageError(f"--as: a citizen's counter acts for the one person it serves: "
+                         f"--as {parts[0]}:CITIZEN_COUNTER:PERSON_ID")
+    if person and role is not Role.CITIZEN_COUNTER:
+        raise UsageError(f"--as: only a CITIZEN_COUNTER acts for a person; use {parts[0]}:{role.value}")
+    return parts[0], role, person
+
+
+def auth(identity: str) -> list[tuple[str, str]]:
+    """Call metadata for ``--as`` (e.g. ``vdab:REGISSEUR``)."""
+    organisation, role, person = parse_identity(identity)
+    return bearer(token(organisation, role, person))
+
+
+def platform_today() -> date:
+    """The platform's date: on the demo's time line after ``make run``, else the real date."""
+    from infra import runstate
+
+    try:
+        record = runstate.load(runstate.RunSettings().record_path(InfraSettings().home))
+    except runstate.RecordError:
+        record = None
+    return (record.platform_clock() if record else SystemClock()).now().date()

@@ -2,22 +2,34 @@
 
     llr stack start|stop|status
     llr token ORG ROLE [--person PERSON_ID]
-    llr offers --as PROVIDER:PROVIDER
+    llr provider accredit|suspend|reinstate|show PROVIDER_ID --as vdab:REGISSEUR
+    llr org accredit|suspend ORGANISATION_ID --as vdab:REGISSEUR
+    llr policies [--kind KIND] --as vdab:REGISSEUR
+    llr offers [publish] --as PROVIDER:PROVIDER
     llr enrol post --as PROVIDER:PROVIDER --person P --offer O --start YYYY-MM-DD --end YYYY-MM-DD
-    llr enrol show ENROLMENT_ID --as PROVIDER:PROVIDER
-    llr account show PERSON_ID --as vdab:REGISSEUR          # wallets, holds, explained balance
+    llr enrol bulk FILE.csv --as PROVIDER:PROVIDER                   # per-row results
+    llr enrol show|start|complete|dropout|cancel ENROLMENT_ID --as PROVIDER:PROVIDER
+    llr account show PERSON_ID --as vdab:REGISSEUR                   # wallets, holds, explained balance
+    llr account show PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID  # a counter serves one person
+    llr account credit|assess PERSON_ID --as vdab:REGISSEUR
+    llr cheque buy|guidance PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID
     llr cert register PERSON_ID --role LEERCOACH --as ORG:MENTORING_ORGANISATION
     llr cert train CANDIDATE_ID MODULE HOURS [--result PASSED] --as ORG:MENTORING_ORGANISATION
     llr cert issue CANDIDATE_ID --as ORG:MENTORING_ORGANISATION [--credential-out c.json]
     llr cert show CERTIFICATE_ID --as ORG:MENTORING_ORGANISATION [--credential-out c.json]
-    llr cert verify CREDENTIAL.json                          # public, no token
+    llr cert verify CREDENTIAL.json                                  # public, no token
     llr kpi list|watch [--kpi participation_12m] [--cell province=] --as statbel:KPI_CONSUMER
 
 ``--as ORG:ROLE`` signs a development token with the key ``make run`` created (.llr/keys).
+Exit codes: 0 done, 1 the platform said no (the gRPC status and its reason are printed) or a
+check failed, 2 a usage error (what to type instead is printed).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -25,26 +37,70 @@ from pathlib import Path
 import grpc
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from infra.stack import InfraError, Stack
 from services.common.auth import Role
 
-from .connect import auth, channel, token
+from . import show
+from .connect import auth, channel, endpoint, parse_identity, platform_today, token
+from .show import UsageError, money
 
-app = typer.Typer(help="The leer- en loopbaanrekening platform on this machine.", no_args_is_help=True)
-stack_app = typer.Typer(help="The local Kafka and FerretDB.", no_args_is_help=True)
-cert_app = typer.Typer(help="Mentor and leercoach certificates.", no_args_is_help=True)
-enrol_app = typer.Typer(help="Training enrolments (as a training provider).", no_args_is_help=True)
-account_app = typer.Typer(help="Learning and career accounts.", no_args_is_help=True)
-kpi_app = typer.Typer(help="Participation KPIs (aggregates only).", no_args_is_help=True)
+
+def _typer(help_text: str) -> typer.Typer:
+    # Plain (click-style) help: no boxes, and no `<bool>` type markers on flags; as wide as the
+    # terminal up to 120 columns, so one-line descriptions are not cut at 80.
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None, add_completion=False,
+                       context_settings={"max_content_width": 120})
+
+
+app = _typer("The leer- en loopbaanrekening platform on this machine.")
+stack_app = _typer("The local Kafka and FerretDB.")
+provider_app = _typer("Training providers (the regisseur accredits, suspends and reinstates them).")
+org_app = _typer("Mentoring organisations (the regisseur accredits and suspends them).")
+cert_app = _typer("Mentor and leercoach certificates.")
+enrol_app = _typer("Training enrolments (as a training provider).")
+account_app = _typer("Learning and career accounts.")
+# `llr offers --as P:PROVIDER` lists (the group's callback), `llr offers publish` adds one.
+offers_app = typer.Typer(rich_markup_mode=None, add_completion=False, context_settings={"max_content_width": 120})
+cheque_app = _typer("Career cheques (loopbaancheques), at a citizen's counter.")
+kpi_app = _typer("Participation KPIs (aggregates only).")
 app.add_typer(stack_app, name="stack")
+app.add_typer(offers_app, name="offers")
+app.add_typer(provider_app, name="provider")
+app.add_typer(org_app, name="org")
 app.add_typer(cert_app, name="cert")
 app.add_typer(enrol_app, name="enrol")
 app.add_typer(account_app, name="account")
+app.add_typer(cheque_app, name="cheque")
 app.add_typer(kpi_app, name="kpi")
-AS = typer.Option(..., "--as", help="ORG:ROLE, e.g. prov-cvo-gent:PROVIDER")
-console = Console()
+
+AS = typer.Option(..., "--as", metavar="ORG:ROLE",
+                  help="who acts, e.g. prov-cvo-gent:PROVIDER or vdab:REGISSEUR; a citizen's counter "
+                       "names the person it serves: loket-gent:CITIZEN_COUNTER:PERSON_ID")
+REGISSEUR = typer.Option(..., "--as", metavar="ORG:ROLE", help="the regisseur, e.g. vdab:REGISSEUR")
+
+
+def _instruments() -> list[str]:
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    return [n.removeprefix("FUNDING_INSTRUMENT_") for n in pb.FundingInstrument.keys() if not n.endswith("UNSPECIFIED")]
+
+
+INSTRUMENTS = _instruments()
+
+
+def _console(stderr: bool = False) -> Console:
+    # Outside a terminal (a pipe, a file, a test) rich would wrap at 80 columns: let lines be
+    # long. Messages on stderr are never wrapped (a terminal folds them itself).
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    return Console(stderr=stderr, width=None if wide else 200, soft_wrap=stderr)
+
+
+console = _console()
+err_console = _console(stderr=True)
+_last_service: list[str] = [""]
 
 
 def new_request_id() -> str:
@@ -52,10 +108,60 @@ def new_request_id() -> str:
 
 
 def fail_rpc(err: grpc.RpcError) -> None:
-    console.print(f"[red]{err.code().name}[/red]: {err.details()}")
+    code = err.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        service = _last_service[0]
+        err_console.print(f"[red]UNAVAILABLE[/red]: the {service} service at {endpoint(service)} does not answer; "
+                          f"is the platform running (`make run`)?")
+    else:
+        err_console.print(f"[red]{code.name}[/red]: {escape(err.details() or '')}")
     raise typer.Exit(1)
 
 
+def usage_error(message: str) -> None:
+    err_console.print(f"[red]error[/red]: {escape(message)}")
+    raise typer.Exit(2)
+
+
+def handled(fn):
+    """Every command: a usage error or an RPC error is one clear line on stderr, never a traceback."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as exc:
+            usage_error(str(exc))
+        except grpc.RpcError as err:
+            fail_rpc(err)
+    return run
+
+
+def _stub(service: str, module: str, name: str):
+    import importlib
+
+    _last_service[0] = service
+    rpc = importlib.import_module(f"llr.{service}.v1.{module}_pb2_grpc")
+    return getattr(rpc, f"{name}Stub")(channel(service))
+
+
+def _enum(enum, prefix: str, value: str, option: str) -> int:
+    """The protobuf enum number of ``prefix + VALUE``, or a clear error listing the choices."""
+    try:
+        return enum.Value(prefix + value.upper())
+    except ValueError:
+        choices = ", ".join(n.removeprefix(prefix) for n in enum.keys() if not n.endswith("UNSPECIFIED"))
+        raise UsageError(f"--{option} must be one of {choices}; got {value!r}") from None
+
+
+def _name(enum, prefix: str, number: int) -> str:
+    return enum.Name(number).removeprefix(prefix)
+
+
+def _fields(title: str | None = None) -> Table:
+    return Table("field", "value", title=title, title_justify="left")
+
+
+# --- the local infrastructure -------------------------------------------------------------------
 @stack_app.command("start")
 def stack_start() -> None:
     """Start Kafka and FerretDB (harmless when they already run)."""
@@ -63,7 +169,7 @@ def stack_start() -> None:
     try:
         started = stack.start()
     except InfraError as exc:
-        console.print(f"[red]error[/red]: {exc}")
+        err_console.print(f"[red]error[/red]: {escape(str(exc))}")
         raise typer.Exit(2)
     console.print(f"started: {', '.join(started) or 'nothing (already running)'}")
     console.print(stack.describe())
@@ -89,256 +195,747 @@ def stack_status() -> None:
 
 
 @app.command("token")
-def issue_token(organisation_id: str, role: Role, person: str = typer.Option("", help="person id (CITIZEN_COUNTER)"),
-                hours: float = 8) -> None:
+@handled
+def issue_token(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"),
+                role: Role = typer.Argument(..., metavar="ROLE"),
+                person: str = typer.Option("", metavar="PERSON_ID", help="the person a CITIZEN_COUNTER serves"),
+                hours: float = typer.Option(8, metavar="HOURS", help="validity")) -> None:
     """Print a development access token for ORGANISATION_ID acting as ROLE."""
     print(token(organisation_id, role, person, hours))
 
 
-@cert_app.command("verify")
-def cert_verify(credential: Path = typer.Argument(..., help="credential JSON file, or - for standard input")) -> None:
-    """Verify a certificate's credential (public: no token needed)."""
+# --- the regisseur: providers, organisations, policies -------------------------------------------
+def _provider_table(p) -> Table:
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    table = _fields()
+    table.add_row("provider_id", p.provider_id)
+    table.add_row("name", escape(p.name))
+    table.add_row("status", _name(pb.ProviderStatus, "PROVIDER_STATUS_", p.status))
+    if p.suspension_reason:
+        table.add_row("suspension reason", escape(p.suspension_reason))
+    table.add_row("mandated career centre", "yes" if p.mandated_career_centre else "no")
+    return table
+
+
+@provider_app.command("accredit")
+@handled
+def provider_accredit(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"),
+                      name: str = typer.Option(..., metavar="NAME", help="the provider's name"),
+                      career_centre: bool = typer.Option(False, "--career-centre",
+                                                         help="a mandated career centre (loopbaancentrum)"),
+                      as_: str = REGISSEUR) -> None:
+    """Accredit a training provider (again with the same name: nothing changes)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").AccreditProvider(
+        pb.AccreditProviderRequest(request_id=new_request_id(), provider_id=provider_id, name=name,
+                                   mandated_career_centre=career_centre), metadata=auth(as_))
+    console.print(_provider_table(reply.provider))
+
+
+@provider_app.command("suspend")
+@handled
+def provider_suspend(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"),
+                     reason: str = typer.Option(..., metavar="TEXT", help="why (shown to the provider)"),
+                     as_: str = REGISSEUR) -> None:
+    """Suspend a provider: it can post no new enrolments until it is reinstated."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").SuspendProvider(
+        pb.SuspendProviderRequest(request_id=new_request_id(), provider_id=provider_id, reason=reason),
+        metadata=auth(as_))
+    console.print(_provider_table(reply.provider))
+
+
+@provider_app.command("reinstate")
+@handled
+def provider_reinstate(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"), as_: str = REGISSEUR) -> None:
+    """Reinstate a suspended provider."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").ReinstateProvider(
+        pb.ReinstateProviderRequest(request_id=new_request_id(), provider_id=provider_id), metadata=auth(as_))
+    console.print(_provider_table(reply.provider))
+
+
+@provider_app.command("show")
+@handled
+def provider_show(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"), as_: str = AS) -> None:
+    """Show a provider (the regisseur, or the provider itself)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").GetProvider(
+        pb.GetProviderRequest(provider_id=provider_id), metadata=auth(as_))
+    console.print(_provider_table(reply.provider))
+
+
+def _organisation_table(o) -> Table:
     from llr.certification.v1 import certification_service_pb2 as pb
-    from llr.certification.v1 import certification_service_pb2_grpc as rpc
 
-    text = sys.stdin.read() if str(credential) == "-" else credential.read_text()
-    try:
-        reply = rpc.CertificationServiceStub(channel("certification")).Verify(pb.VerifyRequest(credential_json=text))
-    except grpc.RpcError as err:
-        fail_rpc(err)
-    status = pb.VerificationStatus.Name(reply.status).removeprefix("VERIFICATION_STATUS_")
-    colour = "green" if status == "VALID" else "red"
-    console.print(f"[{colour}]{status}[/{colour}]")
-    if reply.reason:
-        console.print(reply.reason)
-    for problem in reply.problems:
-        console.print(f"- {pb.VerificationStatus.Name(problem.status)}: {problem.reason}")
-    raise typer.Exit(0 if status == "VALID" else 1)
+    table = _fields()
+    table.add_row("organisation_id", o.organisation_id)
+    table.add_row("name", escape(o.name))
+    table.add_row("status", _name(pb.OrganisationStatus, "ORGANISATION_STATUS_", o.status))
+    if o.suspension_reason:
+        table.add_row("suspension reason", escape(o.suspension_reason))
+    return table
 
 
-@cert_app.command("show")
-def cert_show(certificate_id: str, as_: str = typer.Option(..., "--as", help="ORG:ROLE"),
-              credential_out: Path | None = typer.Option(None, help="write the signed credential JSON here")) -> None:
-    """Show a certificate and optionally save its signed credential."""
+@org_app.command("accredit")
+@handled
+def org_accredit(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"),
+                 name: str = typer.Option(..., metavar="NAME", help="the organisation's name"),
+                 as_: str = REGISSEUR) -> None:
+    """Accredit a mentoring organisation, or reinstate a suspended one."""
     from llr.certification.v1 import certification_service_pb2 as pb
-    from llr.certification.v1 import certification_service_pb2_grpc as rpc
 
-    try:
-        reply = rpc.CertificationServiceStub(channel("certification")).GetCertificate(
-            pb.GetCertificateRequest(certificate_id=certificate_id), metadata=auth(as_))
-    except grpc.RpcError as err:
-        fail_rpc(err)
-    c = reply.certificate
-    table = Table("field", "value")
-    for name in ("certificate_id", "holder_id", "organisation_id", "valid_from", "valid_until", "credential_id"):
-        table.add_row(name, str(getattr(c, name)))
-    table.add_row("status", pb.CertificateStatus.Name(c.status))
+    reply = _stub("certification", "certification_service", "CertificationService").AccreditOrganisation(
+        pb.AccreditOrganisationRequest(request_id=new_request_id(), organisation_id=organisation_id, name=name),
+        metadata=auth(as_))
+    console.print(_organisation_table(reply.organisation))
+
+
+@org_app.command("suspend")
+@handled
+def org_suspend(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"),
+                reason: str = typer.Option(..., metavar="TEXT", help="why"), as_: str = REGISSEUR) -> None:
+    """Suspend a mentoring organisation (`llr org accredit` reinstates it)."""
+    from llr.certification.v1 import certification_service_pb2 as pb
+
+    reply = _stub("certification", "certification_service", "CertificationService").SuspendOrganisation(
+        pb.SuspendOrganisationRequest(request_id=new_request_id(), organisation_id=organisation_id, reason=reason),
+        metadata=auth(as_))
+    console.print(_organisation_table(reply.organisation))
+
+
+@app.command("policies")
+@handled
+def policies(kind: str = typer.Option("", metavar="KIND",
+                                      help="TRAINING_BUDGET, TRAINING_CHEQUE, TRAINING_LEAVE or CAREER_CHEQUE; "
+                                           "default every kind"),
+             as_: str = AS) -> None:
+    """The policy versions of the accounts service: what is in force from when, and its source."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").ListPolicies(
+        pb.ListPoliciesRequest(kind=kind.upper()), metadata=auth(as_))
+    table = Table("policy", "kind", "in force", "captured at", "source", title="policies", title_justify="left")
+    for p in reply.policies:
+        period = f"{p.effective_from} .. {p.effective_until or 'open'}"
+        note = " (illustrative)" if p.illustrative else ""
+        table.add_row(p.id, p.kind, period, p.capture_point or "-", escape(p.source) + note)
     console.print(table)
-    if credential_out:
-        credential_out.write_text(json.dumps(json.loads(reply.credential_json), indent=2))
-        console.print(f"credential written to {credential_out}")
 
 
-def _stub(service: str, module: str, name: str):
-    import importlib
+# --- training providers: offers and enrolments -----------------------------------------------------
+@offers_app.callback(invoke_without_command=True)
+@handled
+def offers(ctx: typer.Context,
+           as_: str = typer.Option("", "--as", metavar="ORG:ROLE", help="the provider, e.g. prov-cvo-gent:PROVIDER, "
+                                   "or the regisseur with --provider"),
+           provider: str = typer.Option("", metavar="PROVIDER_ID", help="the regisseur: whose offers")) -> None:
+    """A provider's offers: `llr offers --as P:PROVIDER` lists them, `llr offers publish` adds one."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
-    rpc = importlib.import_module(f"llr.{service}.v1.{module}_pb2_grpc")
-    return getattr(rpc, f"{name}Stub")(channel(service))
-
-
-def _enum(enum, prefix: str, value: str, option: str) -> int:
-    """The protobuf enum number of ``prefix + VALUE``, or a clear error listing the choices."""
+    if ctx.invoked_subcommand:
+        return
+    if not as_:
+        raise UsageError("--as is required, e.g. llr offers --as prov-cvo-gent:PROVIDER")
+    organisation, role, _ = parse_identity(as_)
+    provider_id = provider or organisation
+    if role not in (Role.PROVIDER, Role.REGISSEUR):
+        raise UsageError("--as: offers are listed by a PROVIDER (its own) or the REGISSEUR (--provider)")
+    if role is Role.REGISSEUR and not provider:
+        raise UsageError("--provider: the regisseur names the provider whose offers to list")
+    stub = _stub("enrolments", "enrolments_service", "EnrolmentService")
+    metadata = auth(as_)
     try:
-        return enum.Value(prefix + value.upper())
-    except ValueError:
-        choices = ", ".join(n.removeprefix(prefix) for n in enum.keys() if not n.endswith("UNSPECIFIED"))
-        console.print(f"[red]error[/red]: --{option} must be one of {choices}; got {value!r}")
-        raise typer.Exit(2)
+        stub.GetProvider(pb.GetProviderRequest(provider_id=provider_id), metadata=metadata)
+    except grpc.RpcError as err:
+        if err.code() == grpc.StatusCode.NOT_FOUND:
+            raise UsageError(f"no provider {provider_id!r} is known to the platform (the regisseur accredits "
+                             f"providers: llr provider accredit)") from None
+        raise
+    found, page = [], ""
+    while True:
+        reply = stub.ListOffers(pb.ListOffersRequest(page_size=100, page_token=page,
+                                                     provider_id=provider if role is Role.REGISSEUR else ""),
+                                metadata=metadata)
+        found.extend(reply.offers)
+        if not (page := reply.next_page_token):
+            break
+    if not found:
+        console.print(f"provider {provider_id} has no offers")
+        return
+    table = Table("title", "price", "hours", "start window", "instruments", title=f"offers of {provider_id}",
+                  title_justify="left")
+    table.add_column("offer_id", no_wrap=True)  # copied into `llr enrol post --offer`
+    for o in found:
+        table.add_row(escape(o.title), money(o.price_cents), str(o.hours), f"{o.earliest_start} .. {o.latest_start}",
+                      _instrument_names(o.instruments), o.offer_id)
+    console.print(table)
+
+
+def _instrument_names(numbers) -> str:
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    return ", ".join(_name(pb.FundingInstrument, "FUNDING_INSTRUMENT_", i) for i in numbers)
+
+
+@offers_app.command("publish")
+@handled
+def offers_publish(as_: str = AS, title: str = typer.Option(..., metavar="TITLE"),
+                   price: str = typer.Option(..., metavar="EUR", help="the price in euro, e.g. 450 or 450.00"),
+                   hours: int = typer.Option(..., metavar="HOURS", help="contact hours"),
+                   earliest: str = typer.Option(..., metavar="YYYY-MM-DD", help="first possible start"),
+                   latest: str = typer.Option(..., metavar="YYYY-MM-DD", help="last possible start"),
+                   instrument: list[str] = typer.Option(["TRAINING_BUDGET"], metavar="INSTRUMENT",
+                                                        help=f"accepted funding (repeat for more): "
+                                                             f"{', '.join(INSTRUMENTS)}"),
+                   request_id: str = typer.Option("", metavar="ID",
+                                                  help="repeat a request safely (the offer id derives from it); "
+                                                       "default: a new one")) -> None:
+    """Publish an offer of the calling provider."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    kinds = [_enum(pb.FundingInstrument, "FUNDING_INSTRUMENT_", i, "instrument") for i in instrument]
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").CreateOffer(
+        pb.CreateOfferRequest(request_id=request_id or new_request_id(), title=title,
+                              price_cents=show.parse_euro(price, "price"), hours=hours, earliest_start=earliest,
+                              latest_start=latest, instruments=kinds), metadata=auth(as_))
+    o = reply.offer
+    table = _fields()
+    for label, value in (("offer_id", o.offer_id), ("title", escape(o.title)), ("price", money(o.price_cents)),
+                         ("hours", str(o.hours)), ("start window", f"{o.earliest_start} .. {o.latest_start}"),
+                         ("instruments", _instrument_names(o.instruments))):
+        table.add_row(label, value)
+    console.print(table)
 
 
 def _enrolment_table(e) -> Table:
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
-    table = Table("field", "value")
-    for name in ("enrolment_id", "person_id", "provider_id", "offer_id", "provider_reference", "planned_start",
-                 "planned_end", "price_cents", "leercoach_id"):
-        table.add_row(name, str(getattr(e, name)))
-    table.add_row("instrument", pb.FundingInstrument.Name(e.instrument).removeprefix("FUNDING_INSTRUMENT_"))
-    table.add_row("status", pb.EnrolmentStatus.Name(e.status).removeprefix("ENROLMENT_STATUS_"))
+    status = _name(pb.EnrolmentStatus, "ENROLMENT_STATUS_", e.status)
+    table = _fields()
+    for label, value in (("enrolment_id", e.enrolment_id), ("status", status),
+                         ("rejection reason", e.rejection_reason),
+                         ("cancellation reason", e.cancellation_reason + (" (late)" if e.late_cancellation else "")
+                          if e.cancellation_reason else ""),
+                         ("person_id", e.person_id), ("provider_id", e.provider_id), ("offer_id", e.offer_id),
+                         ("reference", e.provider_reference),
+                         ("instrument", _name(pb.FundingInstrument, "FUNDING_INSTRUMENT_", e.instrument)),
+                         ("planned", f"{e.planned_start} .. {e.planned_end}"),
+                         ("price", money(e.price_cents)), ("hours", str(e.hours)),
+                         ("leercoach_id", e.leercoach_id),
+                         ("reserved", money(e.reserved_cents) if e.reservation_id else ""),
+                         ("captured", money(e.captured_cents) if e.captured_cents else ""),
+                         ("started", e.start_date), ("ended", e.end_date),
+                         ("hours attended", str(e.hours_attended) if e.hours_attended else ""),
+                         ("outcome", _name(pb.Outcome, "OUTCOME_", e.outcome) if e.outcome else ""),
+                         ("next deadline", e.next_deadline)):
+        if value:
+            table.add_row(label, escape(value))
     return table
 
 
-@app.command("offers")
-def offers(as_: str = AS) -> None:
-    """List the offers of the calling provider."""
-    from llr.enrolments.v1 import enrolments_service_pb2 as pb
-
-    try:
-        reply = _stub("enrolments", "enrolments_service", "EnrolmentService").ListOffers(
-            pb.ListOffersRequest(page_size=100), metadata=auth(as_))
-    except grpc.RpcError as err:
-        fail_rpc(err)
-    table = Table("title", "price (EUR)", "hours", "start window")
-    table.add_column("offer_id", no_wrap=True, min_width=36)  # copied into `llr enrol post --offer`
-    for o in reply.offers:
-        table.add_row(o.title, f"{o.price_cents / 100:.2f}", str(o.hours), f"{o.earliest_start} .. {o.latest_start}",
-                      o.offer_id)
-    console.print(table)
+def derived_reference(provider_id: str, *parts: str) -> str:
+    """A provider reference derived from the request: posting the same enrolment again (a retry)
+    returns the first one instead of being refused as an overlap."""
+    digest = hashlib.sha256("|".join((provider_id, *parts)).encode()).hexdigest()[:12]
+    return f"cli-{digest}"
 
 
 @enrol_app.command("post")
-def enrol_post(as_: str = AS, person: str = typer.Option(...), offer: str = typer.Option(...),
-               start: str = typer.Option(..., help="planned start, YYYY-MM-DD"),
-               end: str = typer.Option(..., help="planned end, YYYY-MM-DD"),
-               instrument: str = typer.Option("TRAINING_BUDGET", help="TRAINING_BUDGET, TRAINING_CHEQUES, "
-                                              "TRAINING_LEAVE or CAREER_CHEQUE"),
-               leercoach: str = typer.Option("", help="person id of a certified leercoach"),
-               reference: str = typer.Option("", help="the provider's own reference"),
-               request_id: str = typer.Option("", help="repeat a request safely; default: a new one")) -> None:
+@handled
+def enrol_post(as_: str = AS, person: str = typer.Option(..., metavar="PERSON_ID"),
+               offer: str = typer.Option(..., metavar="OFFER_ID", help="from `llr offers`"),
+               start: str = typer.Option(..., metavar="YYYY-MM-DD", help="planned start"),
+               end: str = typer.Option(..., metavar="YYYY-MM-DD", help="planned end"),
+               instrument: str = typer.Option("TRAINING_BUDGET", metavar="INSTRUMENT",
+                                              help=f"how it is funded: {', '.join(INSTRUMENTS)}"),
+               leercoach: str = typer.Option("", metavar="PERSON_ID", help="a certified leercoach who guides"),
+               reference: str = typer.Option("", metavar="REFERENCE",
+                                             help="the provider's own reference; default: one derived from "
+                                                  "the request, printed"),
+               request_id: str = typer.Option("", metavar="ID",
+                                              help="repeat a request safely; default: a new one")) -> None:
     """Post one enrolment; the funding decision follows through the accounts service."""
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
+    organisation, _, _ = parse_identity(as_)
     kind = _enum(pb.FundingInstrument, "FUNDING_INSTRUMENT_", instrument, "instrument")
-    try:
-        reply = _stub("enrolments", "enrolments_service", "EnrolmentService").CreateEnrolment(
-            pb.CreateEnrolmentRequest(request_id=request_id or new_request_id(), person_id=person, offer_id=offer,
-                                      planned_start=start, planned_end=end, instrument=kind,
-                                      leercoach_id=leercoach, provider_reference=reference), metadata=auth(as_))
-    except grpc.RpcError as err:
-        fail_rpc(err)
+    derived = not reference
+    reference = reference or derived_reference(organisation, person, offer, start, end, instrument.upper(), leercoach)
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").CreateEnrolment(
+        pb.CreateEnrolmentRequest(request_id=request_id or new_request_id(), person_id=person, offer_id=offer,
+                                  planned_start=start, planned_end=end, instrument=kind,
+                                  leercoach_id=leercoach, provider_reference=reference), metadata=auth(as_))
     console.print(_enrolment_table(reply.enrolment))
+    if derived:
+        console.print(f"reference {reference} (derived from the request: posting it again returns this enrolment)")
+    console.print(f"the funding decision follows: llr enrol show {reply.enrolment.enrolment_id} --as {as_}")
 
 
-@enrol_app.command("show")
-def enrol_show(enrolment_id: str, as_: str = AS) -> None:
-    """Show one enrolment and its status (REQUESTED, FUNDED, REJECTED, STARTED, ...)."""
+BULK_COLUMNS = ("person_id", "offer_id", "planned_start", "planned_end")
+BULK_OPTIONAL = ("instrument", "leercoach_id", "provider_reference")
+
+
+def read_bulk_csv(path: Path, provider_id: str):
+    """The rows of a bulk upload file: (line number, request row) for the rows to send and
+    (line number, reason) for the rows the CLI cannot send (an unknown instrument)."""
+    import csv
+
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
     try:
-        reply = _stub("enrolments", "enrolments_service", "EnrolmentService").GetEnrolment(
-            pb.GetEnrolmentRequest(enrolment_id=enrolment_id), metadata=auth(as_))
-    except grpc.RpcError as err:
-        fail_rpc(err)
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in BULK_COLUMNS if c not in header]
+    if missing:
+        raise UsageError(f"{path}: the header must name the columns {', '.join(BULK_COLUMNS)} (optional: "
+                         f"{', '.join(BULK_OPTIONAL)}); missing: {', '.join(missing)}")
+    unknown = [c for c in header if c not in BULK_COLUMNS + BULK_OPTIONAL]
+    if unknown:
+        raise UsageError(f"{path}: unknown column(s) {', '.join(unknown)}; the columns are "
+                         f"{', '.join(BULK_COLUMNS + BULK_OPTIONAL)}")
+    rows, refused = [], []
+    for raw in reader:
+        line = reader.line_num
+        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+        instrument = (row.get("instrument") or "TRAINING_BUDGET").upper()
+        try:
+            kind = pb.FundingInstrument.Value("FUNDING_INSTRUMENT_" + instrument)
+        except ValueError:
+            refused.append((line, f"instrument must be one of {', '.join(INSTRUMENTS)}; got {instrument!r}"))
+            continue
+        reference = row.get("provider_reference") or derived_reference(
+            provider_id, row["person_id"], row["offer_id"], row["planned_start"], row["planned_end"], instrument,
+            row.get("leercoach_id", ""))
+        rows.append((line, pb.BulkCreateEnrolmentsRequest(
+            person_id=row["person_id"], offer_id=row["offer_id"], planned_start=row["planned_start"],
+            planned_end=row["planned_end"], instrument=kind, leercoach_id=row.get("leercoach_id", ""),
+            provider_reference=reference)))
+    if not rows and not refused:
+        raise UsageError(f"{path}: no rows below the header")
+    return rows, refused
+
+
+@enrol_app.command("bulk")
+@handled
+def enrol_bulk(file: Path = typer.Argument(..., metavar="FILE.csv",
+                                           help="a header line with person_id, offer_id, planned_start, planned_end "
+                                                "(and optionally instrument, leercoach_id, provider_reference), "
+                                                "then one enrolment per line"),
+               as_: str = AS) -> None:
+    """Post many enrolments from a CSV file in one upload; prints the result of every row."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    organisation, _, _ = parse_identity(as_)
+    rows, refused = read_bulk_csv(file, organisation)
+    stub = _stub("enrolments", "enrolments_service", "EnrolmentService")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                  transient=True) as progress:
+        task = progress.add_task("uploading rows", total=len(rows))
+
+        def stream():
+            for _, request in rows:
+                yield request
+                progress.advance(task)
+        reply = stub.BulkCreateEnrolments(stream(), metadata=auth(as_)) if rows else None
+    table = Table("line", "reference", "result", "enrolment_id / reason", title=f"{file}: one result per row",
+                  title_justify="left")
+    results = {}
+    for line, reason in refused:
+        results[line] = ("", "[red]not sent[/red]", escape(reason))
+    replayed = 0
+    for r in reply.results if reply else []:
+        line, request = rows[r.row]
+        if r.error_code:
+            where = f"{r.field}: " if r.field and not r.reason.startswith(r.field) else ""
+            results[line] = (request.provider_reference, f"[red]{r.error_code}[/red]", escape(where + r.reason))
+        else:
+            replayed += r.replayed
+            results[line] = (request.provider_reference, "replayed" if r.replayed else "[green]created[/green]",
+                             r.enrolment_id)
+    for line in sorted(results):
+        table.add_row(str(line), escape(results[line][0]), results[line][1], results[line][2])
+    console.print(table)
+    created = reply.created if reply else 0
+    failed = (reply.failed if reply else 0) + len(refused)
+    console.print(f"{len(rows) + len(refused)} rows: {created} created, {replayed} replayed, {failed} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
+def _enrolment_change(rpc: str, request) -> None:
+    reply = getattr(_stub("enrolments", "enrolments_service", "EnrolmentService"), rpc)(request[0], metadata=request[1])
     console.print(_enrolment_table(reply.enrolment))
 
 
+DATE_TODAY = typer.Option("", "--date", metavar="YYYY-MM-DD", help="default: the platform's today")
+
+
+@enrol_app.command("start")
+@handled
+def enrol_start(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS,
+                on: str = DATE_TODAY) -> None:
+    """Declare that the learner started (a funded enrolment)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    _enrolment_change("StartEnrolment", (pb.StartEnrolmentRequest(
+        request_id=new_request_id(), enrolment_id=enrolment_id, start_date=on), auth(as_)))
+
+
+@enrol_app.command("complete")
+@handled
+def enrol_complete(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS,
+                   hours: int = typer.Option(..., metavar="HOURS", help="hours attended"),
+                   outcome: str = typer.Option("PASSED", metavar="OUTCOME", help="PASSED, FAILED or ATTENDED"),
+                   on: str = DATE_TODAY) -> None:
+    """Declare a completion (the funding is captured)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    result = _enum(pb.Outcome, "OUTCOME_", outcome, "outcome")
+    _enrolment_change("CompleteEnrolment", (pb.CompleteEnrolmentRequest(
+        request_id=new_request_id(), enrolment_id=enrolment_id, hours_attended=hours, outcome=result,
+        completion_date=on), auth(as_)))
+
+
+@enrol_app.command("cancel")
+@handled
+def enrol_cancel(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS,
+                 reason: str = typer.Option(..., metavar="TEXT", help="why")) -> None:
+    """Cancel an enrolment before it started (the reservation is released)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    _enrolment_change("CancelEnrolment", (pb.CancelEnrolmentRequest(
+        request_id=new_request_id(), enrolment_id=enrolment_id, reason=reason), auth(as_)))
+
+
+@enrol_app.command("dropout")
+@handled
+def enrol_dropout(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS,
+                  hours: int = typer.Option(..., metavar="HOURS", help="hours attended"),
+                  on: str = DATE_TODAY) -> None:
+    """Declare that a learner dropped out of a started enrolment."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    _enrolment_change("DeclareDropOut", (pb.DeclareDropOutRequest(
+        request_id=new_request_id(), enrolment_id=enrolment_id, hours_attended=hours, dropout_date=on), auth(as_)))
+
+
+@enrol_app.command("show")
+@handled
+def enrol_show(enrolment_id: str = typer.Argument(..., metavar="ENROLMENT_ID"), as_: str = AS) -> None:
+    """Show one enrolment and its status (REQUESTED, FUNDED, REJECTED with its reason, STARTED, ...)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").GetEnrolment(
+        pb.GetEnrolmentRequest(enrolment_id=enrolment_id), metadata=auth(as_))
+    console.print(_enrolment_table(reply.enrolment))
+
+
+# --- accounts ---------------------------------------------------------------------------------------
 @account_app.command("show")
-def account_show(person_id: str, as_: str = AS,
-                 wallet: str = typer.Option("TRAINING_BUDGET", help="the wallet whose balance is explained")) -> None:
-    """Show a person's wallets and holds, and explain one wallet's balance entry by entry."""
+@handled
+def account_show(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_: str = AS,
+                 wallet: str = typer.Option("TRAINING_BUDGET", metavar="WALLET",
+                                            help="the wallet whose balance is explained")) -> None:
+    """Show a person's wallets, holds and career cheques, and explain one wallet's balance entry by entry."""
     from llr.accounts.v1 import accounts_service_pb2 as pb
 
     stub = _stub("accounts", "accounts_service", "AccountService")
-    metadata = auth(as_, person_id if as_.upper().endswith(":CITIZEN_COUNTER") else "")
-    try:
-        account = stub.GetAccount(pb.GetAccountRequest(person_id=person_id), metadata=metadata).account
-        explained = stub.ExplainBalance(pb.ExplainBalanceRequest(person_id=person_id, wallet=wallet), metadata=metadata)
-    except grpc.RpcError as err:
-        fail_rpc(err)
-    wallets = Table("wallet", "unit", "balance", "held", "available", title=f"account of {person_id}")
+    metadata = auth(as_)
+    account = stub.GetAccount(pb.GetAccountRequest(person_id=person_id), metadata=metadata).account
+    explained = stub.ExplainBalance(pb.ExplainBalanceRequest(person_id=person_id, wallet=wallet), metadata=metadata)
+    units = {w.wallet: w.unit for w in account.wallets}
+    wallets = Table("wallet", "balance", "held", "available", title=f"account of {person_id}", title_justify="left")
     for w in account.wallets:
-        wallets.add_row(w.wallet, w.unit, str(w.balance), str(w.held), str(w.available))
+        wallets.add_row(w.wallet, show.amount(w.balance, w.unit), show.amount(w.held, w.unit),
+                        show.amount(w.available, w.unit))
     console.print(wallets)
-    lines = Table("#", "when", "entry", "amount", "balance", "held", "available", "why",
-                  title=f"{explained.wallet}: balance {explained.balance} = the sum of these entries")
+    if account.holds:
+        holds = Table("reservation", "wallet", "amount", "captured", "released", "status", "enrolment",
+                      title="holds", title_justify="left")
+        for h in account.holds:
+            unit = units.get(h.wallet, "EUR_CENT")
+            holds.add_row(h.reservation_id, h.wallet, show.amount(h.amount, unit), show.amount(h.captured, unit),
+                          show.amount(h.released, unit), h.status, h.enrolment_id)
+        console.print(holds)
+    if account.career_cheques:
+        cheques = Table("cheque", "bought", "hours used", "status", "start by", "own contribution",
+                        title="career cheques", title_justify="left")
+        for c in account.career_cheques:
+            cheques.add_row(c.cheque_id, c.purchase_date, f"{c.hours_used} of {c.hours} h", c.status,
+                            c.start_deadline, money(c.own_contribution_cents))
+        console.print(cheques)
+    unit = units.get(explained.wallet, "EUR_CENT")
+    lines = Table("#", "when", "entry", "amount", "balance", "held", "available", "why", title_justify="left",
+                  title=f"{explained.wallet}: balance {show.amount(explained.balance, unit)} = the sum of these entries")
     for line in explained.lines:
         e = line.entry
-        lines.add_row(str(e.seq), e.occurred_at[:10], e.kind, str(e.amount), str(line.balance_after),
-                      str(line.held_after), str(line.available_after), e.explanation)
+        lines.add_row(str(e.seq), e.occurred_at[:10], e.kind, show.amount(e.amount, unit),
+                      show.amount(line.balance_after, unit), show.amount(line.held_after, unit),
+                      show.amount(line.available_after, unit), escape(e.explanation))
     console.print(lines)
 
 
+@account_app.command("assess")
+@handled
+def account_assess(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_: str = REGISSEUR,
+                   complex_: bool = typer.Option(..., "--complex/--not-complex",
+                                                 help="the regisseur's finding on the career question"),
+                   note: str = typer.Option("", metavar="TEXT"),
+                   on: str = typer.Option("", "--date", metavar="YYYY-MM-DD",
+                                          help="default: the platform's today")) -> None:
+    """Record the regisseur's assessment of a person's career question (complex or not)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").RecordComplexityAssessment(
+        pb.RecordComplexityAssessmentRequest(request_id=new_request_id(), person_id=person_id, complex=complex_,
+                                             note=note, assessed_on=on), metadata=auth(as_))
+    console.print(f"assessment {reply.assessment_id} recorded for {person_id}: "
+                  f"{'complex' if complex_ else 'not complex'}")
+
+
+@account_app.command("credit")
+@handled
+def account_credit(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
+                   amount_eur: str = typer.Argument(..., metavar="EUR", help="e.g. 100 or 100.00"),
+                   explanation: str = typer.Option(..., metavar="TEXT", help="why (shown in the balance)"),
+                   as_: str = REGISSEUR) -> None:
+    """Credit a person's training budget (the regisseur)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").CreditBudget(
+        pb.CreditBudgetRequest(request_id=new_request_id(), person_id=person_id,
+                               amount_cents=show.parse_euro(amount_eur, "amount"), explanation=explanation),
+        metadata=auth(as_))
+    w = reply.wallet
+    console.print(f"{w.wallet} of {person_id}: balance {show.amount(w.balance, w.unit)}, "
+                  f"available {show.amount(w.available, w.unit)}")
+
+
+def _cheque_table(c) -> Table:
+    table = _fields()
+    for label, value in (("cheque_id", c.cheque_id), ("status", c.status), ("bought", c.purchase_date),
+                         ("hours", f"{c.hours_used} of {c.hours} h used"), ("start by", c.start_deadline),
+                         ("own contribution", money(c.own_contribution_cents)), ("policy", c.policy_version_id)):
+        if value:
+            table.add_row(label, value)
+    return table
+
+
+@cheque_app.command("buy")
+@handled
+def cheque_buy(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_: str = AS,
+               on: str = typer.Option("", "--date", metavar="YYYY-MM-DD", help="default: the platform's today")) -> None:
+    """Sell a career cheque to the person at the counter (or hear why not)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").BuyCareerCheque(
+        pb.BuyCareerChequeRequest(request_id=new_request_id(), person_id=person_id, purchase_date=on),
+        metadata=auth(as_))
+    console.print(_cheque_table(reply.cheque))
+    for reason in reply.reasons:
+        console.print(f"- {escape(reason)}")
+
+
+@cheque_app.command("guidance")
+@handled
+def cheque_guidance(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
+                    cheque_id: str = typer.Argument(..., metavar="CHEQUE_ID"),
+                    hours: int = typer.Argument(..., metavar="HOURS"), as_: str = AS,
+                    final: bool = typer.Option(False, "--final", help="the trajectory ends here (unused hours lapse)"),
+                    outcome: str = typer.Option("", metavar="OUTCOME", help="at evaluation, e.g. POP_DELIVERED"),
+                    on: str = typer.Option("", "--date", metavar="YYYY-MM-DD",
+                                           help="default: the platform's today")) -> None:
+    """Record a career-guidance session on a cheque."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").RecordCareerGuidance(
+        pb.RecordCareerGuidanceRequest(request_id=new_request_id(), person_id=person_id, cheque_id=cheque_id,
+                                       hours=hours, guidance_date=on, final=final, outcome=outcome),
+        metadata=auth(as_))
+    console.print(_cheque_table(reply.cheque))
+
+
+# --- certification ----------------------------------------------------------------------------------
+@cert_app.command("verify")
+@handled
+def cert_verify(credential: Path = typer.Argument(..., metavar="CREDENTIAL.json",
+                                                  help="a credential file, or - for standard input")) -> None:
+    """Verify a certificate's credential (public: no token needed)."""
+    from llr.certification.v1 import certification_service_pb2 as pb
+
+    try:
+        text = sys.stdin.read() if str(credential) == "-" else credential.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read {credential}: {exc.strerror or exc}") from None
+    reply = _stub("certification", "certification_service", "CertificationService").Verify(
+        pb.VerifyRequest(credential_json=text))
+    status = _name(pb.VerificationStatus, "VERIFICATION_STATUS_", reply.status)
+    colour = "green" if status == "VALID" else "red"
+    console.print(f"[{colour}]{status}[/{colour}]")
+    if reply.reason:
+        console.print(escape(reply.reason))
+    for problem in reply.problems:
+        console.print(f"- {_name(pb.VerificationStatus, 'VERIFICATION_STATUS_', problem.status)}: "
+                      f"{escape(problem.reason)}")
+    raise typer.Exit(0 if status == "VALID" else 1)
+
+
+def _certificate_table(c) -> Table:
+    from llr.certification.v1 import certification_service_pb2 as pb
+    from llr.certification.v1 import events_pb2 as ev
+
+    table = _fields()
+    for label, value in (("certificate_id", c.certificate_id), ("holder_id", c.holder_id),
+                         ("organisation_id", c.organisation_id),
+                         ("role", _name(ev.CredentialType, "CREDENTIAL_TYPE_", c.role)),
+                         ("status", _name(pb.CertificateStatus, "CERTIFICATE_STATUS_", c.status)),
+                         ("valid", f"{c.valid_from} .. {c.valid_until}"), ("credential_id", c.credential_id),
+                         ("suspension reason", c.suspension_reason), ("revoked on", c.revoked_on),
+                         ("revocation reason", c.revocation_reason)):
+        if value:
+            table.add_row(label, escape(value))
+    return table
+
+
+def _write_credential(path: Path | None, credential_json: str) -> None:
+    if path:
+        try:
+            path.write_text(json.dumps(json.loads(credential_json), indent=2))
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        console.print(f"credential written to {path}")
+
+
+CREDENTIAL_OUT = typer.Option(None, metavar="FILE.json", help="write the signed credential JSON here")
+
+
+@cert_app.command("show")
+@handled
+def cert_show(certificate_id: str = typer.Argument(..., metavar="CERTIFICATE_ID"), as_: str = AS,
+              credential_out: Path | None = CREDENTIAL_OUT) -> None:
+    """Show a certificate and optionally save its signed credential."""
+    from llr.certification.v1 import certification_service_pb2 as pb
+
+    reply = _stub("certification", "certification_service", "CertificationService").GetCertificate(
+        pb.GetCertificateRequest(certificate_id=certificate_id), metadata=auth(as_))
+    console.print(_certificate_table(reply.certificate))
+    _write_credential(credential_out, reply.credential_json)
+
+
 @cert_app.command("register")
-def cert_register(person_id: str, as_: str = AS, role: str = typer.Option("LEERCOACH", help="LEERCOACH or MENTOR")) -> None:
+@handled
+def cert_register(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_: str = AS,
+                  role: str = typer.Option("LEERCOACH", metavar="ROLE", help="LEERCOACH or MENTOR")) -> None:
     """Register a candidate of the calling mentoring organisation."""
     from llr.certification.v1 import certification_service_pb2 as pb
     from llr.certification.v1 import events_pb2 as ev
 
     kind = _enum(ev.CredentialType, "CREDENTIAL_TYPE_", role, "role")
-    try:
-        reply = _stub("certification", "certification_service", "CertificationService").RegisterCandidate(
-            pb.RegisterCandidateRequest(request_id=new_request_id(), person_id=person_id, role=kind),
-            metadata=auth(as_))
-    except grpc.RpcError as err:
-        fail_rpc(err)
+    reply = _stub("certification", "certification_service", "CertificationService").RegisterCandidate(
+        pb.RegisterCandidateRequest(request_id=new_request_id(), person_id=person_id, role=kind),
+        metadata=auth(as_))
     console.print(f"candidate [bold]{reply.candidate.candidate_id}[/bold] registered")
 
 
 @cert_app.command("train")
-def cert_train(candidate_id: str, module: str, hours: str, as_: str = AS,
-               on: str = typer.Option("", "--date", help="YYYY-MM-DD; default today"),
-               result: str = typer.Option("NOT_ASSESSED", help="PASSED, FAILED or NOT_ASSESSED")) -> None:
+@handled
+def cert_train(candidate_id: str = typer.Argument(..., metavar="CANDIDATE_ID"),
+               module: str = typer.Argument(..., metavar="MODULE"),
+               hours: str = typer.Argument(..., metavar="HOURS"), as_: str = AS,
+               on: str = typer.Option("", "--date", metavar="YYYY-MM-DD",
+                                      help="when it was completed; default the platform's today"),
+               result: str = typer.Option("NOT_ASSESSED", metavar="RESULT",
+                                          help="PASSED, FAILED or NOT_ASSESSED")) -> None:
     """Record a completed training module (and its assessment) of a candidate."""
-    from datetime import date
-
     from llr.certification.v1 import certification_service_pb2 as pb
 
     outcome = _enum(pb.AssessmentResult, "ASSESSMENT_RESULT_", result, "result")
-    try:
-        _stub("certification", "certification_service", "CertificationService").RecordTraining(
-            pb.RecordTrainingRequest(request_id=new_request_id(), candidate_id=candidate_id, module_id=module,
-                                     hours=hours, completed_on=on or date.today().isoformat(), result=outcome),
-            metadata=auth(as_))
-    except grpc.RpcError as err:
-        fail_rpc(err)
-    console.print(f"{module} recorded for {candidate_id}")
+    completed_on = on or platform_today().isoformat()
+    _stub("certification", "certification_service", "CertificationService").RecordTraining(
+        pb.RecordTrainingRequest(request_id=new_request_id(), candidate_id=candidate_id, module_id=module,
+                                 hours=hours, completed_on=completed_on, result=outcome),
+        metadata=auth(as_))
+    console.print(f"{module} ({hours} h, {completed_on}) recorded for {candidate_id}")
 
 
 @cert_app.command("issue")
-def cert_issue(candidate_id: str, as_: str = AS,
-               credential_out: Path | None = typer.Option(None, help="write the signed credential JSON here")) -> None:
+@handled
+def cert_issue(candidate_id: str = typer.Argument(..., metavar="CANDIDATE_ID"), as_: str = AS,
+               credential_out: Path | None = CREDENTIAL_OUT) -> None:
     """Issue the certificate when the requirements hold (otherwise: what is missing)."""
     from llr.certification.v1 import certification_service_pb2 as pb
 
-    try:
-        reply = _stub("certification", "certification_service", "CertificationService").IssueCertificate(
-            pb.IssueCertificateRequest(request_id=new_request_id(), candidate_id=candidate_id), metadata=auth(as_))
-    except grpc.RpcError as err:
-        fail_rpc(err)
+    reply = _stub("certification", "certification_service", "CertificationService").IssueCertificate(
+        pb.IssueCertificateRequest(request_id=new_request_id(), candidate_id=candidate_id), metadata=auth(as_))
     c = reply.certificate
     console.print(f"certificate [bold]{c.certificate_id}[/bold] valid {c.valid_from} .. {c.valid_until}")
-    if credential_out:
-        credential_out.write_text(json.dumps(json.loads(reply.credential_json), indent=2))
-        console.print(f"credential written to {credential_out}")
+    _write_credential(credential_out, reply.credential_json)
 
 
+# --- KPIs ---------------------------------------------------------------------------------------------
 def _kpi_row(c) -> tuple[str, ...]:
+    label = show.cell_label(c.cell)
     if c.suppressed:
-        return c.kpi, c.cell, c.reference_date, "suppressed", ""
-    value = f"{c.numerator / c.denominator:.1%}" if c.HasField("denominator") and c.denominator else str(c.numerator)
-    detail = f"{c.numerator}/{c.denominator}" if c.HasField("denominator") else ""
-    return c.kpi, c.cell, c.reference_date, value, detail
+        return c.kpi, label, c.reference_date, "suppressed", ""
+    denominator = c.denominator if c.HasField("denominator") else None
+    value = show.kpi_value(c.kpi, c.numerator, denominator)
+    detail = f"{c.numerator}/{c.denominator}" if denominator is not None else ""
+    return c.kpi, label, c.reference_date, value, detail
+
+
+KPI_HELP = "a KPI name, e.g. participation_12m (an unknown name lists them)"
+CELL_HELP = ("cells starting with this, e.g. region=flanders, province= or province=Antwerpen "
+             "(provinces and municipalities by name or NIS code)")
 
 
 @kpi_app.command("list")
-def kpi_list(as_: str = AS, kpi: str = typer.Option("participation_12m"), cell: str = typer.Option("")) -> None:
+@handled
+def kpi_list(as_: str = AS, kpi: str = typer.Option("participation_12m", metavar="KPI", help=KPI_HELP),
+             cell: str = typer.Option("", metavar="PREFIX", help=CELL_HELP)) -> None:
     """The current value of every cell of a KPI (suppressed cells carry no numbers)."""
     from llr.kpi.v1 import kpi_service_pb2 as pb
 
-    try:
-        reply = _stub("kpi", "kpi_service", "KpiService").List(
-            pb.ListRequest(kpi=kpi, cell_prefix=cell, page_size=1000), metadata=auth(as_))
-    except grpc.RpcError as err:
-        fail_rpc(err)
+    name, prefix = show.check_kpi(kpi), show.cell_filter(cell)
+    stub = _stub("kpi", "kpi_service", "KpiService")
+    found, page = [], ""
+    while True:
+        reply = stub.List(pb.ListRequest(kpi=name, cell_prefix=prefix, page_size=1000, page_token=page),
+                          metadata=auth(as_))
+        found.extend(reply.cells)
+        if not (page := reply.next_page_token):
+            break
+    if not found:
+        matching = f" matches {cell!r}" if cell else ""
+        err_console.print(f"no published cell of {name or 'any KPI'}{matching} (a KPI appears once the events it "
+                          f"counts have arrived)")
+        raise typer.Exit(1)
     table = Table("kpi", "cell", "reference date", "value", "numerator/denominator")
-    for c in reply.cells:
-        table.add_row(*_kpi_row(c))
+    for c in found:
+        table.add_row(*(escape(v) for v in _kpi_row(c)))
     console.print(table)
 
 
 @kpi_app.command("watch")
-def kpi_watch(as_: str = AS, kpi: str = typer.Option("participation_4w"),
-              cell: str = typer.Option("region=flanders")) -> None:
+@handled
+def kpi_watch(as_: str = AS, kpi: str = typer.Option("participation_4w", metavar="KPI", help=KPI_HELP),
+              cell: str = typer.Option("region=flanders", metavar="PREFIX", help=CELL_HELP)) -> None:
     """Follow a KPI live: the current cells, then every change (Ctrl-C stops)."""
     from llr.kpi.v1 import kpi_service_pb2 as pb
 
+    name, prefix = show.check_kpi(kpi), show.cell_filter(cell)
     stream = _stub("kpi", "kpi_service", "KpiService").Subscribe(
-        pb.SubscribeRequest(kpi=kpi, cell_prefix=cell), metadata=auth(as_))
+        pb.SubscribeRequest(kpi=name, cell_prefix=prefix), metadata=auth(as_))
     try:
         for reply in stream:
-            console.print("  ".join(_kpi_row(reply.cell)))
-    except grpc.RpcError as err:
-        fail_rpc(err)
+            console.print(escape("  ".join(_kpi_row(reply.cell))))
     except KeyboardInterrupt:
         stream.cancel()
 

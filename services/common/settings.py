@@ -10,13 +10,17 @@ Nothing else in a service reads ``os.environ``. Defaults point at the local stac
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_HOME = REPO / ".llr"
+# Where the local platform keeps its keys and data: the home of the local infrastructure
+# (``infra.stack.InfraSettings.home``, ``LLR_INFRA_HOME``), by default ``.llr`` in the repository,
+# so that the services, the CLI and ``make reset`` agree on one place.
+DEFAULT_HOME = Path(os.environ.get("LLR_INFRA_HOME") or REPO / ".llr")
 
 
 def service_config(env_prefix: str) -> SettingsConfigDict:

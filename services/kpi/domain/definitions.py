@@ -72,6 +72,14 @@ PROVIDER_COMPLETION_RATE = "provider_completion_rate"
 PROVIDER_CANCELLATION_RATE = "provider_cancellation_rate"
 PROVIDER_NO_SHOW_RATE = "provider_no_show_rate"
 
+# Every KPI the service publishes, in the order a reader meets them.
+KPI_NAMES = (
+    PARTICIPATION_4W, PARTICIPATION_12M, LEERCOACH_GUIDED_SHARE, CAREER_CHEQUES_BOUGHT, CAREER_CHEQUE_UPTAKE,
+    CAREER_GUIDANCE_HOURS, CAREER_CHEQUE_OUTCOME, BUDGET_RESERVED, BUDGET_CAPTURED, BUDGET_RELEASED,
+    BUDGET_OUTSTANDING, CERTIFIED_MENTORS, CERTIFIED_LEERCOACHES, PROVIDER_COMPLETION_RATE,
+    PROVIDER_CANCELLATION_RATE, PROVIDER_NO_SHOW_RATE,
+)
+
 RATE_KPIS = frozenset(
     {
         PARTICIPATION_4W,
@@ -97,9 +105,13 @@ CellKey = tuple[str, str]  # (kpi, cell), e.g. ("participation_4w", "province=10
 FLANDERS = "region=flanders"
 
 
+# The dimensions of cell labels.
+DIMENSIONS = ("region", "province", "municipality", "age_band", "sex", "education", "birth_country",
+              "labour_status", "work_disability", "provider", "organisation", "outcome")
+
+
 def cell(dimension: str, value: object) -> str:
-    """A cell label ``dimension=value``: region, province, municipality, age_band, sex, education,
-    birth_country, labour_status, work_disability, provider, organisation, outcome."""
+    """A cell label ``dimension=value`` of one of the ``DIMENSIONS``."""
     return f"{dimension}={value}"
 
 

@@ -10,33 +10,26 @@ faust app id and state directory, all passed as the services' ``LLR_*`` environm
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 
 import grpc
-import pytest
 
 from llr.kpi.v1 import kpi_service_pb2 as api
 from llr.kpi.v1 import kpi_service_pb2_grpc as api_grpc
 from services.cli.connect import token
 from services.common.auth import Role
 from services.common.grpc_server import bearer
-from services.common.mongo import make_client
 from services.kpi.adapters.cells import to_pb
 from services.kpi.domain.geography import PROVINCES
 from services.kpi.settings import KpiSettings
-from infra.run import isolated_environment
+from tests.integration.e2e.conftest import SERVICES, Platform, listening
 from tests.integration.kpi.conftest import chromium, expected_cells, read_source_partitions, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
-SERVICES = ("accounts", "certification", "enrolments", "kpi")
 PARTICIPATION = ("participation_4w", "participation_12m")
 # Scaled down: 2,000 adults (about 1,030 aged 25-64, the smallest province about 130 of them),
 # a year of 365 simulated days at 0.4 s each.
@@ -44,64 +37,9 @@ DEMO = {"LLR_DEMO_PERSONS": "2000", "LLR_DEMO_DAYS": "365", "LLR_DEMO_SECONDS_PE
         "LLR_DEMO_SEED": "7", "LLR_DEMO_YEARLY_LEARNER_SHARE": "0.5", "LLR_DEMO_LEERCOACHES": "12", "LLR_DEMO_MENTORS": "4"}
 
 
-class Platform:
-    """``python -m infra.run`` as a subprocess; its output collected line by line."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "infra.run"], cwd=REPO, env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def printed(self, text: str) -> bool:
-        assert self.proc.poll() is None or any(text in line for line in self.lines), \
-            f"infra.run exited with {self.proc.returncode}:\n{self.output()[-6000:]}"
-        return any(text in line for line in self.lines)
-
-    def stop(self, timeout_s: float = 120) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-                return None
-        self._reader.join(10)
-        return self.proc.returncode
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture
-def platform_env(stack, unique, tmp_path):
-    """Environment of one isolated ``make run``: the session's infrastructure, everything else
-    (ports, namespace, databases, faust state) its own."""
-    env = isolated_environment(stack.settings.kafka_bootstrap, stack.settings.mongo_uri, f"e2e{unique}",
-                               tmp_path / "kpi")
-    env.update({"LLR_KPI_READOUT_INTERVAL_S": "0.5", "LLR_KPI_HISTORY_MAX_AGE_S": "5"})
-    env.update(DEMO)
-    yield env
-    client = make_client(stack.settings.mongo_uri)
-    for name in SERVICES:
-        client.drop_database(env[f"LLR_{name.upper()}_MONGO_DB"])
-    client.close()
-
-
 def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_recount(
         platform_env, kafka_bootstrap, tmp_path):
-    env = platform_env
+    env = {**platform_env, **DEMO}
     platform = Platform(env)
     try:
         wait_for(lambda: platform.printed("platform running"), 900, "the simulated year to finish", pause_s=1)
@@ -176,7 +114,7 @@ def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_r
             return done.stdout
         listed = cli("kpi", "list", "--kpi", "participation_12m", "--cell", "province=", "--as", "statbel:KPI_CONSUMER")
         for code, cell in provinces.items():
-            assert f"province={code}" in listed and f"{cell.numerator}/{cell.denominator}" in listed, listed
+            assert f"province={PROVINCES[code]}" in listed and f"{cell.numerator}/{cell.denominator}" in listed, listed
         shown = cli("account", "show", "pp-7-0000001", "--as", "vdab:REGISSEUR")
         assert "TRAINING_BUDGET" in shown and "the sum of these entries" in shown and "CREDIT" in shown, shown
     finally:
