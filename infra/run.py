@@ -35,6 +35,7 @@ from pathlib import Path
 
 from infra import runstate
 from infra.stack import REPO, InfraError, Stack
+from infra.supervise import Service, Supervisor
 
 SERVICE_ORDER = ["accounts", "certification", "enrolments", "kpi"]
 
@@ -192,19 +193,24 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat = Heartbeat(record_path, plan.record, run_settings.heartbeat_s)
     heartbeat.beat(force=True)
     extra_env = clock_environment(plan.record)
-    procs: list[tuple[str, subprocess.Popen, Path]] = []
+    # Services that end are started again, and so are those that stay NOT_SERVING (infra/supervise.py).
+    procs = Supervisor(say=lambda text: print(text, flush=True))
     try:
         for name in available_services():
             log_path = run_settings.log_path(stack.home) / f"{name}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = open(log_path, "ab")
-            proc = subprocess.Popen([sys.executable, "-m", f"services.{name}.entrypoints.main"],
-                                    stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
-                                    env={**os.environ, **extra_env})
-            procs.append((name, proc, log_path))
             settings_port = _grpc_port(name)
+
+            def start(name: str = name, log_path: Path = log_path, port: int | None = settings_port):
+                log = open(log_path, "ab")
+                proc = subprocess.Popen([sys.executable, "-m", f"services.{name}.entrypoints.main"],
+                                        stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+                                        env={**os.environ, **extra_env})
+                if port:
+                    wait_for_grpc_health(port, proc)
+                return proc
+            procs.add(Service(name, start, settings_port, log_path))
             if settings_port:
-                wait_for_grpc_health(settings_port, proc)
                 print(f"{name:<14} gRPC 127.0.0.1:{settings_port}   log {log_path}", flush=True)
             heartbeat.beat()
         if plan.run_demo:
@@ -229,10 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         # The platform time at which it stopped: the next start continues from here.
         heartbeat.beat(force=True)
-        for _, proc, _ in reversed(procs):
+        for proc in reversed(procs.procs):
             if proc.poll() is None:
                 proc.terminate()
-        for _, proc, _ in reversed(procs):
+        for proc in reversed(procs.procs):
             try:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
@@ -243,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _wait_for_kpi_state(procs, heartbeat: Heartbeat, timeout_s: float = 180) -> None:
+def _wait_for_kpi_state(procs: Supervisor, heartbeat: Heartbeat, timeout_s: float = 180) -> None:
     """Wait until the KPI service serves the cells of the data it restored (its state store and
     changelog are read after its gRPC port is up)."""
     import grpc
@@ -255,7 +261,7 @@ def _wait_for_kpi_state(procs, heartbeat: Heartbeat, timeout_s: float = 180) -> 
     from services.common.grpc_server import bearer
 
     port = _grpc_port("kpi")
-    if not port or not any(name == "kpi" for name, _, _ in procs):
+    if not port or not any(service.name == "kpi" for service in procs.services):
         return
     print("kpi            reading the KPI state of the data...", flush=True)
     metadata = bearer(token("llr-run", Role.KPI_CONSUMER))
@@ -263,7 +269,7 @@ def _wait_for_kpi_state(procs, heartbeat: Heartbeat, timeout_s: float = 180) -> 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = pb_grpc.KpiServiceStub(channel)
         while time.monotonic() < deadline:
-            _check_services(procs)
+            procs.check()
             heartbeat.beat()
             try:
                 if stub.List(pb.ListRequest(kpi="participation_12m", page_size=1), metadata=metadata, timeout=5).cells:
@@ -274,12 +280,12 @@ def _wait_for_kpi_state(procs, heartbeat: Heartbeat, timeout_s: float = 180) -> 
     print(f"note: the KPI service serves no cells yet after {timeout_s:.0f} s; see its log", flush=True)
 
 
-def _run_demo(env: dict[str, str], procs, heartbeat: Heartbeat) -> None:
+def _run_demo(env: dict[str, str], procs: Supervisor, heartbeat: Heartbeat) -> None:
     """Run the demo in the foreground (its progress bars on this terminal), watching the services."""
     demo = subprocess.Popen([sys.executable, "-m", "services.demo"], cwd=REPO, env=env)
     try:
         while demo.poll() is None:
-            _check_services(procs)
+            procs.check()
             heartbeat.beat()
             time.sleep(0.2)
     finally:
@@ -320,16 +326,10 @@ def _grpc_port(name: str) -> int | None:
     return settings_cls().grpc_port
 
 
-def _check_services(procs) -> None:
-    for name, proc, log_path in procs:
-        if proc.poll() is not None:
-            raise InfraError(f"{name} exited unexpectedly with {proc.returncode}; see {log_path}")
-
-
-def _wait_for_signal(procs, heartbeat: Heartbeat) -> None:
+def _wait_for_signal(procs: Supervisor, heartbeat: Heartbeat) -> None:
     """Watch the services until Ctrl-C or SIGTERM (raised as KeyboardInterrupt)."""
     while True:
-        _check_services(procs)
+        procs.check()
         heartbeat.beat()
         time.sleep(0.5)
 

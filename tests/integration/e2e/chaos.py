@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import random
 import shutil
@@ -41,7 +40,7 @@ from typing import Callable, Iterator
 
 import grpc
 
-from infra.run import free_port, isolated_environment, wait_for_grpc_health
+from infra.run import isolated_environment, wait_for_grpc_health
 from infra.stack import Stack
 from llr.accounts.v1 import accounts_service_pb2 as acc
 from llr.accounts.v1 import accounts_service_pb2_grpc as acc_rpc
