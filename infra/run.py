@@ -201,15 +201,16 @@ def main(argv: list[str] | None = None) -> int:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             settings_port = _grpc_port(name)
 
-            def start(name: str = name, log_path: Path = log_path, port: int | None = settings_port):
-                log = open(log_path, "ab")
-                proc = subprocess.Popen([sys.executable, "-m", f"services.{name}.entrypoints.main"],
-                                        stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
-                                        env={**os.environ, **extra_env})
+            def spawn(name: str = name, log_path: Path = log_path) -> subprocess.Popen:
+                with open(log_path, "ab") as log:
+                    return subprocess.Popen([sys.executable, "-m", f"services.{name}.entrypoints.main"],
+                                            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+                                            env={**os.environ, **extra_env})
+
+            def ready(proc: subprocess.Popen, port: int | None = settings_port) -> None:
                 if port:
                     wait_for_grpc_health(port, proc)
-                return proc
-            procs.add(Service(name, start, settings_port, log_path))
+            procs.add(Service(name, spawn, settings_port, log_path, ready))
             if settings_port:
                 print(f"{name:<14} gRPC 127.0.0.1:{settings_port}   log {log_path}", flush=True)
             heartbeat.beat()

@@ -35,9 +35,10 @@ def grpc_serving(port: int, timeout_s: float = 2.0) -> bool:
 @dataclass
 class Service:
     name: str
-    start: Callable[[], subprocess.Popen]   # starts the process and waits until it is healthy
+    spawn: Callable[[], subprocess.Popen]     # starts the process
     port: int | None                          # its gRPC port; None: watched as a process only
     log_path: Path
+    ready: Callable[[subprocess.Popen], None] = lambda proc: None   # waits until it serves
     proc: subprocess.Popen | None = None
     unhealthy_since: float | None = None
     starts: deque = field(default_factory=deque)
@@ -72,7 +73,9 @@ class Supervisor:
             raise InfraError(f"{service.name} keeps failing ({len(service.starts) - 1} restarts within "
                              f"{self.window_s:.0f} s); see {service.log_path}")
         service.unhealthy_since = None
-        service.proc = service.start()
+        # Known before it is waited for: a stop during the wait must stop this process too.
+        service.proc = service.spawn()
+        service.ready(service.proc)
 
     def _restart(self, service: Service, why: str) -> None:
         self.say(f"{service.name} {why}; starting it again (log {service.log_path})")

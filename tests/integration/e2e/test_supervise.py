@@ -42,3 +42,4 @@ def test_a_killed_service_is_started_again(platform_env):
         assert again != pid
     finally:
         assert platform.stop() == 0, platform.output()[-3000:]
+    assert service_pids("services.enrolments.entrypoints.main", port) == [], "the restarted service stopped too"

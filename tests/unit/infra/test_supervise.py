@@ -79,3 +79,15 @@ def test_a_crash_loop_is_reported_instead_of_restarted_for_ever():
             w.started[-1].returncode = 1
             w.tick(1)
     assert len(w.started) == 3, "three starts within the window, then it gives up"
+
+
+def test_a_stop_while_a_restarted_service_gets_ready_still_stops_that_process():
+    w = World()
+
+    def interrupted(proc):
+        raise KeyboardInterrupt  # Ctrl-C or SIGTERM while infra.run waits for the service's health
+    w.service.ready = interrupted
+    w.started[0].returncode = -9
+    with pytest.raises(KeyboardInterrupt):
+        w.tick(0.5)
+    assert w.supervisor.procs == [w.started[1]], "the new process is the one infra.run stops"
