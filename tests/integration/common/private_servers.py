@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from infra.stack import Component, InfraSettings, Stack, pid_alive, port_in_use
+from infra.stack import Component, InfraError, InfraSettings, Stack, pid_alive, port_in_use
 
 
 def quiet_port() -> int:
@@ -45,8 +45,19 @@ class PrivateServer:
     def uri(self) -> str:
         return self.settings.mongo_uri
 
-    def start(self) -> None:
-        self.component.start(self.settings.start_timeout_s)
+    def start(self, attempts: int = 3) -> None:
+        """Start (again). A server restarted right after a SIGKILL has been seen to exit during
+        start-up once in a full run (an empty log: its port or data directory not released yet),
+        so a start is tried up to ``attempts`` times, two seconds apart."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self.component.start(self.settings.start_timeout_s)
+                return
+            except InfraError:
+                if attempt == attempts:
+                    raise
+                self.component.pid_file.unlink(missing_ok=True)
+                time.sleep(2.0)
 
     def kill(self) -> None:
         """SIGKILL the server's process group, as a crash would, and wait until it is gone."""

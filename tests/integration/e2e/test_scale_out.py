@@ -1,7 +1,7 @@
 """Two processes of the enrolments service and two of the accounts service on one database server
 and one broker, with no lock shared between them: the rules hold.
 
-* 300 concurrent CreateEnrolment calls (``LLR_TEST_RUSH=1000`` for the thousand of the storage
+* 100 concurrent CreateEnrolment calls (``LLR_TEST_RUSH=1000`` for the thousand of the storage
   issue, about five minutes), spread over both enrolments processes, for one person whose budget
   funds ten: exactly ten end FUNDED, every other one REJECTED, the account is never
   overspent and its ledger sums to its balance (both accounts processes consume the requests);
@@ -46,7 +46,7 @@ PRICE = 5_000          # the 2026 yearly credit of 50,000 cents funds exactly te
 # 1,000 passes too but takes about five minutes here, too long for `make test`: every rejection
 # is remembered on the one hot account, so each of its commits is larger than the last (the cost
 # grows with the square of the requests on one account; see services/common/README.md).
-RUSH = int(os.environ.get("LLR_TEST_RUSH", "300"))
+RUSH = int(os.environ.get("LLR_TEST_RUSH", "100"))
 DAYS_PER_OFFER = 250
 BUDGET = api.FUNDING_INSTRUMENT_TRAINING_BUDGET
 
