@@ -382,7 +382,11 @@ def main(argv: list[str] | None = None) -> int:
             stopped = stack.stop()
             print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         elif args.command == "status":
+            from infra.supervise import services_status
+
             print(stack.describe())
+            for name, (port, health) in services_status().items():
+                print(f"{name:<14} {health:<12} gRPC 127.0.0.1:{port}")
             return 0 if stack.healthy() else 3
         elif args.command == "run":
             return run_foreground(stack)

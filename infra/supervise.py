@@ -19,17 +19,34 @@ from pathlib import Path
 from infra.stack import InfraError
 
 
-def grpc_serving(port: int, timeout_s: float = 2.0) -> bool:
-    """Whether the gRPC server on ``port`` answers SERVING."""
+def grpc_health(port: int, timeout_s: float = 2.0) -> str:
+    """What the gRPC server on ``port`` says: SERVING, NOT_SERVING, or "not running"."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout_s)
-        return reply.status == health_pb2.HealthCheckResponse.SERVING
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     except grpc.RpcError:
-        return False
+        return "not running"
+
+
+def grpc_serving(port: int, timeout_s: float = 2.0) -> bool:
+    """Whether the gRPC server on ``port`` answers SERVING."""
+    return grpc_health(port, timeout_s) == "SERVING"
+
+
+def services_status() -> dict[str, tuple[int, str]]:
+    """Each service's configured gRPC port and what its health check says (``make status``)."""
+    from infra.run import _grpc_port, available_services
+
+    found = {}
+    for name in available_services():
+        port = _grpc_port(name)
+        if port:
+            found[name] = (port, grpc_health(port))
+    return found
 
 
 @dataclass

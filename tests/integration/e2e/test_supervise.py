@@ -1,13 +1,16 @@
 """``make run`` keeps its services alive: a service killed with SIGKILL is started again by
-``infra.run`` (``infra/supervise.py``) and answers again, without stopping the platform."""
+``infra.run`` (``infra/supervise.py``) and answers again, without stopping the platform; ``make
+status`` shows each service's health."""
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from infra.supervise import grpc_serving
-from tests.integration.e2e.conftest import Platform
+from tests.integration.e2e.conftest import REPO, Platform
 from tests.integration.kpi.conftest import wait_for
 
 
@@ -33,6 +36,9 @@ def test_a_killed_service_is_started_again(platform_env):
     platform = Platform(env, "--no-demo")
     try:
         wait_for(lambda: platform.printed("platform running"), 300, "the platform to be ready", pause_s=1)
+        status = subprocess.run([sys.executable, "-m", "infra.stack", "status"], env=env, cwd=REPO,
+                                capture_output=True, text=True, timeout=60).stdout
+        assert f"enrolments     SERVING      gRPC 127.0.0.1:{port}" in status, status
         [pid] = service_pids("services.enrolments.entrypoints.main", port)
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: platform.printed("enrolments exited with -9; starting it again"), 60,
