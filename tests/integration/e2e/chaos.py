@@ -1,8 +1,8 @@
 """Chaos: the platform under load while its processes are killed with SIGKILL and restarted, then
 an audit of what users would notice.
 
-A private Kafka broker and a private FerretDB (never the shared ones), the accounts, enrolments
-and KPI services as real processes, on the demo's simulated clock. A load thread registers
+A private Kafka broker and a private FerretDB (never the shared ones), the accounts,
+certification, enrolments and KPI services as real processes, on the demo's simulated clock. A load thread registers
 persons, posts enrolments (retrying each request with the same request id until it is
 answered, as a provider's system would) and moves the funded ones on: some are cancelled, some
 started and completed. Meanwhile the schedule kills: the broker (down longer than the
@@ -49,6 +49,7 @@ from llr.enrolments.v1 import enrolments_service_pb2_grpc as api_rpc
 from llr.kpi.v1 import kpi_service_pb2 as kpi_api
 from llr.kpi.v1 import kpi_service_pb2_grpc as kpi_rpc
 from llr.population.v1 import events_pb2 as pop
+from services.certification.adapters.issuer_key import generate_issuer_key_file
 from services.common.auth import Role, TokenIssuer, generate_keypair
 from services.common.clock import FakeClock
 from services.common.envelope import wrap
@@ -60,7 +61,7 @@ from tests.integration.common.private_servers import PrivateServer, private_brok
 
 REPO = Path(__file__).resolve().parents[3]
 SIM_START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-SERVICES = ("accounts", "enrolments", "kpi")
+SERVICES = ("accounts", "certification", "enrolments", "kpi")
 PRICE = 5_000
 RETRIED = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED,
            grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.RESOURCE_EXHAUSTED}
@@ -108,6 +109,8 @@ class Platform:
         (home / "token.pub.pem").write_bytes(public)
         self.issuer = TokenIssuer(private, "llr-chaos-idp", FakeClock(SIM_START - timedelta(hours=1)))
         self.env = isolated_environment(broker.bootstrap, db.uri, run_id, home / "kpi")
+        generate_issuer_key_file(home / "issuer.pem")
+        self.env["LLR_CERTIFICATION_ISSUER_KEY_FILE"] = str(home / "issuer.pem")
         epoch = datetime.now(timezone.utc)
         for name in SERVICES:
             p = f"LLR_{name.upper()}_"
@@ -229,7 +232,7 @@ def eventually(predicate: Callable[[], object], timeout_s: float, what: str, pau
 
 def schedule(kills: int, seed: int) -> list[str]:
     """``kills`` targets: the broker twice, each service once and FerretDB once first, then at random."""
-    base = ["kafka", "accounts", "enrolments", "kafka", "kpi", "ferretdb"]
+    base = ["kafka", "accounts", "enrolments", "kafka", "certification", "kpi", "ferretdb"]
     extra = random.Random(seed).choices(["kafka", "ferretdb", *SERVICES], k=max(0, kills - len(base)))
     return (base + extra)[:kills]
 

@@ -8,9 +8,9 @@ from .chaos import run
 
 
 def test_kills_of_every_process_under_load_leave_no_anomaly(stack):
-    audit = run(stack, kills=6, seed=7)
+    audit = run(stack, kills=7, seed=7)
     print(audit.report())
-    assert audit.kills == ["kafka", "accounts", "enrolments", "kafka", "kpi", "ferretdb"]
+    assert audit.kills == ["kafka", "accounts", "enrolments", "kafka", "certification", "kpi", "ferretdb"]
     assert audit.acknowledged >= 30, audit.report()
     assert audit.kpi_cells > 0, audit.report()
     assert audit.anomalies == [], audit.report()
