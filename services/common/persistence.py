@@ -195,10 +195,21 @@ class AggregateStore(ABC):
         with self._queue.hold(aggregate_id):
             return self._update(aggregate_id, decide, attempts)
 
+    def create_or_update(self, aggregate_id: str, create: Callable[[], tuple[T, Mapping[str, Any], list]],
+                         decide: Callable[[Record], Decision[T]]) -> T:
+        """``create()`` -> (result, body, events) when the aggregate does not exist yet, else
+        ``decide`` on its newest state (also when it was created concurrently)."""
+        if self.load(aggregate_id) is None:
+            result, body, events = create()
+            try:
+                self.create(aggregate_id, body, events)
+                return result
+            except AlreadyExists:
+                pass
+        return self.update(aggregate_id, decide)
+
     def _update(self, aggregate_id: str, decide: Callable[[Record], Decision[T]], attempts: int) -> T:
-        retrying = Retrying(retry=retry_if_exception_type(ConcurrencyConflict), stop=stop_after_attempt(attempts),
-                            wait=wait_random_exponential(multiplier=0.002, max=0.2), reraise=True)
-        for attempt in retrying:
+        for attempt in conflict_retrying(attempts):
             with attempt:
                 record = self._load_for_write(aggregate_id, attempt.retry_state.attempt_number == 1)
                 if record is None:
@@ -209,6 +220,13 @@ class AggregateStore(ABC):
                 self.save(record, decision.body, decision.events)
                 return decision.result
         raise AssertionError("unreachable: tenacity re-raises the last conflict")  # pragma: no cover
+
+
+def conflict_retrying(attempts: int) -> Retrying:
+    """Retries after a lost race (``ConcurrencyConflict``), jittered: the one policy of every
+    decide-again loop."""
+    return Retrying(retry=retry_if_exception_type(ConcurrencyConflict), stop=stop_after_attempt(attempts),
+                    wait=wait_random_exponential(multiplier=0.002, max=0.2), reraise=True)
 
 
 class OnceStore(ABC):
@@ -269,11 +287,8 @@ class DailySchedule:
     def done_through(self, day: date) -> None:
         """Every id up to ``day`` is handled: the next run starts the day after."""
         done = {"done_through": day.isoformat()}
-        try:
-            self.jobs.create(self.job, done)
-        except AlreadyExists:
-            self.jobs.update(self.job, lambda r: Decision(None, done if r.body["done_through"] < done["done_through"]
-                                                          else None))
+        self.jobs.create_or_update(self.job, lambda: (None, done, []), lambda r: Decision(
+            None, done if r.body["done_through"] < done["done_through"] else None))
 
 
 # -- the in-memory adapter ------------------------------------------------------------------------

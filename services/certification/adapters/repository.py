@@ -34,7 +34,6 @@ and the status-list projection filter on other fields (``list``): reads, never o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -42,7 +41,7 @@ from typing import Any
 from services.common.errors import AlreadyExists, ConcurrencyConflict
 from services.common.outbox import PendingEvent
 from services.common.persistence import (
-    AggregateStore, DailySchedule, Decision, InMemoryStores, MongoStores, Record,
+    DailySchedule, Decision, InMemoryStores, MongoStores, Record,
 )
 
 from ..domain.credentials.status_list import DEFAULT_STRIDE, MIN_ENTRIES, StatusList, StatusPurpose
@@ -116,20 +115,6 @@ class CertificationRepository:
         return [as_doc(r) for r in self.certificates.list(where, limit, after)]
 
     # -- creating and changing aggregates -----------------------------------------------------------
-    @staticmethod
-    def create_or_update(store: AggregateStore, aggregate_id: str, create: Callable[[], tuple[Any, dict, list]],
-                         decide: Callable[[Record], Decision]) -> Any:
-        """``create()`` -> (result, body, events) when the aggregate does not exist yet, else
-        ``decide`` on its newest state (also when it was created concurrently)."""
-        if store.load(aggregate_id) is None:
-            result, body, events = create()
-            try:
-                store.create(aggregate_id, body, events)
-                return result
-            except AlreadyExists:
-                pass
-        return store.update(aggregate_id, decide)
-
     def register(self, person_key: str, candidate_id: str, body: dict[str, Any],
                  events: list[PendingEvent]) -> dict[str, Any]:
         """Register the candidate unless the person has a registration for that role: the
@@ -184,7 +169,7 @@ class CertificationRepository:
                 raise SlotTaken(holder)
             return Decision(None, {"holder": claim.certificate_id, "claim": doc})
 
-        self.create_or_update(self.slots, slot, lambda: (None, {"holder": claim.certificate_id, "claim": doc}, []),
+        self.slots.create_or_update(slot, lambda: (None, {"holder": claim.certificate_id, "claim": doc}, []),
                               decide)
         return self._commit(claim)
 
@@ -202,7 +187,7 @@ class CertificationRepository:
             return Decision(n, {"n": n, "allocations": allocations[-MAX_ALLOCATIONS:]})
 
         first = {"n": 1, "allocations": [{"certificate_id": certificate_id, "n": 1}]}
-        return self.create_or_update(self.counters, f"qualifications:{role.value}", lambda: (1, first, []), decide)
+        return self.counters.create_or_update(f"qualifications:{role.value}", lambda: (1, first, []), decide)
 
     def status_list(self, number: int) -> dict[str, Any] | None:
         """The allocation state of status list pair ``number`` (size, stride, offset), or None."""
@@ -230,8 +215,8 @@ class CertificationRepository:
             if index is not None:
                 return number, index
             number += 1
-            self.create_or_update(
-                self.status_lists, "current", lambda: (None, {"number": number}, []),
+            self.status_lists.create_or_update(
+                "current", lambda: (None, {"number": number}, []),
                 lambda r: Decision(None, {"number": number} if r.body["number"] < number else None))
 
     def _open_status_list(self, number: int) -> None:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, TypeVar
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
-
 from services.common.auth import Principal, Role
 from services.common.clock import Clock
 from services.common.errors import (
@@ -30,7 +28,7 @@ from services.common.errors import (
 )
 
 from services.common.paging import PageTokens
-from services.common.persistence import AggregateNotFound, Decision, Record
+from services.common.persistence import AggregateNotFound, Decision, Record, conflict_retrying
 
 from ..adapters import events as event_mapping
 from ..adapters.mapping import (
@@ -206,7 +204,7 @@ class CertificationService:
             fields = organisation_fields(org)
             return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
                             self._pending([event], org.version, request_id))
-        return self.repo.create_or_update(self.repo.organisations, organisation_id, create, reinstate)
+        return self.repo.organisations.create_or_update(organisation_id, create, reinstate)
 
     def suspend_organisation(self, p: Principal, *, request_id: str, organisation_id: str, reason: str) -> MentoringOrganisation:
         p.require(Role.REGISSEUR)
@@ -362,8 +360,7 @@ class CertificationService:
         p.require(*WRITERS)
         require_fields(request_id=request_id, certificate_id=certificate_id)
         key, fp = self._key(method, p, request_id), fingerprint(certificate_id, *parts)
-        for attempt in Retrying(retry=retry_if_exception_type(ConcurrencyConflict), stop=stop_after_attempt(20),
-                                wait=wait_random_exponential(multiplier=0.002, max=0.2), reraise=True):
+        for attempt in conflict_retrying(20):
             with attempt:
                 record = self.repo.certificates.load(certificate_id)
                 if record is None:
