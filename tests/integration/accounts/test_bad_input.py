@@ -112,6 +112,6 @@ def test_a_page_token_this_call_did_not_issue_is_refused(target, token):
     assert err.details().startswith("page_token: is not a token returned by ListEntries")
 
 
-@pytest.mark.parametrize("method", SERVICE.methods, ids=lambda m: m.name)
+@pytest.mark.parametrize("method", list(SERVICE.methods), ids=lambda m: m.name)
 def test_generated_requests_never_crash_flood_or_half_write(target, method):
     fuzz(target, method)

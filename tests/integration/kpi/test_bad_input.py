@@ -71,6 +71,6 @@ def test_a_page_token_of_other_filters_is_refused(target):
     assert err.value.details().startswith("page_token: is not a token returned by KpiService.List")
 
 
-@pytest.mark.parametrize("method", SERVICE.methods, ids=lambda m: m.name)
+@pytest.mark.parametrize("method", list(SERVICE.methods), ids=lambda m: m.name)
 def test_generated_requests_never_crash_or_flood(target, method):
     fuzz(target, method, max_examples=15 if method.server_streaming else 40)
