@@ -8,7 +8,9 @@ Bad input never crashes a call or floods a client:
 * a status message is at most ``errors.MAX_DETAILS_BYTES`` long (the messages themselves quote
   input with ``errors.quote``): gRPC sends it as metadata, and a client refuses metadata above
   8 KiB by default, which would turn the error into RESOURCE_EXHAUSTED;
-* an exception that is not a ``DomainError`` is a bug: it is logged with its traceback and
+* a dependency that is out (the database unreachable or still busy: an INFRASTRUCTURE fault of
+  ``services.common.faults``) is answered UNAVAILABLE, which tells a client to retry later;
+* any other exception that is not a ``DomainError`` is a bug: it is logged with its traceback and
   answered INTERNAL with a short, fixed message (never the exception's text, which may quote
   the request);
 * a request may be at most ``MAX_REQUEST_BYTES`` (the largest legitimate one, a 256 KiB
@@ -32,6 +34,7 @@ from llr.common.v1 import platform_pb2, platform_pb2_grpc
 
 from . import errors, limits
 from .auth import AuthInterceptor, TokenVerifier, current_principal
+from .faults import Fault, fault_of
 from .grpc_util import wrap_rpc_handler
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,8 @@ def _check_limits(request: object) -> None:
 
 class ErrorInterceptor(grpc.ServerInterceptor):
     """Checks the request's limits, turns a ``DomainError`` raised by a handler into its status
-    code with the (length-capped) reason as details, and any other exception into INTERNAL."""
+    code with the (length-capped) reason as details, an outage of a dependency into UNAVAILABLE and
+    any other exception into INTERNAL."""
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -75,6 +79,11 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         def fail(context, exc: Exception):
             if isinstance(exc, errors.DomainError):
                 context.abort(status_for(exc), errors.cut(exc.reason))
+            if fault_of(exc) is Fault.INFRASTRUCTURE:
+                log.warning("%s: a dependency is unavailable: %s: %s", method, type(exc).__name__,
+                            errors.cut(str(exc), 300))
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"{method} cannot be served now: a dependency is "
+                              f"unavailable ({type(exc).__name__}); retry later")
             log.error("%s failed unexpectedly: %s: %s\n%s", method, type(exc).__name__, errors.cut(str(exc), 500),
                       "".join(traceback.format_tb(exc.__traceback__)))
             context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method} ({type(exc).__name__}); "

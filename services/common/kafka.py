@@ -7,21 +7,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from enum import Enum
 from typing import Callable, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
-from pymongo.errors import ConnectionFailure, OperationFailure
 from tenacity import (
     RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_when_event_set, wait_exponential,
     wait_exponential_jitter,
 )
 
 from .envelope import EventEnvelope, UnknownEventType, decode
-from .errors import ConcurrencyConflict
+from .faults import Fault, PoisonMessage, fault_of  # noqa: F401 (PoisonMessage: raised by handlers)
 
 log = logging.getLogger(__name__)
 
@@ -80,36 +78,6 @@ def _wait_for_metadata(admin: KafkaAdminClient, names: list[str], timeout_s: flo
             return
         time.sleep(0.1)
     raise RuntimeError(f"topics not visible after {timeout_s}s: {names}")
-
-
-class PoisonMessage(Exception):
-    """The message can never be handled (undecodable, violates the schema): dead-letter it."""
-
-
-class Fault(Enum):
-    """Whose fault a failure is, which decides what the consumer does about it."""
-
-    INFRASTRUCTURE = "infrastructure"  # nobody's message: pause the stream, retry until it works
-    POISON = "poison"  # the message can never be handled: dead-letter it now
-    HANDLER = "handler"  # the handler failed on this message: retry a few times, then dead-letter
-
-
-# One table from a failure to its fault, most specific first; anything else is a HANDLER fault.
-FAULT_FOR: list[tuple[type[BaseException], Fault]] = [
-    (PoisonMessage, Fault.POISON),
-    (UnknownEventType, Fault.POISON),
-    (KafkaError, Fault.INFRASTRUCTURE),  # failed commits (member expired, rebalance), outages, timeouts
-    (ConnectionFailure, Fault.INFRASTRUCTURE),  # pymongo: AutoReconnect, ServerSelectionTimeoutError, ...
-    (ConcurrencyConflict, Fault.INFRASTRUCTURE),  # contention on an aggregate, not the message
-    (ConnectionError, Fault.INFRASTRUCTURE),
-    (TimeoutError, Fault.INFRASTRUCTURE),
-]
-
-
-def fault_of(exc: BaseException) -> Fault:
-    if isinstance(exc, OperationFailure) and "SQLITE_BUSY" in str(exc):
-        return Fault.INFRASTRUCTURE  # FerretDB's SQLite still busy after its busy_timeout
-    return next((fault for cls, fault in FAULT_FOR if isinstance(exc, cls)), Fault.HANDLER)
 
 
 def _short(text: str, limit: int = 500) -> str:

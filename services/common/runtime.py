@@ -36,10 +36,11 @@ RESTART_MAX_PAUSE_S = 60.0
 
 @dataclass(eq=False)
 class Part:
-    """A thread of the service that the runtime watches and restarts."""
+    """A thread of the service that the runtime watches and restarts, or (``run`` None) a loop that
+    runs elsewhere and is only watched for progress (``ServiceRuntime.watch``)."""
 
     name: str
-    run: Callable[[], None]
+    run: Callable[[], None] | None
     # Monotonic time of the part's last progress, for parts that report it (consumers).
     progress: Callable[[], float] | None = None
     thread: threading.Thread | None = None
@@ -48,6 +49,11 @@ class Part:
     restart_at: float | None = None  # set while the part is dead: when it is started again
 
     def problem(self, now: float, stall_after_s: float) -> str | None:
+        if self.run is None:
+            last = self.progress()
+            if last and now - last > stall_after_s:   # 0.0: not started yet
+                return f"{self.name} made no progress for {now - last:.0f} s"
+            return None
         if self.thread is None or not self.thread.is_alive():
             return f"{self.name} is not running"
         if self.progress is not None:
@@ -136,6 +142,14 @@ class ServiceRuntime:
                     failing_since = None
         self._spawn(f"periodic-{name}", loop)
 
+    def watch(self, name: str, progress: Callable[[], float]) -> None:
+        """Watch a loop that runs outside the runtime's threads (the KPI's faust worker on the main
+        thread): ``progress()`` is the monotonic time of its last beat, 0.0 until its first; no beat
+        for ``stall_after_s`` means NOT_SERVING. It is not restarted from here (a process whose main
+        loop is stuck is restarted by its supervisor: ``infra.supervise``, Kubernetes' probe)."""
+        self.parts.append(Part(name, None, progress))
+        self._ensure_watcher()
+
     def serve_grpc(self, registrations: Iterable[Registration], public_methods: Iterable[str] = ()) -> GrpcApp:
         s = self.settings
         self.grpc = build_server(service_name=s.service_name, host=s.grpc_host, port=s.grpc_port,
@@ -149,6 +163,9 @@ class ServiceRuntime:
         part = Part(name, target, progress)
         self.parts.append(part)
         self._start(part)
+        self._ensure_watcher()
+
+    def _ensure_watcher(self) -> None:
         if self._watcher is None:
             self._watcher = threading.Thread(target=self._watch, name=f"{self.settings.service_name}-watcher",
                                              daemon=True)

@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from datetime import timedelta
+from typing import Callable
 
 import faust
 from faust.exceptions import NotReady
@@ -61,7 +62,10 @@ def make_projection(settings: KpiSettings) -> Projection:
     )
 
 
-def build_app(settings: KpiSettings, projection: Projection, board: Board) -> faust.App:
+def build_app(settings: KpiSettings, projection: Projection, board: Board,
+              beat: Callable[[], None] = lambda: None) -> faust.App:
+    """``beat`` is called on every tick of the read-out timer: the process's health watches it (a
+    worker whose event loop is stuck or stopped is NOT_SERVING)."""
     # Batch the changelog and output writes (every fold writes its record): without a linger each
     # record is its own produce request and the worker is bound by broker round trips.
     app = make_faust_app(settings, settings.faust_app_id, settings.data_dir / settings.faust_app_id,
@@ -151,6 +155,7 @@ def build_app(settings: KpiSettings, projection: Projection, board: Board) -> fa
 
     @app.timer(interval=settings.readout_interval_s)
     async def read_out() -> None:
+        beat()
         try:
             await publish()
         except NotReady:  # the worker began to stop during a read-out: the next start reads out again

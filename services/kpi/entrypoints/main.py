@@ -8,6 +8,7 @@ changelog) and every output is rebuilt by replaying the source topics.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import faust
@@ -52,8 +53,11 @@ def build(settings: KpiSettings, clock: Clock | None = None) -> KpiProcess:
     dashboard = None
     try:
         ensure_topics(runtime, settings)
-        app = build_app(settings, make_projection(settings), board)
+        beats = [0.0]   # monotonic time of the worker's last read-out tick; 0.0 until it runs
+        app = build_app(settings, make_projection(settings), board,
+                        beat=lambda: beats.__setitem__(0, time.monotonic()))
         runtime.serve_grpc([registration(board)])
+        runtime.watch("faust-worker", lambda: beats[0])
         dashboard = Dashboard(board, settings.grpc_host, settings.dashboard_port).start()
     except BaseException:
         if dashboard is not None:

@@ -267,3 +267,36 @@ def test_a_relay_that_cannot_work_makes_the_service_not_serving(kafka_bootstrap,
         assert len(warnings_about(caplog, "outbox relay pass failed")) == 1, "logged once, not every pass"
     finally:
         runtime.stop(grace_s=0)
+
+
+def test_a_watched_loop_that_stops_beating_makes_the_service_not_serving_until_it_beats_again(
+        kafka_bootstrap, public_key_file, unique):
+    settings = ServiceSettings(service_name="probe", kafka_bootstrap=kafka_bootstrap, grpc_port=0,
+                               auth_public_key_file=public_key_file, auth_issuer="llr-test-idp",
+                               topic_namespace=f"{unique}.")
+    runtime = ServiceRuntime(settings, stall_after_s=1.0)
+    beats = [0.0]   # as the KPI's faust worker: 0.0 until its first read-out tick
+    try:
+        runtime.serve_grpc([])
+        runtime.watch("faust-worker", lambda: beats[0])
+        with grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+
+            def status():
+                return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+            time.sleep(1.5)
+            assert status() == SERVING, "a loop that has not started yet is not a stalled one"
+            beats[0] = time.monotonic()   # one beat, then silence
+            eventually(lambda: status() == NOT_SERVING, what="health to report the silent loop")
+            assert runtime.problems[0].startswith("faust-worker made no progress for")
+            beating = threading.Event()
+            beater = threading.Thread(target=lambda: [beats.__setitem__(0, time.monotonic())
+                                                      for _ in iter(lambda: beating.wait(0.1), True)])
+            beater.start()   # beats again, every 0.1 s
+            try:
+                eventually(lambda: status() == SERVING, what="health to recover")
+            finally:
+                beating.set()
+                beater.join()
+    finally:
+        runtime.stop(grace_s=0)

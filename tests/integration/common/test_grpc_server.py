@@ -1,9 +1,11 @@
 """The shared gRPC bootstrap: health, reflection, token authentication, request limits and error mapping."""
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import grpc
+import pymongo
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -73,7 +75,8 @@ def test_a_taken_port_is_a_clear_error(server, token_verifier):
 
 
 class _Probe(kpi_grpc.KpiServiceServicer):
-    """Answers Get as told by ``kpi``: a domain error or a bug, each with a 1 MB message."""
+    """Answers Get as told by ``kpi``: a domain error or a bug, each with a 1 MB message, or a read from a
+    database that is down."""
 
     calls = 0
 
@@ -81,6 +84,12 @@ class _Probe(kpi_grpc.KpiServiceServicer):
         _Probe.calls += 1
         if request.kpi == "rule":
             raise NotFound("no cell " + "x" * 1_000_000)
+        if request.kpi == "db-down":
+            with socket.socket() as closed:   # a port nobody listens on
+                closed.bind(("127.0.0.1", 0))
+                port = closed.getsockname()[1]
+            with pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=300) as client:
+                client.llr.cells.find_one({"_id": request.cell})
         raise ValueError("Invalid isoformat string: '" + "y" * 1_000_000 + "'")
 
 
@@ -104,6 +113,13 @@ def test_an_error_with_a_huge_message_reaches_the_client_cut_short(probe, kpi, c
     assert len(err.value.details().encode()) <= 1000
     if code == grpc.StatusCode.INTERNAL:
         assert "yyy" not in err.value.details() and "ValueError" in err.value.details()
+
+
+def test_a_database_outage_is_unavailable_not_a_bug(probe):
+    with pytest.raises(grpc.RpcError) as err:
+        probe.Get(kpi_api.GetRequest(kpi="db-down", cell="c"), timeout=10)
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE   # a client retries this; INTERNAL would say "bug"
+    assert "ServerSelectionTimeoutError" in err.value.details() and "retry later" in err.value.details()
 
 
 def test_a_request_out_of_its_limits_never_reaches_the_servicer(probe):
