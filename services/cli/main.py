@@ -30,7 +30,9 @@ import functools
 import hashlib
 import json
 import os
+import signal
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -136,12 +138,12 @@ def handled(fn):
     return run
 
 
-def _stub(service: str, module: str, name: str):
+def _stub(service: str, module: str, name: str, chan: grpc.Channel | None = None):
     import importlib
 
     _last_service[0] = service
     rpc = importlib.import_module(f"llr.{service}.v1.{module}_pb2_grpc")
-    return getattr(rpc, f"{name}Stub")(channel(service))
+    return getattr(rpc, f"{name}Stub")(chan or channel(service))
 
 
 def _enum(enum, prefix: str, value: str, option: str) -> int:
@@ -931,13 +933,26 @@ def kpi_watch(as_: str = AS, kpi: str = typer.Option("participation_4w", metavar
     from llr.kpi.v1 import kpi_service_pb2 as pb
 
     name, prefix = show.check_kpi(kpi), show.cell_filter(cell)
-    stream = _stub("kpi", "kpi_service", "KpiService").Subscribe(
-        pb.SubscribeRequest(kpi=name, cell_prefix=prefix), metadata=auth(as_))
-    try:
-        for reply in stream:
-            console.print(escape("  ".join(_kpi_row(reply.cell))))
-    except KeyboardInterrupt:
-        stream.cancel()
+    with channel("kpi") as chan:
+        stream = _stub("kpi", "kpi_service", "KpiService", chan).Subscribe(
+            pb.SubscribeRequest(kpi=name, cell_prefix=prefix), metadata=auth(as_))
+        # Ctrl-C cancels the stream (from a thread: the main thread may hold the call's lock
+        # when the handler runs); the loop then ends with CANCELLED, which is the normal end.
+        stopping = threading.Event()
+
+        def stop(*_):
+            if not stopping.is_set():
+                stopping.set()
+                threading.Thread(target=stream.cancel, daemon=True).start()
+        previous = signal.signal(signal.SIGINT, stop)
+        try:
+            for reply in stream:
+                console.print(escape("  ".join(_kpi_row(reply.cell))))
+        except grpc.RpcError as err:
+            if not (stopping.is_set() and err.code() == grpc.StatusCode.CANCELLED):
+                raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":
