@@ -239,6 +239,10 @@ class OnceStore(ABC):
         """Store ``body`` under ``key``; False when the key was stored before (the first stays)."""
 
     @abstractmethod
+    def put_many(self, bodies: Mapping[str, Mapping[str, Any]]) -> set[str]:
+        """``put`` of each key in one write; returns the keys that were stored before (theirs stay)."""
+
+    @abstractmethod
     def get(self, key: str) -> Mapping[str, Any] | None:
         """The body stored under ``key``, or None."""
 
@@ -322,6 +326,9 @@ class InMemoryOnceStore(OnceStore):
                 return False
             self._records[key] = dict(body)
             return True
+
+    def put_many(self, bodies: Mapping[str, Mapping[str, Any]]) -> set[str]:
+        return {key for key, body in bodies.items() if not self.put(key, body)}
 
     def get(self, key: str) -> Mapping[str, Any] | None:
         with self._lock:
@@ -566,6 +573,13 @@ class MongoOnceStore(OnceStore):
             return True
         except DuplicateKeyError:
             return False
+
+    def put_many(self, bodies: Mapping[str, Mapping[str, Any]]) -> set[str]:
+        for body in bodies.values():
+            _check_body(body)
+        keys = list(bodies)
+        taken = _insert_many(self.collection, [{"_id": key, **bodies[key]} for key in keys])
+        return {keys[i] for i in taken}
 
     def get(self, key: str) -> Mapping[str, Any] | None:
         doc = _find_one(self.collection, key)

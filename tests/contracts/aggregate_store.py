@@ -182,6 +182,13 @@ class OnceStoreContract:
         assert store.put("k", {"answer": 2}) is False
         assert store.get("k") == {"answer": 1}
 
+    def test_put_many_stores_the_new_keys_and_keeps_the_first_body_of_the_others(self):
+        store = self.make_once_store("requests")
+        store.put("b", {"answer": "first"})
+        assert store.put_many({"a": {"answer": 1}, "b": {"answer": 2}, "c": {"answer": 3}}) == {"b"}
+        assert [store.get(k) for k in "abc"] == [{"answer": 1}, {"answer": "first"}, {"answer": 3}]
+        assert store.put_many({}) == set()
+
     def test_concurrent_puts_of_one_key_store_one_body(self):
         store = self.make_once_store("requests")
         with ThreadPoolExecutor(8) as pool:

@@ -6,9 +6,15 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
 * ``accounts`` -- ONE aggregate per person's account, ``_id`` derived from the person id
   (``account_id_for``), so a redelivered PersonRegistered finds the account it opened. Its body
   holds the aggregate state (tagged encoding, ``codec.py``), the person profile the eligibility
-  rules need, the ids of the enrolments it funds and a balance summary for reads. Idempotency
-  lives in the state itself: the ledger records the idempotency key of every entry, so a
-  redelivered event or a retried request finds its key and changes nothing.
+  rules need and a balance summary for reads. Idempotency lives in the state itself: the ledger
+  records the idempotency key of every entry, so a redelivered event or a retried request finds
+  its key and changes nothing; the funding saga's decision per request is kept in the state too,
+  the newest ``KEEP_DECISIONS`` of them.
+* ``saga_decisions`` -- the older saga decisions of an account (``<account id>/<request event
+  id>``, write-once): a change that leaves more than ``KEEP_DECISIONS`` in the state first stores
+  the oldest here (one ``insert_many``) and then commits the state without them, so an account
+  stays small however many requests come for one person (a redelivery of an old request finds
+  its decision here; the archive is consulted only by an account that archived something).
 * ``enrolment_accounts`` -- enrolment id -> account id, a write-once record (``OnceStore``) put
   before the reservation, so it can only be a superset of the truth: readers check that the
   account lists the enrolment.
@@ -51,24 +57,27 @@ class LoadedAccount:
 
     account: Account
     profile: PersonProfile
-    enrolment_ids: frozenset[str]
     version: int
 
 
 def _loaded(record: Record) -> LoadedAccount:
     body = record.body
-    return LoadedAccount(Account.from_state(decode(body["state"])), decode(body["profile"]),
-                         frozenset(body.get("enrolment_ids", ())), record.version)
+    return LoadedAccount(Account.from_state(decode(body["state"])), decode(body["profile"]), record.version)
 
 
 # A change: given the loaded account (which it may change), return the use case's answer.
 Change = Callable[[LoadedAccount], Any]
+
+# The saga decisions an account keeps in its state; past this, the oldest go to the archive, in
+# steps of ``KEEP_DECISIONS // 2`` (so archiving is one write per 50 requests, not one per request).
+KEEP_DECISIONS = 100
 
 
 class AccountRepository:
     def __init__(self, stores: MongoStores | InMemoryStores, topic: str) -> None:
         self.accounts = stores.aggregates("accounts")
         self.enrolment_accounts = stores.once("enrolment_accounts")
+        self.decision_archive = stores.once("saga_decisions")
         self.rejections = stores.aggregates("rejections")
         self.cheque_deadlines = DailySchedule(stores.log("cheque_deadlines"), stores.aggregates("jobs"),
                                               "cheque-expiry")
@@ -84,14 +93,14 @@ class AccountRepository:
         """Store a new account with its first events; False when the person has one already."""
         self._schedule_new_cheques(account, set())
         body = {"person_id": account.person_id, "state": encode(account.state()), "profile": encode(profile),
-                "enrolment_ids": [], "balances": summary(account)}
+                "balances": summary(account)}
         try:
             self.accounts.create(account.account_id, body, pending(account.take_events(), self.topic, 1))
         except AlreadyExists:
             return False
         return True
 
-    def change(self, account_id: str, change: Change, *, funds_enrolment: str | None = None) -> Any:
+    def change(self, account_id: str, change: Change) -> Any:
         """Apply ``change`` to the newest state and commit it with its events; on a lost race the
         change is decided again on the state that won. ``AggregateNotFound`` when there is no account."""
         def decide(record: Record) -> Decision:
@@ -104,9 +113,9 @@ class AccountRepository:
             if not events and account.version == before:
                 return Decision(result)
             self._schedule_new_cheques(account, cheques_before)
-            enrolment_ids = set(loaded.enrolment_ids) | ({funds_enrolment} if funds_enrolment else set())
-            body = {**record.body, "state": encode(account.state()), "balances": summary(account),
-                    "enrolment_ids": sorted(enrolment_ids)}
+            self._archive_old_decisions(account)
+            body = {**record.body, "state": encode(account.state()), "balances": summary(account)}
+            body.pop("enrolment_ids", None)  # kept by accounts stored before the holds were enough
             return Decision(result, body, pending(events, self.topic, record.version + 1))
         return self.accounts.update(account_id, decide)
 
@@ -122,6 +131,23 @@ class AccountRepository:
             return self.accounts.update(account_id_for(person_id), decide)
         except AggregateNotFound:
             return False
+
+    # -- saga decisions ---------------------------------------------------------------------------
+    def _archive_old_decisions(self, account: Account) -> None:
+        if len(account.saga_decisions) <= KEEP_DECISIONS:
+            return
+        oldest = account.archive_decisions(keep=KEEP_DECISIONS // 2)
+        # Before the commit that drops them: a decision is always in the state or in the archive.
+        # Another process may have archived some of them already: the same decisions, kept.
+        self.decision_archive.put_many({f"{account.account_id}/{key}": {"decision": encode(decision)}
+                                        for key, decision in oldest.items()})
+
+    def archived_decision(self, account: Account, request_event_id: str) -> Any | None:
+        """The saga's decision on a request that the account moved to the archive, or None."""
+        if not account.decisions_archived:
+            return None
+        record = self.decision_archive.get(f"{account.account_id}/{request_event_id}")
+        return None if record is None else decode(record["decision"])
 
     # -- enrolment -> account ---------------------------------------------------------------------
     def map_enrolment(self, enrolment_id: str, person_id: str) -> None:

@@ -307,6 +307,7 @@ class AccountState:
     complexity_assessments: tuple[Any, ...]
     saga_decisions: tuple[tuple[str, Any], ...]
     pending_events: tuple[Any, ...] = ()
+    decisions_archived: int = 0
 
 
 class Account:
@@ -332,7 +333,10 @@ class Account:
         # business state kept in the same document (see career_cheques / funding)
         self.career_cheques: dict[str, Any] = {}
         self.complexity_assessments: list[Any] = []
+        # the funding saga's decision per request event id, oldest first; the oldest are moved
+        # out to an archive (``archive_decisions``) so that the account stays small
         self.saga_decisions: dict[str, Any] = {}
+        self.decisions_archived = 0
         self.pending_events: list[Any] = []
 
     # --- snapshot ----------------------------------------------------------------------------
@@ -351,6 +355,7 @@ class Account:
             complexity_assessments=tuple(self.complexity_assessments),
             saga_decisions=tuple(self.saga_decisions.items()),
             pending_events=tuple(self.pending_events),
+            decisions_archived=self.decisions_archived,
         )
 
     @classmethod
@@ -367,9 +372,24 @@ class Account:
         account.career_cheques = {c.cheque_id: c for c in state.career_cheques}
         account.complexity_assessments = list(state.complexity_assessments)
         account.saga_decisions = dict(state.saga_decisions)
+        account.decisions_archived = state.decisions_archived
         account.pending_events = list(state.pending_events)
         account.check_invariants()
         return account
+
+    def archive_decisions(self, keep: int) -> dict[str, Any]:
+        """Take the oldest saga decisions out of the account so that ``keep`` remain, and return
+        them: the caller stores them in the archive (where a redelivered request that the
+        account no longer remembers is looked up) before it saves the account. Nothing when at
+        most ``keep`` are held."""
+        surplus = len(self.saga_decisions) - keep
+        if surplus <= 0:
+            return {}
+        oldest = dict(list(self.saga_decisions.items())[:surplus])
+        for key in oldest:
+            del self.saga_decisions[key]
+        self.decisions_archived += len(oldest)
+        return oldest
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -83,11 +83,10 @@ class AccountsService:
         self.catalog = catalog or d.default_catalog()
 
     # -- the one write path ----------------------------------------------------------------
-    def _mutate(self, account_id: str, change: Callable[[LoadedAccount], Any], *,
-                funds_enrolment: str | None = None) -> Any:
+    def _mutate(self, account_id: str, change: Callable[[LoadedAccount], Any]) -> Any:
         """Decide ``change`` on the newest state and commit it (see ``AccountRepository.change``)."""
         try:
-            return self.repo.change(account_id, translate_errors(change), funds_enrolment=funds_enrolment)
+            return self.repo.change(account_id, translate_errors(change))
         except AggregateNotFound:
             raise common.NotFound(f"no account {account_id}") from None
 
@@ -154,8 +153,8 @@ class AccountsService:
         account_id = self.repo.account_of_enrolment(enrolment_id)
 
         def if_reserved(loaded: LoadedAccount):
-            if enrolment_id not in loaded.enrolment_ids:
-                return None  # the reservation was never made (crash right after the mapping)
+            if not loaded.account.holds_for_enrolment(enrolment_id):
+                return None  # never reserved (rejected, or a crash right after the mapping)
             return change(loaded.account)
         if account_id is None:
             log.info("no reservation for enrolment %s: nothing to release or capture", enrolment_id)
@@ -177,6 +176,10 @@ class AccountsService:
             requested_at=requested_at)
 
         def change(loaded: LoadedAccount):
+            if event_id not in loaded.account.saga_decisions:
+                archived = self.repo.archived_decision(loaded.account, event_id)
+                if archived is not None:
+                    return archived   # a redelivery of a request decided long ago
             policy = d.policy_for_request(self.catalog, request)
             return d.reserve_for_enrolment(loaded.account, request, policy, loaded.profile, self.clock.now())
 
@@ -184,8 +187,7 @@ class AccountsService:
         # a mapping to an account that does not list the enrolment, which release and capture skip.
         self.repo.map_enrolment(p.enrolment_id, p.person_id)
         try:
-            return self.repo.change(account_id_for(p.person_id), translate_errors(change),
-                                    funds_enrolment=p.enrolment_id)
+            return self.repo.change(account_id_for(p.person_id), translate_errors(change))
         except AggregateNotFound:
             rejected = d.Rejected(enrolment_id=p.enrolment_id, reason=d.RejectionReason.UNKNOWN_PERSON,
                                   detail=f"person {p.person_id} has no account")

@@ -76,8 +76,7 @@ def preload_accounts(repo: AccountRepository, persons: list[str]) -> None:
         for person_id in persons[k:k + 5_000]:
             account_id = account_id_for(person_id)
             body = json.loads(template.replace(account.account_id, account_id).replace('"template"', f'"{person_id}"'))
-            batch.append((account_id, {"person_id": person_id, **body, "profile": encode(profile(person_id)),
-                                       "enrolment_ids": []}, []))
+            batch.append((account_id, {"person_id": person_id, **body, "profile": encode(profile(person_id))}, []))
         assert all(repo.accounts.create_many(batch))
 
 

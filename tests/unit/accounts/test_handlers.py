@@ -11,7 +11,7 @@ import pytest
 from llr.accounts.v1 import events_pb2  # noqa: F401  (registers the payload types for unwrap)
 from llr.enrolments.v1 import events_pb2 as enrolment_events
 from llr.population.v1 import events_pb2 as pop
-from services.accounts.adapters.repository import AccountRepository
+from services.accounts.adapters.repository import KEEP_DECISIONS, AccountRepository
 from services.accounts.domain import BUDGET_WALLET, Reserved
 from services.accounts.service.handlers import AccountsService
 from services.common import errors as common
@@ -92,6 +92,29 @@ def test_concurrent_reservations_fund_exactly_what_the_budget_covers(world):
     # a redelivered request answers as the first time and publishes nothing new
     again = world.service.reserve("evt-0", requested("e-0", "p-rush", 5_000), START)
     assert type(again) is type(results[0]) and world.published() == []
+
+
+def test_an_account_keeps_its_newest_decisions_and_answers_old_redeliveries_from_the_archive(world):
+    world.register("p-many")
+    first = [world.service.reserve(f"evt-{i}", requested(f"e-{i}", "p-many", 5_000), START) for i in range(260)]
+    assert sum(isinstance(r, Reserved) for r in first) == 10
+    account = world.repo.get("p-many").account
+    assert len(account.saga_decisions) <= KEEP_DECISIONS   # the account does not grow with the requests
+    assert len(account.saga_decisions) + account.decisions_archived == 260
+    world.published()
+    # old and new requests delivered again (the archived ones, funded or refused, and the kept
+    # ones) answer as the first time and publish nothing; a refused one is not funded later
+    world.service.on_enrolment_event(envelope(enrolment_events.FundingReleaseRequested(
+        enrolment_id="e-0", reason="CANCELLED"), "e-0", "rel-0"))   # budget comes free ...
+    assert names(world.published()) == ["ReservationReleased"]
+    for i in (0, 3, 11, 150, 259):
+        again = world.service.reserve(f"evt-{i}", requested(f"e-{i}", "p-many", 5_000), START)
+        assert again == first[i]
+    assert world.published() == []   # ... yet no old refusal turned into a reservation
+    # a release of an enrolment whose refusal was archived finds no hold and changes nothing
+    world.service.on_enrolment_event(envelope(enrolment_events.FundingReleaseRequested(
+        enrolment_id="e-11", reason="CANCELLED"), "e-11", "rel-11"))
+    assert world.published() == []
 
 
 def test_an_unknown_person_is_rejected_once_however_often_the_request_comes(world):
