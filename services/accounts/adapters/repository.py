@@ -15,9 +15,9 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   the oldest here (one ``insert_many``) and then commits the state without them, so an account
   stays small however many requests come for one person (a redelivery of an old request finds
   its decision here; the archive is consulted only by an account that archived something).
-* ``enrolment_accounts`` -- enrolment id -> account id, a write-once record (``OnceStore``) put
-  before the reservation, so it can only be a superset of the truth: readers check that the
-  account lists the enrolment.
+* ``enrolment_accounts`` -- enrolment id -> account id, write-once records that earlier versions
+  put before each reservation, read only for a release or capture event that does not name the
+  person (events of those versions); the events name the person now, so nothing writes them.
 * ``rejections`` -- the ``ReservationRejected`` of an enrolment for a person without an account
   (no account to hold it), created once per enrolment.
 * ``cheque_deadlines`` -- a ``DailySchedule`` of the accounts with a career cheque that expires
@@ -150,10 +150,6 @@ class AccountRepository:
         return None if record is None else decode(record["decision"])
 
     # -- enrolment -> account ---------------------------------------------------------------------
-    def map_enrolment(self, enrolment_id: str, person_id: str) -> None:
-        # False on a redelivery: the id derives from the person, so it maps to the same account
-        self.enrolment_accounts.put(enrolment_id, {"account_id": account_id_for(person_id)})
-
     def account_of_enrolment(self, enrolment_id: str) -> str | None:
         record = self.enrolment_accounts.get(enrolment_id)
         return None if record is None else record["account_id"]

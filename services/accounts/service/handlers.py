@@ -134,7 +134,7 @@ class AccountsService:
         elif envelope.event_type == "llr.enrolments.v1.FundingReleaseRequested":
             p = unwrap(envelope)
             reason = d.ReleaseReason(RELEASE_REASONS.get(p.reason, "CANCELLED"))
-            self._by_enrolment(p.enrolment_id, lambda acc: d.release_reservation(
+            self._by_enrolment(p.enrolment_id, p.person_id, lambda acc: d.release_reservation(
                 acc, enrolment_id=p.enrolment_id, idempotency_key=envelope.event_id, reason=reason,
                 now=self.clock.now()))
         elif envelope.event_type == "llr.enrolments.v1.FundingCaptureRequested":
@@ -147,10 +147,13 @@ class AccountsService:
                 return d.capture_reservation(acc, enrolment_id=p.enrolment_id, idempotency_key=envelope.event_id,
                                              milestone=holds[0].capture_point, now=self.clock.now(),
                                              amount=p.amount_cents or None)
-            self._by_enrolment(p.enrolment_id, capture)
+            self._by_enrolment(p.enrolment_id, p.person_id, capture)
 
-    def _by_enrolment(self, enrolment_id: str, change: Callable[[d.Account], Any]) -> None:
-        account_id = self.repo.account_of_enrolment(enrolment_id)
+    def _by_enrolment(self, enrolment_id: str, person_id: str, change: Callable[[d.Account], Any]) -> None:
+        """Apply ``change`` to the account holding the enrolment's reservation: the person's, named
+        by the event (a release or capture of an enrolments service before the events carried
+        the person is looked up in the enrolment -> account records of that time)."""
+        account_id = account_id_for(person_id) if person_id else self.repo.account_of_enrolment(enrolment_id)
 
         def if_reserved(loaded: LoadedAccount):
             if not loaded.account.holds_for_enrolment(enrolment_id):
@@ -183,9 +186,6 @@ class AccountsService:
             policy = d.policy_for_request(self.catalog, request)
             return d.reserve_for_enrolment(loaded.account, request, policy, loaded.profile, self.clock.now())
 
-        # The enrolment -> account mapping is written first: a crash before the reservation leaves
-        # a mapping to an account that does not list the enrolment, which release and capture skip.
-        self.repo.map_enrolment(p.enrolment_id, p.person_id)
         try:
             return self.repo.change(account_id_for(p.person_id), translate_errors(change))
         except AggregateNotFound:

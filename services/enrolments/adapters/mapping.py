@@ -125,10 +125,10 @@ def payload_of(event: ev.EnrolmentEvent):
                                           hours_known=e.hours_attended is not None)
         case ev.FundingCaptureRequested():
             return pb.FundingCaptureRequested(enrolment_id=e.enrolment_id, reservation_id=e.reservation_id,
-                                              amount_cents=e.amount_cents)
+                                              amount_cents=e.amount_cents, person_id=e.person_id)
         case ev.FundingReleaseRequested():
             return pb.FundingReleaseRequested(enrolment_id=e.enrolment_id, reservation_id=e.reservation_id,
-                                              reason=e.reason.value)
+                                              reason=e.reason.value, person_id=e.person_id)
     raise TypeError(f"no protobuf mapping for {type(event).__name__}")
 
 

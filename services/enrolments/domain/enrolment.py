@@ -184,7 +184,7 @@ class Enrolment:
             # a second hold for the same enrolment: never double-finance, give it back
             self.extra_reservation_ids += (reply.reservation_id,)
             self._record(now, lambda **m: ev.FundingReleaseRequested(
-                **m, reservation_id=reply.reservation_id, reason=ev.ReleaseReason.NOT_NEEDED))
+                **m, person_id=self.person_id, reservation_id=reply.reservation_id, reason=ev.ReleaseReason.NOT_NEEDED))
             return True
         self.reservation_id, self.reserved_cents = reply.reservation_id, reply.amount_cents
         if self.status is S.REQUESTED:
@@ -194,7 +194,7 @@ class Enrolment:
         else:  # cancelled/rejected before the hold arrived: release it straight away
             self.hold_released = True
             self._record(now, lambda **m: ev.FundingReleaseRequested(
-                **m, reservation_id=reply.reservation_id, reason=ev.ReleaseReason.NOT_NEEDED))
+                **m, person_id=self.person_id, reservation_id=reply.reservation_id, reason=ev.ReleaseReason.NOT_NEEDED))
         return True
 
     def on_reservation_rejected(self, reply: ev.ReservationRejected, now: datetime) -> bool:
@@ -323,14 +323,14 @@ class Enrolment:
             return
         self.captured_cents += amount
         self._record(now, lambda **m: ev.FundingCaptureRequested(
-            **m, reservation_id=self.reservation_id, amount_cents=amount), bump=False)
+            **m, person_id=self.person_id, reservation_id=self.reservation_id, amount_cents=amount), bump=False)
 
     def _release_rest(self, now: datetime, reason: ev.ReleaseReason) -> None:
         if self.reservation_id is None or self.hold_released or self.captured_cents >= self.reserved_cents:
             return
         self.hold_released = True
         self._record(now, lambda **m: ev.FundingReleaseRequested(
-            **m, reservation_id=self.reservation_id, reason=reason), bump=False)
+            **m, person_id=self.person_id, reservation_id=self.reservation_id, reason=reason), bump=False)
 
     def _record(self, now: datetime, build, *, bump: bool = True) -> None:  # noqa: ANN001
         """Append one event; ``bump`` starts a new change (version + 1).

@@ -15,8 +15,8 @@ Funding saga (enrolments side):
 
 * ``EnrolmentRequested`` *is* the reserve request: accounts reserves ``price_cents`` (or ``hours``
   for TRAINING_LEAVE) on ``instrument`` and answers ``BudgetReserved`` or ``ReservationRejected``.
-* ``FundingCaptureRequested(reservation_id, amount_cents)`` -- take this much of the hold.
-* ``FundingReleaseRequested(reservation_id, reason)`` -- release whatever of the hold is not
+* ``FundingCaptureRequested(person_id, reservation_id, amount_cents)`` -- take this much of the hold.
+* ``FundingReleaseRequested(person_id, reservation_id, reason)`` -- release whatever of the hold is not
   captured. When both are raised by one change, the capture comes first in the event list.
 """
 from __future__ import annotations
@@ -114,12 +114,14 @@ class EnrolmentDroppedOut(EnrolmentEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class FundingCaptureRequested(EnrolmentEvent):
+    person_id: str          # whose account holds the reservation
     reservation_id: str
     amount_cents: int
 
 
 @dataclass(frozen=True, kw_only=True)
 class FundingReleaseRequested(EnrolmentEvent):
+    person_id: str          # whose account holds the reservation
     reservation_id: str
     reason: ReleaseReason
 

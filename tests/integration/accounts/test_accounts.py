@@ -61,7 +61,7 @@ def test_funding_saga_reserves_rejects_and_releases_over_the_broker(accounts):
 
     from llr.enrolments.v1 import events_pb2 as enr
     h.send("enrolments", enr.FundingReleaseRequested(enrolment_id="enr-1", reservation_id=reserved[0].reservation_id,
-                                                     reason="CANCELLED"), "enr-1")
+                                                     reason="CANCELLED", person_id="p-saga"), "enr-1")
     h.wait_for(lambda seen: any(type(p).__name__ == "ReservationReleased" for _, p in seen))
     released = h.of_type("ReservationReleased")
     assert [(r.enrolment_id, r.amount, r.reason) for r in released] == [("enr-1", 30_000, "CANCELLED")]

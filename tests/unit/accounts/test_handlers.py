@@ -105,7 +105,7 @@ def test_an_account_keeps_its_newest_decisions_and_answers_old_redeliveries_from
     # old and new requests delivered again (the archived ones, funded or refused, and the kept
     # ones) answer as the first time and publish nothing; a refused one is not funded later
     world.service.on_enrolment_event(envelope(enrolment_events.FundingReleaseRequested(
-        enrolment_id="e-0", reason="CANCELLED"), "e-0", "rel-0"))   # budget comes free ...
+        enrolment_id="e-0", person_id="p-many", reason="CANCELLED"), "e-0", "rel-0"))   # budget comes free ...
     assert names(world.published()) == ["ReservationReleased"]
     for i in (0, 3, 11, 150, 259):
         again = world.service.reserve(f"evt-{i}", requested(f"e-{i}", "p-many", 5_000), START)
@@ -113,7 +113,7 @@ def test_an_account_keeps_its_newest_decisions_and_answers_old_redeliveries_from
     assert world.published() == []   # ... yet no old refusal turned into a reservation
     # a release of an enrolment whose refusal was archived finds no hold and changes nothing
     world.service.on_enrolment_event(envelope(enrolment_events.FundingReleaseRequested(
-        enrolment_id="e-11", reason="CANCELLED"), "e-11", "rel-11"))
+        enrolment_id="e-11", person_id="p-many", reason="CANCELLED"), "e-11", "rel-11"))
     assert world.published() == []
 
 
@@ -122,9 +122,9 @@ def test_an_unknown_person_is_rejected_once_however_often_the_request_comes(worl
         world.service.on_enrolment_event(envelope(requested("e-x", "nobody", 100), "e-x", "evt-x"))
     [rejection] = world.published()
     assert (type(rejection).__name__, rejection.reason) == ("ReservationRejected", "UNKNOWN_PERSON")
-    # releasing it later is harmless: the mapping leads to no account
+    # releasing it later is harmless: the person has no account
     world.service.on_enrolment_event(envelope(enrolment_events.FundingReleaseRequested(
-        enrolment_id="e-x", reason="CANCELLED"), "e-x", "rel-x"))
+        enrolment_id="e-x", person_id="nobody", reason="CANCELLED"), "e-x", "rel-x"))
     assert world.published() == []
 
 
@@ -132,11 +132,27 @@ def test_release_returns_the_hold_and_capture_of_a_released_hold_changes_nothing
     world.register("p-2")
     world.service.reserve("evt-1", requested("e-1", "p-2", 20_000), START)
     world.service.on_enrolment_event(envelope(enrolment_events.FundingReleaseRequested(
-        enrolment_id="e-1", reason="CANCELLED"), "e-1", "rel-1"))
+        enrolment_id="e-1", person_id="p-2", reason="CANCELLED"), "e-1", "rel-1"))
     world.service.on_enrolment_event(envelope(enrolment_events.FundingCaptureRequested(
-        enrolment_id="e-1", amount_cents=20_000), "e-1", "cap-1"))
+        enrolment_id="e-1", person_id="p-2", amount_cents=20_000), "e-1", "cap-1"))
     assert names(world.published())[-2:] == ["BudgetReserved", "ReservationReleased"]
     assert world.repo.get("p-2").account.available(BUDGET_WALLET) == YEARLY_CREDIT
+
+
+def test_a_release_that_does_not_name_the_person_finds_the_account_of_an_earlier_version_s_record(world):
+    """Release and capture events of enrolments services before the events named the person: the
+    account is found through the enrolment -> account record that accounts wrote back then."""
+    world.register("p-old")
+    world.service.reserve("evt-old", requested("e-old", "p-old", 20_000), START)
+    world.published()
+    release = envelope(enrolment_events.FundingReleaseRequested(enrolment_id="e-old", reason="CANCELLED"),
+                       "e-old", "rel-old")
+    world.service.on_enrolment_event(release)
+    assert world.published() == []   # no record of an earlier version: nothing to release
+    world.repo.enrolment_accounts.put("e-old", {"account_id": world.repo.get("p-old").account.account_id})
+    world.service.on_enrolment_event(release)
+    assert names(world.published()) == ["ReservationReleased"]
+    assert world.repo.get("p-old").account.available(BUDGET_WALLET) == YEARLY_CREDIT
 
 
 def test_profile_updates_change_eligibility_input_without_an_event(world):
