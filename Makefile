@@ -110,6 +110,9 @@ reset: $(VENV)/.stamp
 keys: $(VENV)/.stamp
 	$(PY) -c 'from infra.run import ensure_dev_keys; from infra.stack import InfraSettings; print(ensure_dev_keys(InfraSettings().home))'
 	$(PY) -c 'from services.certification.entrypoints.main import ensure_development_issuer_key as k; from services.certification.settings import CertificationSettings as S; k(S())'
+	@# docker compose bind-mounts its secrets with this machine's owner and mode: the image's user
+	@# (10001) must be able to read the issuer key; the directory keeps other users out here.
+	chmod 700 $(LLR)/keys && chmod 644 $(LLR)/keys/certification-issuer.pem
 
 # Renders deploy/k8s as `kubectl kustomize` does (.llr/bin/kustomize, pinned; a few minutes to
 # build). Optional: when it is there, tests/unit/deploy checks its output too.
