@@ -24,7 +24,7 @@ chromium:
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 # <<< kpi dashboard test
 
-.PHONY: help deps infra-deps run test unit integration bench chaos stop status reset keys lock clean
+.PHONY: help deps infra-deps run test unit integration bench chaos stop status reset keys lock clean kustomize
 
 help:
 	@echo "make run    - install what is needed, start Kafka, FerretDB and the services with demo data"
@@ -110,6 +110,18 @@ reset: $(VENV)/.stamp
 keys: $(VENV)/.stamp
 	$(PY) -c 'from infra.run import ensure_dev_keys; from infra.stack import InfraSettings; print(ensure_dev_keys(InfraSettings().home))'
 	$(PY) -c 'from services.certification.entrypoints.main import ensure_development_issuer_key as k; from services.certification.settings import CertificationSettings as S; k(S())'
+	@# docker compose bind-mounts its secrets with this machine's owner and mode: the image's user
+	@# (10001) must be able to read the issuer key; the directory keeps other users out here.
+	chmod 700 $(LLR)/keys && chmod 644 $(LLR)/keys/certification-issuer.pem
+
+# Renders deploy/k8s as `kubectl kustomize` does (.llr/bin/kustomize, pinned; a few minutes to
+# build). Optional: when it is there, tests/unit/deploy checks its output too.
+KUSTOMIZE_VERSION := v5.8.1
+kustomize: $(LLR)/bin/kustomize-$(KUSTOMIZE_VERSION)
+$(LLR)/bin/kustomize-$(KUSTOMIZE_VERSION):
+	@command -v go >/dev/null || { echo "error: go not found (Go >= 1.24 is required)" >&2; exit 1; }
+	GOFLAGS= GOBIN=$(abspath $(LLR)/bin) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	touch $@
 
 # Re-pin every dependency after changing requirements.in.
 lock:

@@ -25,7 +25,7 @@ def make_faust_app(settings: ServiceSettings, app_id: str, data_dir: Path, *, we
         datadir=str(data_dir),
         value_serializer="raw",
         key_serializer="raw",
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication_factor,
         topic_partitions=settings.topic_partitions,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",

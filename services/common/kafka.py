@@ -93,15 +93,16 @@ class DeadLetters:
     """Sends a record that can never be handled to ``<topic>.dlq``, unchanged, with the reason and
     its origin in headers (``dlq.reason``, ``dlq.source`` = topic/partition/offset)."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, replication_factor: int = 1) -> None:
         self._bootstrap = bootstrap
+        self._replication_factor = replication_factor
         self._producer: KafkaProducer | None = None
         self._topics: set[str] = set()
 
     def send(self, record, reason: str) -> None:
         topic = record.topic + DLQ_SUFFIX
         if topic not in self._topics:
-            ensure_topics(self._bootstrap, [TopicSpec(topic, partitions=1)])
+            ensure_topics(self._bootstrap, [TopicSpec(topic, partitions=1)], self._replication_factor)
             self._topics.add(topic)
         if self._producer is None:
             self._producer = make_producer(self._bootstrap, "llr-dlq")

@@ -24,7 +24,7 @@ from pymongo.database import Database
 from .auth import TokenVerifier
 from .clock import Clock, SystemClock
 from .grpc_server import GrpcApp, Registration, build_server
-from .kafka import EventConsumer, Handler, TopicSpec, ensure_topics, make_producer
+from .kafka import DeadLetters, EventConsumer, Handler, TopicSpec, ensure_topics, make_producer
 from .mongo import connect, disconnect
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
@@ -91,7 +91,7 @@ class ServiceRuntime:
         return self.db
 
     def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
-        ensure_topics(self.settings.kafka_bootstrap, specs)
+        ensure_topics(self.settings.kafka_bootstrap, specs, self.settings.topic_replication_factor)
 
     def verifier(self) -> TokenVerifier:
         return TokenVerifier(self.settings.auth_public_key_pem(), self.settings.auth_issuer, self.clock)
@@ -112,6 +112,8 @@ class ServiceRuntime:
     def add_consumer(self, group_suffix: str, topics: list[str], handler: Handler, **options) -> EventConsumer:
         """Consume ``topics`` in the group ``<namespace><service>.<group_suffix>``; ``options`` go to
         ``EventConsumer`` (retries, Kafka consumer settings)."""
+        options.setdefault("dead_letters", DeadLetters(self.settings.kafka_bootstrap,
+                                                       self.settings.topic_replication_factor))
         consumer = EventConsumer(
             bootstrap=self.settings.kafka_bootstrap,
             group_id=f"{self.settings.topic_namespace}{self.settings.service_name}.{group_suffix}",

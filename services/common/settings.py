@@ -44,6 +44,10 @@ class ServiceSettings(BaseSettings):
     auth_issuer: str = "llr-dev-idp"
     # Partitions of this service's event topic (created on start if missing).
     topic_partitions: int = 3
+    # Replication factor of every topic this service creates (its events, dead-letter topics,
+    # the KPI's output and faust changelog topics). 1 for the single local broker; a cluster sets
+    # at least its min.insync.replicas, or writes with acks=all fail (deploy/k8s sets 3).
+    topic_replication_factor: int = 1
     # Outbox relay: how often it looks for pending events when nobody wakes it up.
     outbox_poll_interval_s: float = 0.2
     # ... and how often it sweeps the pending pointers of its database for events that other

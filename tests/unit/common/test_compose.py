@@ -1,5 +1,7 @@
 """docker-compose.yml cannot run here (no Docker engine), so keep it honest offline: it parses,
-every service in it has a settings class, and every variable and port agrees with that class."""
+every service in it has a settings class, every variable and port agrees with that class, and
+what makes it come up holds (healthchecks, secrets, a data directory the image's non-root user
+can write, the dashboard published, the population feed). deploy/k8s: tests/unit/deploy."""
 from __future__ import annotations
 
 import importlib
@@ -8,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.common.settings import ServiceSettings
+from services.common.settings import DEFAULT_HOME, ServiceSettings
+from tests.unit.deploy.dockerfile import image
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = ["accounts", "certification", "enrolments", "kpi"]
@@ -45,7 +48,7 @@ def test_service_environment_matches_its_settings(compose, name):
     assert settings.kafka_bootstrap == "kafka:9092"
     assert settings.mongo_uri.startswith("mongodb://mongo:27017")
     assert settings.grpc_port == cls().grpc_port, "compose uses the service's default port"
-    assert svc["ports"] == [f"{settings.grpc_port}:{settings.grpc_port}"]
+    assert svc["ports"][0] == f"{settings.grpc_port}:{settings.grpc_port}"
     assert svc["command"][-1] == f"services.{name}.entrypoints.main"
     assert (REPO / "services" / name / "entrypoints" / "main.py").exists(), f"{name} has no entrypoint"
     assert str(settings.auth_public_key_file) == "/run/secrets/token_signing_pub"
@@ -54,6 +57,79 @@ def test_service_environment_matches_its_settings(compose, name):
 def test_service_ports_are_distinct(compose):
     ports = [_settings_class(n)().grpc_port for n in SERVICES]
     assert len(set(ports)) == len(ports)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_has_a_healthcheck_on_its_grpc_health(compose, name):
+    svc = compose["services"][name]
+    port = _settings_class(name)().grpc_port
+    assert svc["healthcheck"]["test"] == ["CMD", "python", "-m", "services.common.healthcheck", str(port)]
+    assert (REPO / "services" / "common" / "healthcheck.py").exists()
+    assert svc["healthcheck"]["start_period"], "the KPI restores its state before it serves"
+
+
+def test_infrastructure_has_healthchecks_and_services_wait_for_them(compose):
+    for name in ("kafka", "mongo"):
+        assert compose["services"][name]["healthcheck"]["test"]
+    for name in SERVICES:
+        depends = compose["services"][name]["depends_on"]
+        conditions = {k: v["condition"] for k, v in depends.items()}
+        assert conditions == {"kafka": "service_healthy", "mongo": "service_healthy"}
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_secret_a_service_reads_is_defined_and_mounted(compose, name):
+    svc = compose["services"][name]
+    cls = _settings_class(name)
+    prefix = cls.model_config["env_prefix"]
+    for key, value in svc["environment"].items():
+        if key.endswith("_FILE") and value.startswith("/run/secrets/"):
+            secret = value.removeprefix("/run/secrets/")
+            assert secret in svc["secrets"], f"{name}: {key} names a secret it does not mount"
+            assert secret in compose["secrets"], f"{name}: secret {secret} is not defined"
+    if name == "certification":
+        assert svc["environment"][f"{prefix}ISSUER_KEY_FILE"].startswith("/run/secrets/"), \
+            "a key of its own would be generated inside the container and lost with it"
+
+
+def test_kpi_writes_its_state_on_a_volume_the_images_user_owns(compose):
+    img = image()
+    assert img.uid != 0
+    cls = _settings_class("kpi")
+    svc = compose["services"]["kpi"]
+    data_dir = cls(data_dir=svc["environment"]["LLR_KPI_DATA_DIR"]).data_dir
+    volume, target = next((v.split(":")[0], v.split(":")[1]) for v in svc["volumes"]
+                          if data_dir.is_relative_to(v.split(":")[1]))
+    assert volume in compose["volumes"], "a named volume starts with the image's directory and its owner"
+    assert img.writable(target), f"{target} is not owned by the image's user (Dockerfile)"
+    # Without the variable the default lies in the image's home, which its user owns too.
+    default = cls.model_fields["data_dir"].default.relative_to(DEFAULT_HOME)
+    assert img.writable(Path(img.env["LLR_INFRA_HOME"]) / default)
+
+
+def test_the_dashboard_is_published(compose):
+    svc = compose["services"]["kpi"]
+    settings = _settings_class("kpi")(grpc_host=svc["environment"]["LLR_KPI_GRPC_HOST"])
+    assert settings.grpc_host == "0.0.0.0", "the dashboard listens on grpc_host"
+    assert f"{settings.dashboard_port}:{settings.dashboard_port}" in svc["ports"]
+
+
+def test_a_population_feed_fills_the_stack(compose):
+    from services.accounts.settings import AccountsSettings
+    from services.demo.settings import DemoSettings
+
+    feed = compose["services"]["population-feed"]
+    module = feed["command"][-1]
+    assert feed["command"][:3] == ["python", "-m", module] and module == "services.demo.feed"
+    assert (REPO / (module.replace(".", "/") + ".py")).exists()
+    env = feed["environment"]
+    accounts = AccountsSettings(**{k.removeprefix("LLR_ACCOUNTS_").lower(): v
+                                   for k, v in env.items() if k.startswith("LLR_ACCOUNTS_")})
+    DemoSettings(**{k.removeprefix("LLR_DEMO_").lower(): v for k, v in env.items() if k.startswith("LLR_DEMO_")})
+    assert not [k for k in env if not k.startswith(("LLR_ACCOUNTS_", "LLR_DEMO_"))]
+    assert accounts.kafka_bootstrap == "kafka:9092"
+    assert feed["depends_on"]["accounts"]["condition"] == "service_healthy"
+    assert feed["restart"] in ("no", "on-failure"), "it runs once"
 
 
 def _k8s_documents():
