@@ -146,9 +146,11 @@ def test_an_enrolment_costs_the_same_commands_at_50000_persons_as_at_twenty(clie
     large, filters = cost_of_enrolments(client, LARGE)
     assert large == small
     per_enrolment = sum(large.values()) / SAMPLE
-    # 26 when this was written (enrolments 17, accounts 5, the three pointer deletes the relay
-    # batches in a running service, deadline schedule 1): a change that adds commands shows here
-    assert per_enrolment <= 26.5, f"{per_enrolment} commands per enrolment: {dict(large)}"
+    print(f"{per_enrolment} commands per enrolment: {dict(large)}")   # shown with pytest -s
+    # 25 now (enrolments 17, accounts 4, the three pointer deletes the relay batches in a running
+    # service, deadline schedule 1; 26 before release and capture named the person): a change
+    # that adds commands shows here
+    assert per_enrolment <= 25.5, f"{per_enrolment} commands per enrolment: {dict(large)}"
     for name, coll, query in filters:
         if coll == CommitOutbox.COLLECTION and name == "delete":
             continue  # the relay's batched clean-up of the pending pointers (a small collection)
