@@ -112,9 +112,10 @@ class PublicHttpServer:
 
 def _request_handler(app: PublicHttpServer) -> type[BaseHTTPRequestHandler]:
     class RequestHandler(BaseHTTPRequestHandler):
-        server_version = app.name
-        sys_version = ""
         timeout = REQUEST_TIMEOUT_S
+
+        def version_string(self) -> str:   # the Server header: no Python version
+            return app.name
 
         def do_GET(self) -> None:  # noqa: N802 (http.server API)
             self._answer(with_body=True)

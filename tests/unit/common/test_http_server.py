@@ -71,6 +71,7 @@ def test_a_document_carries_its_caching_headers_and_revalidates(serve):
     assert response.getheader("Cache-Control") == "public, max-age=60"
     assert response.getheader("Access-Control-Allow-Origin") == "*"
     assert response.getheader("X-Content-Type-Options") == "nosniff"
+    assert response.getheader("Server") == "test-docs"
     etag = response.getheader("ETag")
     assert etag == DOC.etag and etag.startswith('"')
     again, body = request(server, "GET", "/doc", {"If-None-Match": f'"other", {etag}'})
