@@ -11,6 +11,8 @@ PY        := $(VENV)/bin/python
 KAFKA_LIBS:= $(LLR)/kafka/libs
 FERRETDB  := $(LLR)/bin/ferretdb
 GEN       := $(LLR)/gen
+GRPCURL   := $(LLR)/bin/grpcurl
+INTEROP   := tests/integration/certification/interop
 PROTOS    := $(shell find protos -name '*.proto' | sort)
 SITE      := $(VENV)/lib/python3.11/site-packages
 
@@ -24,7 +26,7 @@ chromium:
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 # <<< kpi dashboard test
 
-.PHONY: help deps infra-deps run test unit integration bench chaos stop status reset keys lock clean kustomize
+.PHONY: help deps infra-deps test-deps run test unit integration bench chaos stop status reset keys lock clean kustomize
 
 help:
 	@echo "make run    - install what is needed, start Kafka, FerretDB and the services with demo data"
@@ -34,6 +36,8 @@ help:
 
 deps: $(VENV)/.stamp $(GEN)/.stamp infra-deps chromium
 infra-deps: $(KAFKA_LIBS)/.stamp $(FERRETDB)
+# Third-party clients that only the tests drive.
+test-deps: $(GRPCURL) $(INTEROP)/node_modules/.stamp
 
 # Python 3.11 virtualenv with every dependency pinned in requirements.lock. A .pth file puts the
 # repository root and the generated protobuf code on the import path.
@@ -61,6 +65,24 @@ $(FERRETDB): infra/ferretdb/main.go infra/ferretdb/go.mod infra/ferretdb/go.sum 
 	mkdir -p $(dir $@)
 	cd infra/ferretdb && ./build.sh $(CURDIR)/$@ $(CURDIR)/$(LLR)/ferretdb-build
 
+# grpcurl, the third-party gRPC client of the reflection test, pinned in infra/grpcurl/go.mod
+# (go.sum checks every module) and built from the Go module proxy once.
+$(GRPCURL): infra/grpcurl/go.mod infra/grpcurl/go.sum
+	@command -v go >/dev/null || { echo "error: go not found (Go >= 1.24 is required)" >&2; exit 1; }
+	mkdir -p $(dir $@)
+	cd infra/grpcurl && go build -trimpath -o $(CURDIR)/$@.tmp \
+	    -ldflags "-X main.version=$$(go list -m -f '{{.Version}}' github.com/fullstorydev/grpcurl)" \
+	    github.com/fullstorydev/grpcurl/cmd/grpcurl
+	mv $@.tmp $@
+
+# The W3C VC reference verifier (npm: @digitalbazaar/vc and friends) of the credential
+# interoperability test, exactly as pinned in package-lock.json; no network once installed.
+$(INTEROP)/node_modules/.stamp: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	    { echo "error: node and npm not found (Node.js >= 20 is required by the credential interoperability test)" >&2; exit 1; }
+	cd $(INTEROP) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 # Generated protobuf and gRPC code: never committed, never hand-edited.
 # Generated into a fresh directory that replaces the old one only when protoc succeeded.
 $(GEN)/.stamp: $(PROTOS) $(VENV)/.stamp
@@ -73,7 +95,7 @@ run: deps
 	$(PY) -m infra.run
 
 # pytest exits 5 when it collected no test: that is a failure here, never a green run.
-test: deps
+test: deps test-deps
 	@$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
@@ -91,7 +113,7 @@ chaos: deps
 unit: deps
 	$(PY) -m pytest tests/unit
 
-integration: deps
+integration: deps test-deps
 	$(PY) -m pytest tests/integration
 
 status: $(VENV)/.stamp
@@ -133,4 +155,4 @@ lock:
 
 # Everything, tools included (the next make downloads and builds them again); `make reset` keeps them.
 clean: stop
-	rm -rf $(LLR)
+	rm -rf $(LLR) $(INTEROP)/node_modules

@@ -147,7 +147,8 @@ def isolated_environment(kafka_bootstrap: str, mongo_uri: str, run_id: str, kpi_
         env.update({prefix + "GRPC_PORT": str(free_port()), prefix + "TOPIC_NAMESPACE": f"{run_id}.",
                     prefix + "MONGO_DB": f"{run_id}_{name}", prefix + "KAFKA_BOOTSTRAP": kafka_bootstrap,
                     prefix + "MONGO_URI": mongo_uri})
-    env.update({"LLR_KPI_DASHBOARD_PORT": str(free_port()), "LLR_KPI_FAUST_APP_ID": run_id,
+    env.update({"LLR_KPI_DASHBOARD_PORT": str(free_port()), "LLR_CERTIFICATION_HTTP_PORT": str(free_port()),
+                "LLR_KPI_FAUST_APP_ID": run_id,
                 "LLR_KPI_DATA_DIR": str(kpi_data_dir),
                 "LLR_RUN_RECORD_FILE": str(kpi_data_dir.parent / f"{run_id}-run.json"),
                 "LLR_RUN_LOG_DIR": str(kpi_data_dir.parent / f"{run_id}-logs")})
@@ -304,6 +305,11 @@ def _run_demo(env: dict[str, str], procs: Supervisor, heartbeat: Heartbeat) -> N
 def print_endpoints() -> None:
     for name in available_services():
         print(f"  gRPC {name:<14} 127.0.0.1:{_grpc_port(name)}", flush=True)
+    from services.certification.settings import CertificationSettings
+
+    certification = CertificationSettings()
+    base_url = certification.public_base_url or f"http://{certification.grpc_host}:{certification.http_port}"
+    print(f"  certificate issuer   {base_url}/.well-known/did.json (did:web, status lists, contexts)", flush=True)
     try:
         from services.kpi.settings import KpiSettings
 

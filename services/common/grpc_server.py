@@ -1,4 +1,5 @@
-"""gRPC server bootstrap shared by every service: health checking, reflection, authentication,
+"""gRPC server bootstrap shared by every service: health checking, reflection (v1 and v1alpha,
+``services.common.reflection``), authentication,
 the request limits, the domain-error to status-code mapping and the ``PlatformService.WhoAmI`` call.
 
 Bad input never crashes a call or floods a client:
@@ -28,7 +29,6 @@ from typing import Any, Callable, Iterable
 import grpc
 from google.protobuf import message as pb_message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from llr.common.v1 import platform_pb2, platform_pb2_grpc
 
@@ -36,6 +36,7 @@ from . import errors, limits
 from .auth import AuthInterceptor, TokenVerifier, current_principal
 from .faults import Fault, fault_of
 from .grpc_util import wrap_rpc_handler
+from .reflection import enable_reflection
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +170,11 @@ def build_server(
                           platform_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]
+    names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     for add, servicer, name in registrations:
         add(servicer, server)
         names.append(name)
-    reflection.enable_server_reflection(names, server)
+    enable_reflection(names, server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise RuntimeError(f"{service_name}: cannot listen on {host}:{port} (port in use?)")

@@ -1,5 +1,5 @@
-"""The process shell of a service: gRPC server, outbox relay, event consumers and periodic jobs
-(deadlines), started together and stopped together.
+"""The process shell of a service: gRPC server, outbox relay, event consumers, periodic jobs
+(deadlines) and public HTTP documents, started together and stopped together.
 
 Entrypoints build a ``ServiceRuntime``, register their parts and call ``run_forever()``; tests do
 the same in-process with ``grpc_port=0`` and a unique database and topic namespace, then ``stop()``.
@@ -24,6 +24,7 @@ from pymongo.database import Database
 from .auth import TokenVerifier
 from .clock import Clock, SystemClock
 from .grpc_server import GrpcApp, Registration, build_server
+from .http_server import Handle, PublicHttpServer
 from .kafka import DeadLetters, EventConsumer, Handler, TopicSpec, ensure_topics, make_producer
 from .mongo import connect, disconnect
 from .outbox import OutboxRelay
@@ -80,6 +81,7 @@ class ServiceRuntime:
         self._closers: list[Callable[[], None]] = []  # release resources once the parts stopped
         self._stopped = threading.Event()
         self.grpc: GrpcApp | None = None
+        self.http: PublicHttpServer | None = None
         self.relay: OutboxRelay | None = None
         self.db: Database | None = None
         self._producer = None
@@ -160,6 +162,24 @@ class ServiceRuntime:
         with self._lock:
             self.check_parts()
         return self.grpc
+
+    def bind_http(self, port: int, *, tls_cert_file=None, tls_key_file=None) -> PublicHttpServer:
+        """Listen for the service's public HTTP documents on ``grpc_host`` (port 0 picks a free
+        port); nothing is answered before ``serve_http``. Bound first so that the service can be
+        built knowing its own URL."""
+        self.http = PublicHttpServer(name=self.settings.service_name, host=self.settings.grpc_host, port=port,
+                                     tls_cert_file=tls_cert_file, tls_key_file=tls_key_file)
+        self._closers.append(self.http.close)
+        return self.http
+
+    def serve_http(self, handle: Handle) -> PublicHttpServer:
+        """Answer GET and HEAD on the bound server with ``handle(path)``, from a watched thread."""
+        if self.http is None:
+            raise RuntimeError("bind_http first")
+        self.http.handle = handle
+        self._spawn("http", self.http.serve_forever)
+        self._stops.append(self.http.shutdown)
+        return self.http
 
     def _spawn(self, name: str, target: Callable[[], None], progress: Callable[[], float] | None = None) -> None:
         part = Part(name, target, progress)
@@ -255,6 +275,7 @@ class ServiceRuntime:
         done = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: done.set())
         signal.signal(signal.SIGINT, lambda *_: done.set())
-        log.info("%s running (gRPC port %s)", self.settings.service_name, self.grpc.port if self.grpc else "-")
+        log.info("%s running (gRPC port %s%s)", self.settings.service_name, self.grpc.port if self.grpc else "-",
+                 f", HTTP {self.http.url}" if self.http else "")
         done.wait()
         self.stop()

@@ -41,6 +41,7 @@ from ..domain.assignments import MentorAssignment, assign_mentee
 from ..domain.certificate import Certificate, StatusPointer
 from ..domain.credentials.credential import IssuerProfile, issue_credential
 from ..domain.credentials.data_integrity import add_proof
+from ..domain.credentials.did_web import did_document
 from ..domain.credentials.keys import IssuerKey, public_key_multibase
 from ..domain.credentials.status_list import StatusList, StatusPurpose
 from ..domain.credentials.verify import VerificationResult, parse_document, verify
@@ -109,6 +110,7 @@ class CertificationService:
     def __init__(
         self, repo: CertificationRepository, *, clock: Clock, policies: PolicyBook, issuer_key: IssuerKey,
         issuer: IssuerProfile, events_topic: str, status_list_base_url: str, status_list_ttl: timedelta,
+        status_list_period: timedelta = timedelta(0),
     ) -> None:
         if issuer.id != issuer_key.issuer_id:
             raise ValueError("the issuer profile and the issuer key name different issuers")
@@ -120,6 +122,7 @@ class CertificationService:
         self.topic = events_topic
         self.status_list_base_url = status_list_base_url.rstrip("/")
         self.status_list_ttl = status_list_ttl
+        self.status_list_period = status_list_period
 
     # --- helpers -------------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -543,9 +546,23 @@ class CertificationService:
         except ValueError:
             return None
 
+    def did_document(self) -> dict[str, Any]:
+        """The issuer's did:web DID document: the key that signs credentials and status lists."""
+        return did_document(self.issuer_key)
+
+    def _status_list_issued_at(self, now: datetime) -> datetime:
+        """The start of the current ``status_list_period``: every request within one period is
+        answered with the same signed bytes (by every replica) unless a bit changed, so HTTP
+        caches and ETags work."""
+        period = int(self.status_list_period.total_seconds())
+        if period <= 0:
+            return now
+        return datetime.fromtimestamp(int(now.timestamp()) // period * period, tz=now.tzinfo)
+
     def status_list_credential(self, url: str) -> dict[str, Any]:
         """The signed BitstringStatusListCredential at ``url``, with the bits as the
-        certificates are now, valid for ``status_list_ttl``."""
+        certificates are now, valid from the start of the current ``status_list_period`` for
+        ``status_list_ttl``."""
         require_fields(status_list_credential=url)
         parsed = self._parse_status_list_url(url)
         doc = self.repo.status_list(parsed[1]) if parsed else None
@@ -555,10 +572,10 @@ class CertificationService:
         status_list = StatusList(url, purpose, size=doc["size"], stride=doc["stride"], offset=doc["offset"])
         for index in self.repo.set_status_indexes(purpose, url):
             status_list.set(index)
-        now = self._now()
-        unsigned = status_list.to_credential(issuer_id=self.issuer_key.issuer_id, valid_from=now,
-                                             valid_until=now + self.status_list_ttl)
-        return add_proof(unsigned, self.issuer_key, created=now)
+        issued = self._status_list_issued_at(self._now())
+        unsigned = status_list.to_credential(issuer_id=self.issuer_key.issuer_id, valid_from=issued,
+                                             valid_until=issued + self.status_list_ttl)
+        return add_proof(unsigned, self.issuer_key, created=issued)
 
     def verify_credential(self, credential_json: str) -> VerificationResult:
         """Signature, validity dates and status (from this issuer's current status lists)."""

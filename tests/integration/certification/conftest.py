@@ -86,7 +86,7 @@ def issuer_key_file(tmp_path):
 @pytest.fixture
 def settings(unique, mongo_uri, kafka_bootstrap, public_key_file, issuer_key_file):
     return CertificationSettings(
-        grpc_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
+        grpc_port=0, http_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
         auth_issuer="llr-test-idp", mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap,
         issuer_key_file=issuer_key_file, expiry_interval_s=0.2, outbox_poll_interval_s=0.1,
     )

@@ -36,7 +36,7 @@ def target(kafka_bootstrap, mongo_uri, public_key_file, token_keys, tmp_path_fac
     key_file = tmp_path_factory.mktemp("issuer") / "issuer.pem"
     generate_issuer_key_file(key_file)
     settings = CertificationSettings(
-        grpc_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
+        grpc_port=0, http_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
         auth_issuer="llr-test-idp", mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap, issuer_key_file=key_file,
         expiry_interval_s=0.2, outbox_poll_interval_s=0.1)
     clock = FakeClock(START)

@@ -49,6 +49,10 @@ def test_service_environment_matches_its_settings(compose, name):
     assert settings.mongo_uri.startswith("mongodb://mongo:27017")
     assert settings.grpc_port == cls().grpc_port, "compose uses the service's default port"
     assert svc["ports"][0] == f"{settings.grpc_port}:{settings.grpc_port}"
+    if "http_port" in cls.model_fields:
+        assert f"{settings.http_port}:{settings.http_port}" in svc["ports"]
+        assert settings.http_port == cls().http_port, "compose uses the service's default HTTP port"
+        assert settings.public_base_url.endswith(f":{settings.http_port}"), "the public URL is the published port"
     assert svc["command"][-1] == f"services.{name}.entrypoints.main"
     assert (REPO / "services" / name / "entrypoints" / "main.py").exists(), f"{name} has no entrypoint"
     assert str(settings.auth_public_key_file) == "/run/secrets/token_signing_pub"
@@ -56,6 +60,7 @@ def test_service_environment_matches_its_settings(compose, name):
 
 def test_service_ports_are_distinct(compose):
     ports = [_settings_class(n)().grpc_port for n in SERVICES]
+    ports += [s.http_port for s in (_settings_class(n)() for n in SERVICES) if "http_port" in type(s).model_fields]
     assert len(set(ports)) == len(ports)
 
 
@@ -160,6 +165,11 @@ def test_kubernetes_deployment_matches_settings(name):
     assert container["ports"][0]["containerPort"] == settings.grpc_port == cls().grpc_port
     assert service["spec"]["ports"][0]["port"] == settings.grpc_port
     assert container["readinessProbe"]["grpc"]["port"] == settings.grpc_port
+    if "http_port" in cls.model_fields:
+        http = next(p for p in container["ports"] if p["name"] == "http")
+        assert http["containerPort"] == settings.http_port == cls().http_port
+        assert {"port": settings.http_port, "targetPort": "http", "name": "http"} in service["spec"]["ports"]
+        assert settings.public_base_url.startswith("https://"), "verifiers reach the documents over HTTPS"
     assert container["command"][-1] == f"services.{name}.entrypoints.main"
     mount = container["volumeMounts"][0]["mountPath"]
     assert str(settings.auth_public_key_file).startswith(mount)
@@ -169,3 +179,19 @@ def test_kafka_topics_in_kubernetes_are_the_services_topics():
     topics = {d["metadata"]["name"] for d in _k8s_documents() if d["kind"] == "KafkaTopic"}
     expected = {_settings_class(n)().events_topic for n in ["accounts", "certification", "enrolments"]}
     assert expected | {"llr.population.v1.events"} <= topics
+
+
+def test_the_certification_public_base_url_reaches_its_http_port():
+    """The URL that names the issuer (did:web) is the host the Ingress routes to the service's HTTP port."""
+    from urllib.parse import urlsplit
+
+    docs = _k8s_documents()
+    container = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "certification")[
+        "spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    host = urlsplit(env["LLR_CERTIFICATION_PUBLIC_BASE_URL"]).hostname
+    ingress = next(d for d in docs if d["kind"] == "Ingress" and d["metadata"]["name"] == "certification-public")
+    rule = next(r for r in ingress["spec"]["rules"] if r["host"] == host)
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "certification", "port": {"name": "http"}}
+    assert any(host in t["hosts"] for t in ingress["spec"]["tls"]), "served over HTTPS"
