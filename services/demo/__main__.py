@@ -57,6 +57,9 @@ def run(settings: DemoSettings) -> dict:
         if wait_s > 0:
             console.print(f"set-up done; the simulated year starts in {wait_s:.0f} s")
             time.sleep(wait_s)
+        else:
+            console.print(f"set-up done {-wait_s:.0f} s after the simulated year began (it is "
+                          f"{clock.now().date()}): the days so far are caught up")
         task = progress.add_task("simulated year (days)", total=settings.days)
         simulation = Simulation(plan, GrpcPlatform(api, offers, [c.person_id for c in coaches]))
         # Each pass carries out what is planned for the days since the last one: how often the
@@ -73,7 +76,8 @@ def run(settings: DemoSettings) -> dict:
             "rejected_for_funding": " ".join([str(sum(t.rejected.values())),
                                               *(f"({reason}: {n})" for reason, n in sorted(t.rejected.items()))]),
             "started": t.started, "completed": t.completed, "cancelled": t.cancelled, "dropped_out": t.dropped_out,
-            "left_to_no_show_deadline": t.no_shows_left_to_deadline, "declared_too_late": t.declared_too_late,
+            "left_to_no_show_deadline": t.no_shows_left_to_deadline, "declared_too_late": " ".join([str(t.declared_too_late),
+                                           *(f"({why}: {n})" for why, n in sorted(t.refusals.items()))]),
             "career_cheques_bought": t.cheques_bought, "guidance_sessions": t.guidance_sessions,
             "leercoaches": len(coaches), "simulated_until": clock.now().date().isoformat()}
 

@@ -57,7 +57,11 @@ PROPENSITY = {
 CHEQUE_MIN_WORK_EXPERIENCE_DAYS = 2555
 CHEQUE_SESSION_HOURS = 2          # two sessions of 2 h use the cheque's 4 h
 CHEQUE_OUTCOME = "POP_DELIVERED"  # the trajectory ends with a personal development plan
-MIN_LEAD_DAYS, MAX_LEAD_DAYS = 7, 27
+MIN_LEAD_DAYS, MAX_LEAD_DAYS = 7, 27   # a provider posts an enrolment 1-4 weeks before its start
+# Courses start from the fourth week on. Slack for a set-up that overran the simulated clock
+# (the demo then posts its first uploads late): a start declared after the platform's no-show
+# deadline would be refused.
+FIRST_START_DAY = 21
 
 
 @dataclass(frozen=True)
@@ -266,13 +270,13 @@ def _cheques(crowd: Crowd, first_day: date, end_day: date, seed: int, rates: Rat
 
 @dataclass(frozen=True)
 class _StartWindow:
-    """Courses start from a week after the first day to the last simulated day, uniformly."""
+    """Courses start from ``FIRST_START_DAY`` to the last simulated day, uniformly."""
     first_day: date
     end_day: date
 
     @property
     def first_start(self) -> date:
-        return self.first_day + timedelta(days=MIN_LEAD_DAYS)
+        return self.first_day + timedelta(days=FIRST_START_DAY)
 
     @property
     def last_start(self) -> date:

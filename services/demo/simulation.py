@@ -53,6 +53,7 @@ class Tally:
     dropped_out: int = 0
     no_shows_left_to_deadline: int = 0
     declared_too_late: int = 0       # refused because a deadline closed the enrolment first
+    refusals: Counter = field(default_factory=Counter)   # why, by step
     cheques_bought: int = 0
     cheques_refused: int = 0
     guidance_sessions: int = 0
@@ -119,8 +120,12 @@ class Simulation:
         try:
             self.platform.record_guidance(c, cheque_id, session)
             self.tally.guidance_sessions += 1
-        except Refused:
-            self.tally.declared_too_late += 1
+        except Refused as refused:
+            self._refused(step, str(refused))
+
+    def _refused(self, step: Step, why: str) -> None:
+        self.tally.declared_too_late += 1
+        self.tally.refusals[f"{step}: {why}"] += 1
 
     def _declare(self, step: Step, e: PlannedEnrolment) -> None:
         enrolment_id = self._enrolment_ids.get(e.reference)
@@ -133,9 +138,9 @@ class Simulation:
         if status in TERMINAL:
             self._closed.add(e.reference)
             if status == "REJECTED":
-                self.tally.rejected[reason or "UNKNOWN"] += 1
+                self.tally.rejected[reason.split(":")[0] or "UNKNOWN"] += 1
             elif step is not Step.CHECK:
-                self.tally.declared_too_late += 1   # a deadline closed it before this declaration
+                self._refused(step, f"already {status}")   # e.g. a deadline closed it first
             return
         wanted = {Step.CANCEL: "FUNDED", Step.CHECK: "FUNDED", Step.START: "FUNDED",
                   Step.DROP_OUT: "STARTED", Step.COMPLETE: "STARTED"}[step]
@@ -157,6 +162,6 @@ class Simulation:
             else:
                 self.platform.complete(e, enrolment_id)
                 self.tally.completed += 1
-        except Refused:
-            self.tally.declared_too_late += 1
+        except Refused as refused:
+            self._refused(step, str(refused))
         self._closed.add(e.reference)

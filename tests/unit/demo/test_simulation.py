@@ -36,7 +36,9 @@ class FakePlatform:
             enrolment_id = f"enr-{e.reference}"
             spent = self.balance[e.person_id]
             if spent + e.course.price_cents > YEARLY_CREDIT_CENTS:
-                self.status_of[enrolment_id], self.reason[enrolment_id] = "REJECTED", "INSUFFICIENT_FUNDS"
+                self.status_of[enrolment_id] = "REJECTED"
+                self.reason[enrolment_id] = (f"INSUFFICIENT_FUNDS: price {e.course.price_cents} cents, training "
+                                             f"budget available {YEARLY_CREDIT_CENTS - spent} cents")
             else:
                 self.balance[e.person_id] += e.course.price_cents
                 self.status_of[enrolment_id] = "FUNDED"
@@ -143,4 +145,5 @@ def test_a_declaration_refused_by_a_deadline_is_counted_and_the_enrolment_left_a
     platform.status_of[f"enr-{target.reference}"] = "NO_SHOW"    # the deadline fired first
     simulation.run_until(plan.end_day)
     assert simulation.tally.declared_too_late >= 1
+    assert simulation.tally.refusals["START: already NO_SHOW"] == 1
     assert not [c for c in platform.calls if c[0] in ("start", "complete") and c[1] == target.reference]
