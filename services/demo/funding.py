@@ -1,5 +1,5 @@
 """The citizens' side of the demo's set-up: accounts open from the population feed, with the
-year's training budget. Career cheques bought at the regisseur's counter and their guidance
+year's training budget; the demo waits for those of the people its plan needs. Career cheques bought at the regisseur's counter and their guidance
 sessions are planned in ``plan.py`` and recorded through ``grpc_platform.py``."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from services.common.auth import Role
 
 
 def fund(api, people, clock, progress=None, timeout_s: float = 300.0) -> None:
-    """Wait until the accounts service opened an account for everyone on the feed."""
+    """Wait until the accounts service opened an account for each of ``people``."""
     from llr.accounts.v1 import accounts_service_pb2 as pb
 
     stub = api.stub("accounts", "accounts_service", "AccountService")

@@ -163,3 +163,15 @@ def test_targets_other_than_flanders_and_short_demos():
     assert participation(short, people)[1] == pytest.approx(0.5, abs=0.01)
     assert short.cheques == ()                 # no room for a trajectory of two sessions
     assert calibrated_plan(people, first_day=FIRST, days=5, seed=11).enrolments == ()
+
+
+def test_the_people_the_plan_needs_accounts_for_come_in_the_order_they_first_act(year):
+    _, plan = year
+    persons = plan.persons()
+    assert set(persons) == {e.person_id for e in plan.enrolments} | {c.person_id for c in plan.cheques}
+    first = {}
+    for person_id, day in [(e.person_id, e.posted_on) for e in plan.enrolments] + \
+                          [(c.person_id, c.bought_on) for c in plan.cheques]:
+        first[person_id] = min(day, first.get(person_id, day))
+    assert [first[p] for p in persons] == sorted(first.values())
+    assert len(persons) < 0.2 * 3000      # the set-up waits for these accounts only
