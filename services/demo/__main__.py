@@ -35,7 +35,7 @@ def run(settings: DemoSettings) -> dict:
                            targets=Targets(settings.participation_12m, settings.participation_4w),
                            rates=Rates(career_cheque=settings.career_cheque_share))
     four_weeks, twelve_months = participation(plan, people)
-    console.print(f"calibrated: on {plan.end_day} {twelve_months:.1%} of the {plan.population} residents aged "
+    console.print(f"calibrated: on {plan.reference} {twelve_months:.1%} of the {plan.population} residents aged "
                   f"25-64 learned in the last 12 months (Flanders 2022: {FLANDERS.participation_12m:.1%}), "
                   f"{four_weeks:.1%} in the last 4 weeks (Flanders 2019: {FLANDERS.participation_4w:.1%}); "
                   f"{len(plan.enrolments)} enrolments and {len(plan.cheques)} career cheques planned")

@@ -51,8 +51,8 @@ def activity(plan: Plan) -> dict[str, list[tuple[date, date]]]:
 
 def participation(plan: Plan, people: list[Person], reference: date | None = None) -> tuple[float, float]:
     """(4-week, 12-month) participation of the residents aged 25-64 on ``reference`` (default:
-    the plan's end day) in the planned year, counting activities that had started by then."""
-    reference = reference or plan.end_day
+    the plan's last simulated day) in the planned year, counting activities started by then."""
+    reference = reference or plan.reference
     population = {p.person_id for p in people if MIN_AGE <= age_on(p.birth_date, reference) <= MAX_AGE}
     return _shares(activity(plan), population, reference)
 
@@ -71,13 +71,13 @@ def _shares(spans: dict[str, list[tuple[date, date]]], population: set[str], ref
 def calibrated_plan(people: list[Person], *, first_day: date, days: int, seed: int,
                     targets: Targets = FLANDERS, rates: Rates = Rates(), steps: int = 14) -> Plan:
     """The plan that meets ``targets.participation_12m`` and comes closest to the 4-week target."""
-    crowd = Crowd.of(people, first_day + timedelta(days=days), seed)
+    crowd = Crowd.of(people, first_day + timedelta(days=days - 1), seed)
     planner = Planner(crowd, first_day=first_day, days=days, seed=seed,
                       participation_12m=targets.participation_12m, rates=rates)
     population = {p.person_id for p in crowd.order}
 
     def four_weeks(p: Plan) -> float:
-        return _shares(activity(p), population, p.end_day)[0]
+        return _shares(activity(p), population, p.reference)[0]
 
     low, high = planner.plan(0.0), planner.plan(1.0)
     if four_weeks(low) >= targets.participation_4w:

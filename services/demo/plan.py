@@ -8,8 +8,8 @@ for each career-cheque buyer the purchase day and the guidance sessions. ``Plan.
 lists what happens on a simulated day, and the demo carries that out through the public APIs
 (``simulation.py``) however fast or slow its loop runs: nothing is rolled per pass of a loop.
 
-Who takes part: the residents aged 25-64 on the day after the simulated year (the KPIs'
-population on that reference date) in a random order weighted by how much more often some
+Who takes part: the residents aged 25-64 on the last simulated day (the KPIs' population on
+that reference date) in a random order weighted by how much more often some
 groups learn (``PROPENSITY``); the first of them who qualify buy career cheques, then learners
 are added in that order until exactly ``participation_12m`` of that population has a learning
 activity (an enrolment that started, a guidance session) in the year. ``calibration.py`` picks
@@ -157,11 +157,11 @@ Item = PlannedEnrolment | PlannedCheque
 @dataclass(frozen=True)
 class Plan:
     first_day: date
-    end_day: date                 # the day after the last simulated day: the KPIs' reference date
+    end_day: date                 # the day after the last simulated day
     enrolments: tuple[PlannedEnrolment, ...]
     cheques: tuple[PlannedCheque, ...]
     long_share: float
-    population: int               # residents aged 25-64 on end_day
+    population: int               # residents aged 25-64 on the reference date
     participants: int             # of them, with a learning activity in the year
 
     @cached_property
@@ -183,6 +183,12 @@ class Plan:
     @property
     def days(self) -> int:
         return (self.end_day - self.first_day).days
+
+    @property
+    def reference(self) -> date:
+        """The last simulated day: the KPIs' reference date (that of the latest event) when the
+        demo ends."""
+        return self.end_day - timedelta(days=1)
 
     def persons(self) -> list[str]:
         """Everyone the plan needs an account for, by the day they first post or buy."""
