@@ -202,7 +202,7 @@ class Plan:
 @dataclass(frozen=True)
 class Crowd:
     """The population the plan draws from: the residents aged 25-64 on the reference date, in the
-    weighted random order in which they take part, and which of them may buy a career cheque."""
+    weighted random order in which they take part."""
     order: tuple[Person, ...]
     reference: date
 
