@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .calibration import FLANDERS
+from .plan import Rates
 
 
 class DemoSettings(BaseSettings):
@@ -20,8 +24,12 @@ class DemoSettings(BaseSettings):
     sim_epoch: datetime | None = None
     leercoaches: int = 24
     mentors: int = 8
-    # Share of residents aged 25-64 who enrol during the simulated year.
-    yearly_learner_share: float = 0.3
+    # Calibration (services/demo/calibration.py): the 12-month and 4-week participation of the
+    # residents aged 25-64 the simulated year reaches on its last day (Flanders: 22.4% in 2022,
+    # 8.6% in 2019), and the share of them who buy a career cheque in the year.
+    participation_12m: float = Field(FLANDERS.participation_12m, ge=0, le=1)
+    participation_4w: float = Field(FLANDERS.participation_4w, ge=0, le=1)
+    career_cheque_share: float = Field(Rates.career_cheque, ge=0, le=1)
 
     # Real seconds between `make run` starting the services and the first simulated day, for the
     # set-up (population feed, accounts, certification, offers); simulated time stands still

@@ -31,10 +31,11 @@ from tests.integration.kpi.conftest import chromium, expected_cells, read_source
 
 REPO = Path(__file__).resolve().parents[3]
 PARTICIPATION = ("participation_4w", "participation_12m")
-# Scaled down: 2,000 adults (about 1,030 aged 25-64, the smallest province about 130 of them),
-# a year of 365 simulated days at 0.4 s each.
+# Scaled down: 2,000 adults (about 1,230 aged 25-64 at the end of the year, the smallest province
+# about 160 of them, of whom the calibrated 22.4% learn: about 36), a year of 365 simulated days
+# at 0.4 s each.
 DEMO = {"LLR_DEMO_PERSONS": "2000", "LLR_DEMO_DAYS": "365", "LLR_DEMO_SECONDS_PER_DAY": "0.4",
-        "LLR_DEMO_SEED": "7", "LLR_DEMO_YEARLY_LEARNER_SHARE": "0.5", "LLR_DEMO_LEERCOACHES": "12", "LLR_DEMO_MENTORS": "4"}
+        "LLR_DEMO_SEED": "7", "LLR_DEMO_LEERCOACHES": "12", "LLR_DEMO_MENTORS": "4"}
 
 
 def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_recount(
@@ -45,7 +46,7 @@ def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_r
         wait_for(lambda: platform.printed("platform running"), 900, "the simulated year to finish", pause_s=1)
         out = platform.output()
         posted = int(re.search(r"enrolments_posted\s+(\d+)", out).group(1))
-        assert posted >= 200, out
+        assert 250 <= posted <= 550, out
         assert f"http://127.0.0.1:{env['LLR_KPI_DASHBOARD_PORT']}/" in out
         for name in SERVICES:
             assert f"127.0.0.1:{env[f'LLR_{name.upper()}_GRPC_PORT']}" in out
@@ -83,6 +84,13 @@ def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_r
             assert not cell.suppressed, (code, cell, summary)
             assert cell.denominator >= 100 and 10 <= cell.numerator < cell.denominator, (code, cell, summary)
         assert expected[("participation_12m", "region=flanders")].reference_date >= "2025-12"
+        # Calibrated to Flanders' published rates (services/demo/calibration.py): 22.4% in the last
+        # 12 months, 8.6% in the last 4 weeks.
+        flanders = {kpi: expected[(kpi, "region=flanders")] for kpi in PARTICIPATION}
+        rates = {kpi: cell.numerator / cell.denominator for kpi, cell in flanders.items()}
+        assert abs(rates["participation_12m"] - 0.224) < 0.01, (rates, summary)
+        assert abs(rates["participation_4w"] - 0.086) < 0.015, (rates, summary)
+        assert int(re.search(r"rejected_for_funding\s+(\d+)", out).group(1)) > 0, summary
 
         dashboard = f"http://127.0.0.1:{env['LLR_KPI_DASHBOARD_PORT']}"
         def participation() -> dict:
