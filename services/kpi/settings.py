@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.common.settings import DEFAULT_HOME, ServiceSettings, service_config
+from services.kpi.domain.projection import SCHEMA_VERSION
 
 
 class KpiSettings(ServiceSettings):
@@ -15,8 +16,10 @@ class KpiSettings(ServiceSettings):
     # The web dashboard (stdlib http.server on grpc_host); 0 picks a free port.
     dashboard_port: int = 50074
     # faust: application id (consumer group, changelog topic prefix) and the RocksDB directory.
-    # A new app id replays every source topic from offset 0 into a fresh state.
-    faust_app_id: str = "llr-kpi"
+    # A new app id replays every source topic from offset 0 into a fresh state. The default changes
+    # with the state's schema, so that an existing installation rebuilds its state from the topics
+    # instead of missing the facts an older version skipped.
+    faust_app_id: str = f"llr-kpi-{SCHEMA_VERSION}"
     # Beside the local broker's data (.llr/data/kafka): the RocksDB state mirrors the broker's
     # changelog topics, so wiping one without the other would make faust refuse to start.
     data_dir: Path = DEFAULT_HOME / "data" / "kpi"

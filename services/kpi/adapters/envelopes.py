@@ -10,8 +10,9 @@ Mapping rules worth knowing:
 * population ``PersonUpdated`` is a full replacement of the attributes; an UNSPECIFIED enum or an
   empty string means "not known in this update" and leaves the projection's value unchanged
   (``None`` in the domain event); ``work_disability`` (a proto3 bool) is always taken.
-* accounts: only amounts in ``EUR_CENT`` are money; ``HOUR`` amounts (training leave) are not
-  budget and are ignored. ``ReservationCaptured`` -> ``BudgetCaptured(amount)`` plus, when
+* accounts: only amounts in ``EUR_CENT`` are money; ``HOUR`` amounts (training leave, career-
+  cheque hours) are not budget and are ignored. ``BudgetCredited`` counts for every euro wallet
+  (the training budget and the training-cheque allowances, which the euro reservations draw on). ``ReservationCaptured`` -> ``BudgetCaptured(amount)`` plus, when
   ``released_rest > 0``, ``BudgetReleased(released_rest)`` with the derived event id
   ``<event_id>#rest`` (accounts releases the rest of the hold in the same step and publishes no
   separate ``ReservationReleased`` for it). ``ReservationReleased`` -> ``BudgetReleased``.
@@ -151,6 +152,12 @@ def _money(unit: str) -> bool:
     return unit == EUR_CENT
 
 
+def _credited(p: acc.BudgetCredited, c: Common) -> list[ev.Event]:
+    if not _money(p.unit):
+        return []
+    return [ev.BudgetCredited(**c, account_id=_required(p.account_id, "account_id"), amount_cents=p.amount)]
+
+
 def _reserved(p: acc.BudgetReserved, c: Common) -> list[ev.Event]:
     if not _money(p.unit):
         return []
@@ -222,6 +229,7 @@ _MAPPERS: dict[str, Callable[[pb_message.Message, Common], list[ev.Event]]] = {
     "llr.enrolments.v1.EnrolmentNoShow": lambda p, c: [ev.EnrolmentNoShow(**c, enrolment_id=_enrolment_id(p))],
     "llr.enrolments.v1.EnrolmentDroppedOut": lambda p, c: [ev.EnrolmentDroppedOut(
         **c, enrolment_id=_enrolment_id(p), dropout_date=_date(p.dropout_date, "dropout_date"))],
+    "llr.accounts.v1.BudgetCredited": _credited,
     "llr.accounts.v1.BudgetReserved": _reserved,
     "llr.accounts.v1.ReservationCaptured": _captured,
     "llr.accounts.v1.ReservationReleased": _released,
@@ -307,6 +315,9 @@ def _payload(e: ev.Event) -> tuple[str, str, str, pb_message.Message]:
         case ev.EnrolmentDroppedOut():
             return "enrolments", "enrolment", e.enrolment_id, enr.EnrolmentDroppedOut(
                 enrolment_id=e.enrolment_id, dropout_date=_iso(e.dropout_date))
+        case ev.BudgetCredited():
+            return "accounts", "account", e.account_id, acc.BudgetCredited(
+                account_id=e.account_id, wallet="TRAINING_BUDGET", amount=e.amount_cents, unit=EUR_CENT)
         case ev.BudgetReserved():
             return "accounts", "account", f"acc-{e.person_id}", acc.BudgetReserved(
                 account_id=f"acc-{e.person_id}", person_id=e.person_id, reservation_id=e.reservation_id,

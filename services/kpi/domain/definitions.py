@@ -43,7 +43,10 @@ otherwise the UTC date of ``occurred_at``; only facts effective on or before R c
   ``(guidance_date, occurred_at, event_id)``); outcome share = cheques with that outcome / cheques
   with any outcome.
 - Budget: sums of reserved, captured and released cents by R; outstanding = reserved - captured -
-  released. Support (for disclosure) = reservations with a reserve by R.
+  released. Support (for disclosure) = reservations with a reserve by R. Credited = the sum of the
+  euro credits to accounts by R (the yearly training budget, training-cheque allowances): what was
+  made available, against which the captured cents are the budget used; its support = accounts
+  with a credit by R.
 - Certificates valid on R: issued, ``valid_from <= R <= valid_until``, not revoked or expired on or
   before R, not inside a suspension (``suspended_from <= R <= suspended_until``, open-ended if no
   end). Counted as distinct holders per organisation and role, and for Flanders.
@@ -62,6 +65,7 @@ CAREER_CHEQUES_BOUGHT = "career_cheques_bought"
 CAREER_CHEQUE_UPTAKE = "career_cheque_uptake"
 CAREER_GUIDANCE_HOURS = "career_guidance_hours"
 CAREER_CHEQUE_OUTCOME = "career_cheque_outcome"
+BUDGET_CREDITED = "budget_credited_cents"
 BUDGET_RESERVED = "budget_reserved_cents"
 BUDGET_CAPTURED = "budget_captured_cents"
 BUDGET_RELEASED = "budget_released_cents"
@@ -75,8 +79,8 @@ PROVIDER_NO_SHOW_RATE = "provider_no_show_rate"
 # Every KPI the service publishes, in the order a reader meets them.
 KPI_NAMES = (
     PARTICIPATION_4W, PARTICIPATION_12M, LEERCOACH_GUIDED_SHARE, CAREER_CHEQUES_BOUGHT, CAREER_CHEQUE_UPTAKE,
-    CAREER_GUIDANCE_HOURS, CAREER_CHEQUE_OUTCOME, BUDGET_RESERVED, BUDGET_CAPTURED, BUDGET_RELEASED,
-    BUDGET_OUTSTANDING, CERTIFIED_MENTORS, CERTIFIED_LEERCOACHES, PROVIDER_COMPLETION_RATE,
+    CAREER_GUIDANCE_HOURS, CAREER_CHEQUE_OUTCOME, BUDGET_CREDITED, BUDGET_RESERVED, BUDGET_CAPTURED,
+    BUDGET_RELEASED, BUDGET_OUTSTANDING, CERTIFIED_MENTORS, CERTIFIED_LEERCOACHES, PROVIDER_COMPLETION_RATE,
     PROVIDER_CANCELLATION_RATE, PROVIDER_NO_SHOW_RATE,
 )
 

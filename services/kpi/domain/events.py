@@ -183,6 +183,14 @@ class CareerGuidanceRecorded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BudgetCredited(Event):
+    """Euro cents credited to an account (the yearly training budget, a training-cheque allowance)."""
+
+    account_id: str
+    amount_cents: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class BudgetReserved(Event):
     reservation_id: str
     person_id: str
@@ -249,6 +257,7 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     EnrolmentDroppedOut,
     CareerChequeBought,
     CareerGuidanceRecorded,
+    BudgetCredited,
     BudgetReserved,
     BudgetCaptured,
     BudgetReleased,

@@ -3,12 +3,13 @@
 State shape (plain dicts, lists, strings, ints, bools, ``None``; ``json.dumps``-able as is)::
 
     {
-      "schema": 1,
+      "schema": 2,
       "watermark": "2025-03-01T09:00:00.000000Z" | None,   # max occurred_at accepted (UTC)
       "persons":      {person_id: record},
       "enrolments":   {enrolment_id: record},
       "cheques":      {cheque_id: record},
       "reservations": {reservation_id: record},
+      "credits":      {account_id: record},
       "certificates": {certificate_id: record},
       "late":         {event_id: {"type", "occurred_at", "watermark", "reason"}},
     }
@@ -23,7 +24,8 @@ with two kinds of slot, both insensitive to arrival order:
 * *last-writer-wins* slots (``registered``, ``deceased``, ``requested``, ``started``, ...,
   ``bought``, ``issued``, and each person attribute under ``attrs``): ``{"at": stamp, "id":
   event_id, ...payload}``, replaced only by an event with a greater ``(occurred_at, event_id)``;
-* *per-event* slots (``guidance``, ``reserved``, ``captured``, ``released``, ``suspensions``):
+* *per-event* slots (``guidance``, ``credited``, ``reserved``, ``captured``, ``released``,
+  ``suspensions``):
   ``{event_id: payload}``.
 
 Idempotency and its bound: a record remembers the ids of the events applied to it, so a redelivery
@@ -59,8 +61,8 @@ from typing import Any
 from services.kpi.domain import events as ev
 from services.kpi.domain.definitions import FoldConfig
 
-SCHEMA_VERSION = 1
-TABLES = ("persons", "enrolments", "cheques", "reservations", "certificates")
+SCHEMA_VERSION = 2  # 2: the credits table
+TABLES = ("persons", "enrolments", "cheques", "reservations", "credits", "certificates")
 
 Record = dict[str, Any]
 State = dict[str, Any]
@@ -102,6 +104,7 @@ _ROUTES: dict[type[ev.Event], tuple[str, str]] = {
     ev.EnrolmentDroppedOut: ("enrolments", "enrolment_id"),
     ev.CareerChequeBought: ("cheques", "cheque_id"),
     ev.CareerGuidanceRecorded: ("cheques", "cheque_id"),
+    ev.BudgetCredited: ("credits", "account_id"),
     ev.BudgetReserved: ("reservations", "reservation_id"),
     ev.BudgetCaptured: ("reservations", "reservation_id"),
     ev.BudgetReleased: ("reservations", "reservation_id"),
@@ -199,6 +202,9 @@ _HANDLERS: dict[type[ev.Event], Callable[[Record, Any], None]] = {
     ev.CareerGuidanceRecorded: lambda r, e: _per_event(
         r, "guidance", e, person_id=e.person_id, on=e.guidance_date, hours=e.hours,
         outcome=e.outcome,
+    ),
+    ev.BudgetCredited: lambda r, e: _per_event(
+        r, "credited", e, amount_cents=e.amount_cents, on=e.occurred_at.date()
     ),
     ev.BudgetReserved: lambda r, e: _per_event(
         r, "reserved", e, person_id=e.person_id, enrolment_id=e.enrolment_id,

@@ -189,6 +189,13 @@ def _budget(state: State, ref: date, counter: _Counter) -> None:
             )
         reserved = record.get("reserved", {}).values()
         reservations += any(date.fromisoformat(e["on"]) <= ref for e in reserved)
+    credited, accounts = 0, 0
+    for record in state["credits"].values():
+        amounts = [e["amount_cents"] for e in record["credited"].values() if date.fromisoformat(e["on"]) <= ref]
+        credited += sum(amounts)
+        accounts += bool(amounts)
+    if accounts:
+        counter.amount((d.BUDGET_CREDITED, d.FLANDERS), credited, accounts)
     if reservations == 0:
         return
     counter.amount((d.BUDGET_RESERVED, d.FLANDERS), totals["reserved"], reservations)

@@ -253,6 +253,10 @@ def _recount_budget(by_type, ref: date, out: _Tallies) -> None:
     def total(kind: type) -> int:
         return sum(e.amount_cents for e in by_type[kind] if e.occurred_at.date() <= ref)
 
+    credited_accounts = len({e.account_id for e in by_type[ev.BudgetCredited] if e.occurred_at.date() <= ref})
+    if credited_accounts:
+        out.add((d.BUDGET_CREDITED, d.FLANDERS), total(ev.BudgetCredited), None, credited_accounts)
+
     reservations = len(
         {e.reservation_id for e in by_type[ev.BudgetReserved] if e.occurred_at.date() <= ref}
     )

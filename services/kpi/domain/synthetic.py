@@ -89,6 +89,8 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> list[ev.Event]:
             labour_status=labour,
             work_disability=rng.random() < 0.07,
         )
+        registered = out[-1].occurred_at.date()
+        emit(ev.BudgetCredited, registered, account_id=f"acc-{pid}", amount_cents=50000)  # opened, credited
         propensity = {"low": 0.5, "medium": 1.0, "high": 1.8}[education.value]
         propensity *= {"employed": 1.0, "jobseeker": 1.8, "inactive": 0.3}[labour.value]
         propensity *= 0.5 if birth < date(1968, 1, 1) else 1.0

@@ -130,7 +130,7 @@ class Projection:
             return
         wanted = month_ends(ref, self.history_months)
         self._history = {day: self._history[day] for day in wanted if day in self._history}
-        view = {**self.state, "reservations": {}, "certificates": {}}  # participation only
+        view = {**self.state, "reservations": {}, "credits": {}, "certificates": {}}  # participation only
         for day in wanted:
             if day in self._history and self._history[day][0] == self.version:
                 continue

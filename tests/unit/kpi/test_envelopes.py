@@ -52,6 +52,12 @@ def test_only_euro_amounts_are_budget_and_a_capture_releases_its_rest():
         ev.BudgetCaptured(event_id="cap-1", occurred_at=AT, reservation_id="R1", amount_cents=30000),
         ev.BudgetReleased(event_id="cap-1#rest", occurred_at=AT, reservation_id="R1", amount_cents=5000),
     ]
+    leave = acc.BudgetCredited(account_id="A1", wallet="TRAINING_LEAVE@2025-2026", amount=125, unit="HOUR")
+    assert to_domain(envelope(leave)) == []
+    credit = acc.BudgetCredited(account_id="A1", person_id="P1", wallet="TRAINING_BUDGET", amount=50000,
+                                unit="EUR_CENT")
+    assert to_domain(envelope(credit)) == [
+        ev.BudgetCredited(event_id="e-1", occurred_at=AT, account_id="A1", amount_cents=50000)]
     released = acc.ReservationReleased(reservation_id="R1", amount=100, unit="EUR_CENT")
     assert to_domain(envelope(released)) == [
         ev.BudgetReleased(event_id="e-1", occurred_at=AT, reservation_id="R1", amount_cents=100)]
@@ -76,6 +82,7 @@ def test_lifecycle_events_carry_only_the_enrolment_id():
     (pop.PersonRegistered(person_id="P1"), "attributes.birth_date"),
     (enr.EnrolmentStarted(enrolment_id="E1", start_date="01/03/2025"), "start_date"),
     (enr.EnrolmentFunded(), "enrolment_id"),
+    (acc.BudgetCredited(amount=50000, unit="EUR_CENT"), "account_id"),
     (cert.CertificateIssued(certificate_id="C1", holder_id="P1", organisation_id="O1", valid_from="2025-01-01",
                             valid_until="2028-01-01"), "role"),
 ])

@@ -113,6 +113,25 @@ def test_budget_use_in_cents():
     assert result[(d.BUDGET_OUTSTANDING, d.FLANDERS)] == Tally(250_50, None, 2)
 
 
+def test_budget_credited_is_what_the_accounts_made_available_by_the_reference_date():
+    def credit(account, cents, day):
+        return ev.BudgetCredited(event_id=next_id(), occurred_at=at(day), account_id=account, amount_cents=cents)
+
+    events = [
+        credit("a1", 500_00, days_before(200)),
+        credit("a1", 500_00, days_before(20)),  # the next year's credit: one account, two credits
+        credit("a2", 250_00, days_before(5)),
+        credit("a3", 500_00, REF + timedelta(days=1)),  # after the reference date
+        marker(),
+    ]
+    result = counts(events)
+    assert result[(d.BUDGET_CREDITED, d.FLANDERS)] == Tally(1250_00, None, 2)  # support: accounts credited
+    assert (d.BUDGET_RESERVED, d.FLANDERS) not in result
+    redelivered = counts(events + events[:2])
+    assert redelivered[(d.BUDGET_CREDITED, d.FLANDERS)] == Tally(1250_00, None, 2)
+    assert (d.BUDGET_CREDITED, d.FLANDERS) not in counts(events, days_before(201))
+
+
 def test_certified_mentors_and_leercoaches_per_organisation_currently_valid():
     mentor, coach = ev.CertificateRole.MENTOR, ev.CertificateRole.LEERCOACH
     start, end = date(2024, 1, 1), date(2026, 12, 31)

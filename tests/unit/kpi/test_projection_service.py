@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from services.kpi.domain import read_out as domain_read_out
 from services.kpi.domain.definitions import FoldConfig
 from services.kpi.domain.disclosure import Cell
-from services.kpi.domain.projection import fold_all
+from services.kpi.domain.projection import TABLES, fold_all
 from services.kpi.domain.synthetic import SyntheticConfig, generate
 from services.kpi.service.board import Board
 from services.kpi.service.projection import Outcome, Projection, month_ends
@@ -47,7 +47,7 @@ def test_read_out_equals_the_domain_fold_and_survives_a_reload():
     expected = domain_read_out(fold_all(events, FoldConfig(max_lateness=timedelta(days=10**5))))
     assert p.read_out() == expected
     reloaded = Projection()
-    reloaded.load(((t, k, r) for t in ("persons", "enrolments", "cheques", "reservations", "certificates")
+    reloaded.load(((t, k, r) for t in TABLES
                    for k, r in p.state[t].items()), p.watermarks)
     assert reloaded.read_out() == expected
 
