@@ -238,6 +238,16 @@ def _certificates(state: State, ref: date, counter: _Counter) -> None:
         counter.amount(key, len(people), len(people))
 
 
+def recording_since(state: State) -> date | None:
+    """The first day of the month of the earliest learning fact (an enrolment request, a career-cheque
+    purchase), ``None`` before any. The platform starts empty: learning before this month is not in
+    its data, so a window that begins earlier understates participation. A month, not a day, so that
+    it says when the platform started and nothing about the first learner."""
+    days = [r["requested"]["on"] for r in state["enrolments"].values() if "requested" in r]
+    days += [r["bought"]["on"] for r in state["cheques"].values() if "bought" in r]
+    return date.fromisoformat(min(days)).replace(day=1) if days else None
+
+
 def reference_date_of(state: State, reference_date: date | None = None) -> date | None:
     """The explicit reference date, else the watermark's date (event time, never the clock)."""
     return reference_date if reference_date is not None else watermark_date(state)

@@ -169,7 +169,7 @@ def build_app(settings: KpiSettings, projection: Projection, board: Board,
         if not quiet:
             timing["read_version"] = projection.version
             started = time.monotonic()
-            changed, removed = board.publish(projection.read_out())
+            changed, removed = board.publish(projection.read_out(), projection.recording_since())
             for cell in changed:
                 await cells_topic.send(key=cell_key(cell.kpi, cell.cell), value=to_pb(cell).SerializeToString())
             for kpi, label in removed:

@@ -17,6 +17,7 @@ from services.common.clock import Clock, clock_from_settings
 from services.common.kafka import DLQ_SUFFIX, TopicSpec
 from services.common.logs import setup_logging
 from services.common.runtime import ServiceRuntime
+from services.kpi.domain.definitions import DisclosureConfig
 
 from ..service.board import Board
 from ..settings import KpiSettings
@@ -58,7 +59,8 @@ def build(settings: KpiSettings, clock: Clock | None = None) -> KpiProcess:
                         beat=lambda: beats.__setitem__(0, time.monotonic()))
         runtime.serve_grpc([registration(board)])
         runtime.watch("faust-worker", lambda: beats[0])
-        dashboard = Dashboard(board, settings.grpc_host, settings.dashboard_port).start()
+        disclosure = DisclosureConfig(settings.disclosure_min_numerator, settings.disclosure_min_denominator)
+        dashboard = Dashboard(board, settings.grpc_host, settings.dashboard_port, disclosure).start()
     except BaseException:
         if dashboard is not None:
             dashboard.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Iterator
 
 from services.kpi.domain.definitions import CellKey
@@ -33,10 +34,12 @@ class Board:
         self._history: list[Cell] = []
         self._subscribers: list[_Subscriber] = []
         self.reference_date = None
+        self.recording_since = None  # the month the platform began to record learning (dashboard note)
 
-    def publish(self, cells: list[Cell]) -> tuple[list[Cell], list[CellKey]]:
+    def publish(self, cells: list[Cell], recording_since: date | None = None) -> tuple[list[Cell], list[CellKey]]:
         new = {c.key: c for c in cells}
         with self._lock:
+            self.recording_since = recording_since
             changed = [c for k, c in new.items() if self._cells.get(k) != c]
             removed = [k for k in self._cells if k not in new]
             self._cells = new

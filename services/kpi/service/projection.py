@@ -32,7 +32,7 @@ from services.kpi.domain import events as ev
 from services.kpi.domain.disclosure import Cell, disclose
 from services.kpi.domain.geography import PROVINCES
 from services.kpi.domain.projection import fold, new_state, route, stamp
-from services.kpi.domain.readout import read_out, tally
+from services.kpi.domain.readout import read_out, recording_since, tally
 
 PARTICIPATION = (d.PARTICIPATION_4W, d.PARTICIPATION_12M)
 HISTORY_CELLS = frozenset([d.FLANDERS, *(d.cell("province", code) for code in PROVINCES)])
@@ -115,6 +115,10 @@ class Projection:
     def read_out(self) -> list[Cell]:
         """Every disclosure-controlled cell on the current reference date."""
         return read_out(self.state, None, self.disclosure)
+
+    def recording_since(self) -> date | None:
+        """The month the platform began to record learning (see ``readout.recording_since``)."""
+        return recording_since(self.state)
 
     def history_is_stale(self) -> bool:
         ref = self.reference_date

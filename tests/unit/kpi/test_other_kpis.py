@@ -4,7 +4,7 @@ from services.kpi.domain import definitions as d
 from services.kpi.domain import events as ev
 from services.kpi.domain.disclosure import Tally
 from services.kpi.domain.projection import fold_all
-from services.kpi.domain.readout import tally
+from services.kpi.domain.readout import recording_since, tally
 from services.kpi.domain.recount import recount
 
 from .builders import (
@@ -163,3 +163,10 @@ def test_certified_mentors_and_leercoaches_per_organisation_currently_valid():
     assert result[(d.CERTIFIED_LEERCOACHES, d.FLANDERS)] == Tally(2, None, 2)
     earlier = counts(events, days_before(10))
     assert earlier[(d.CERTIFIED_LEERCOACHES, d.FLANDERS)] == Tally(5, None, 5)
+
+
+def test_recording_since_is_the_month_of_the_first_enrolment_request_or_cheque_purchase():
+    assert recording_since(fold_all([person("p1"), marker()], UNBOUNDED)) is None
+    events = [person("p1"), requested("e1", "p1", start=date(2025, 3, 20), on=date(2025, 3, 5)),
+              cheque("c1", "p1", date(2025, 2, 17)), marker()]
+    assert recording_since(fold_all(events, UNBOUNDED)) == date(2025, 2, 1)
