@@ -375,7 +375,7 @@ th{background:#eef1f4;font-weight:600}
 th:first-child,td:first-child{text-align:left;overflow-wrap:anywhere}
 tr.total td{font-weight:600}
 .suppressed,.missing{color:#7b858e;font-style:italic;font-weight:400}
-.kpi-n{white-space:nowrap}
+@media (min-width:601px){.kpi-n{white-space:nowrap}}
 .more{font-size:13px;margin:6px 0 0}
 details{margin-top:12px}
 summary{cursor:pointer;font-size:14px;font-weight:600}

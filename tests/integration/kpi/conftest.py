@@ -200,12 +200,13 @@ def served(cells) -> dict[tuple[str, str], bytes]:
     return {(c.kpi, c.cell): c.SerializeToString(deterministic=True) for c in cells}
 
 
-def chromium(url: str, *args: str, tmp: Path) -> subprocess.CompletedProcess:
-    """Debian's chromium, headless, on a page of the dashboard (``--dump-dom``, ``--screenshot=``)."""
+def chromium(url: str, *args: str, tmp: Path, window: tuple[int, int] = (1200, 900)) -> subprocess.CompletedProcess:
+    """Debian's chromium, headless, on a page of the dashboard (``--dump-dom``, ``--screenshot=``) in a
+    window of ``window`` CSS pixels."""
     return subprocess.run(
         ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp / 'profile'}", "--window-size=1200,900", *args, url],
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+         f"--user-data-dir={tmp / 'profile'}", f"--window-size={window[0]},{window[1]}", *args, url],
         capture_output=True, timeout=120, check=True)
 
 

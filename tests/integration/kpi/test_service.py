@@ -3,6 +3,7 @@ disclosure-controlled KPIs out over gRPC (Get, List, Subscribe), on the compacte
 dashboard; poison to the dead-letter topics; roles; clean stop on SIGTERM."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -208,28 +209,112 @@ def test_only_kpi_consumers_and_the_regisseur_read_kpis(world, tokens):
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        return reply.read()
+
+
+def with_history(kpi) -> dict:
+    """The participation trends once the month-end history is served."""
+    def ready():
+        data = json.loads(fetch(kpi.url + "/api/participation.json"))
+        return data if len(data["kpis"]["participation_12m"]["series"][0]["points"]) >= 4 else None
+    return wait_for(ready, 60, "the month-end history")
+
+
+# Person-level values of the synthetic feed (its ids, and the aggregates' raw material): none may appear.
+PERSON_LEVEL = re.compile(rb"\bP\d{7}\b|\bacc-|\bE\d{8}\b|\bR\d{8}\b|\bLC\d{7}\b|\bC\d{6}\b|\bev-\d{9}\b")
+
+
+def assert_no_person_level_value(body: bytes, events) -> None:
+    assert not PERSON_LEVEL.search(body), PERSON_LEVEL.search(body)
+    births = {e.birth_date.isoformat().encode() for e in events if getattr(e, "birth_date", None)}
+    assert not [b for b in births if b in body]
+
+
 def test_dashboard_data_is_aggregates_only(world):
-    kpi, *_ = world
-    wait_for(lambda: len(json.loads(urllib.request.urlopen(kpi.url + "/api/participation.json").read())
-                         ["kpis"]["participation_12m"]["series"][0]["points"]) >= 4, 60, "the month-end history")
-    body = urllib.request.urlopen(kpi.url + "/api/participation.json").read()
-    data = json.loads(body)
-    assert not PERSON_ID.search(body)
+    kpi, _, _, events = world
+    data = with_history(kpi)
+    for path in ("/", "/api/participation.json", "/api/dashboard.json"):
+        assert_no_person_level_value(fetch(kpi.url + path), events)
     assert [t["value"] for t in data["kpis"]["participation_4w"]["targets"]] == [0.15, 0.30]
     assert [t["value"] for t in data["kpis"]["participation_12m"]["targets"]] == [0.60]
     flanders = data["kpis"]["participation_12m"]["series"][0]
     assert flanders["cell"] == "region=flanders" and flanders["points"][-1]["date"] == data["reference_date"]
     for series in data["kpis"]["participation_4w"]["series"]:
         for point in series["points"]:
-            assert point["suppressed"] == ("rate" not in point)
+            assert point["suppressed"] == ("rate" not in point) == ("numerator" not in point)
 
 
-def test_dashboard_draws_participation_per_province_in_headless_chromium(world, tmp_path):
+# The figures as the dashboard shows them (see services/kpi/entrypoints/dashboard_html.py).
+FIGURE = re.compile(r'<span class="(kpi(?: suppressed| missing)?|kpi-n)" data-kpi="([^"]+)" data-cell="([^"]+)">'
+                    r'([^<]*)</span>')
+CENTS = {"budget_credited_cents", "budget_reserved_cents", "budget_captured_cents", "budget_released_cents",
+         "budget_outstanding_cents"}
+
+
+def shown_as(cell) -> tuple[str, str]:
+    """(value, counts) the page must show for a KPI API cell, written down here independently."""
+    if cell is None:
+        return "no data", ""
+    if cell.suppressed:
+        return "suppressed", ""
+    if cell.HasField("denominator"):
+        return f"{100 * cell.numerator / cell.denominator:.1f}%", f"{cell.numerator:,} of {cell.denominator:,}"
+    if cell.kpi in CENTS:
+        return f"EUR {cell.numerator // 100:,}.{cell.numerator % 100:02d}", ""
+    return f"{cell.numerator:,}", ""
+
+
+def test_dashboard_figures_equal_the_kpi_api(world, tokens, tmp_path):
     kpi, *_ = world
-    data = wait_for(lambda: (lambda d: d if len(d["kpis"]["participation_12m"]["series"][0]["points"]) >= 4 else None)(
-        json.loads(urllib.request.urlopen(kpi.url + "/api/participation.json").read())), 60, "the history")
-    dom = chromium(kpi.url + "/", "--dump-dom", tmp=tmp_path).stdout.decode()
-    assert f'id="ref">{data["reference_date"]}<' in dom
+    with_history(kpi)
+
+    def served_now():
+        return ({(c.kpi, c.cell): c for c in kpi.list_all(tokens["consumer"])},
+                json.loads(fetch(kpi.url + "/api/participation.json")))
+
+    def page_and_cells():
+        """The page as headless Chromium rendered it, with what the API served around it."""
+        before = served_now()
+        dom = chromium(kpi.url + "/", "--dump-dom", tmp=tmp_path, window=(1280, 800)).stdout.decode()
+        return (dom, *before) if served_now() == before else None
+    dom, cells, data = wait_for(page_and_cells, 60, "a quiet moment of the KPI service", pause_s=1)
+    reference_date = next(iter(cells.values())).reference_date
+    assert f'id="ref">{reference_date}<' in dom
+
+    figures = [tuple(html.unescape(part) for part in found) for found in FIGURE.findall(dom)]
+    assert len(figures) > 100
+    assert {kind for kind, *_ in figures} >= {"kpi", "kpi suppressed", "kpi-n"}
+    for kind, name, label, text in figures:
+        value, counts = shown_as(cells.get((name, label)))
+        if kind == "kpi-n":  # "numerator of denominator", perhaps followed by what they count
+            assert counts and (text == counts or text.startswith(counts + " ")), (name, label, text, counts)
+        else:
+            assert text == value, (name, label, text, value)
+    on_page = {(name, label) for _, name, label, _ in figures}
+    headline = [("participation_4w", "region=flanders"), ("participation_12m", "region=flanders"),
+                ("leercoach_guided_share_12m", "region=flanders"), ("career_cheques_bought", "region=flanders"),
+                ("career_cheque_uptake", "region=flanders"), ("budget_credited_cents", "region=flanders"),
+                ("budget_captured_cents", "region=flanders"), ("provider_completion_rate", "region=flanders"),
+                ("provider_cancellation_rate", "region=flanders")]
+    assert set(headline) <= on_page
+    # every breakdown of participation, every provider and organisation with a published figure, every outcome
+    breakdowns = ("province=", "age_band=", "sex=", "education=", "birth_country=", "labour_status=",
+                  "work_disability=", "municipality=")
+    for key, cell in cells.items():
+        if key[0].startswith("participation") and key[1].startswith(breakdowns):
+            assert key in on_page, key
+        if key[0] in ("career_cheque_outcome", "leercoach_guided_share_12m") or (
+                key[1].startswith(("provider=", "organisation=")) and not cell.suppressed):
+            assert key in on_page, key
+    # derived figures: two published API figures divided
+    credited = cells[("budget_credited_cents", "region=flanders")]
+    captured = cells[("budget_captured_cents", "region=flanders")]
+    used = f"{100 * captured.numerator / credited.numerator:.1f}%"
+    assert f'data-of="budget_captured_cents/budget_credited_cents">{used}<' in dom
+
+    # the trend charts: a dot per published point, a line through them, a target line per target
     for kpi_name, spec in data["kpis"].items():
         chart = dom.split(f'id="chart-{kpi_name}"', 1)[1].split("</svg>", 1)[0]
         assert chart.count('class="target"') == len(spec["targets"])
@@ -239,19 +324,77 @@ def test_dashboard_draws_participation_per_province_in_headless_chromium(world, 
             if len(published) >= 2:
                 path = re.search(r'<path d="([^"]+)"[^>]*data-cell="%s"' % re.escape(series["cell"]), chart)
                 assert path and path.group(1).count("L") >= 1
-    shot = tmp_path / "dashboard.png"
-    chromium(kpi.url + "/", f"--screenshot={shot}", tmp=tmp_path)
-    image = Image.open(shot).convert("RGB")
-    assert image.size == (1200, 900)
+            last = series["points"][-1]
+            api = cells[(kpi_name, series["cell"])]
+            assert last["date"] == api.reference_date and last["suppressed"] == api.suppressed
+            if not api.suppressed:
+                assert (last["numerator"], last["denominator"]) == (api.numerator, api.denominator)
+
+
+# Runs in the page: opens every <details>, then reports to the framing page the page's width against
+# its window's, every element that reaches beyond the window, and every chart text that is not wholly
+# inside its drawing.
+LAYOUT_PROBE = """
+document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+var cut = [], wider = [], charts = 0;
+document.querySelectorAll("svg.chart").forEach(function (svg) {
+  if (!svg.getBoundingClientRect().width) return;  /* the other frame, hidden at this width */
+  charts += 1;
+  var box = svg.viewBox.baseVal;
+  svg.querySelectorAll("text").forEach(function (t) {
+    var b = t.getBBox();
+    if (b.x < box.x || b.y < box.y || b.x + b.width > box.x + box.width || b.y + b.height > box.y + box.height)
+      cut.push(svg.id + ": " + t.textContent);
+  });
+});
+document.querySelectorAll("body *").forEach(function (e) {
+  if (e.getBoundingClientRect().right > window.innerWidth + 0.5) wider.push(e.tagName + "." + e.className);
+});
+var report = parent.document.createElement("pre");
+report.id = "layout-report";
+report.textContent = JSON.stringify({page: document.documentElement.scrollWidth, window: window.innerWidth,
+                                     charts: charts, cut: cut, wider: wider.slice(0, 10)});
+parent.document.body.appendChild(report);
+"""
+
+
+def framed(page: str, width: int, height: int, path: Path) -> tuple[str, tuple[int, int]]:
+    """A file that shows ``page`` in a frame of exactly ``width`` x ``height`` CSS pixels at its top left,
+    and the browser window to open it in: headless Chromium lays a page out at least 500 px wide, so a
+    phone's width needs a frame."""
+    path.write_text(f'<!doctype html><html><body style="margin:0"><iframe style="border:0;display:block" '
+                    f'width="{width}" height="{height}" srcdoc="{html.escape(page, quote=True)}"></iframe>'
+                    f'</body></html>')
+    return path.as_uri(), (max(width, 500), height)
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_dashboard_fits_the_screen_in_headless_chromium(world, tmp_path, width, height):
+    kpi, *_ = world
+    data = with_history(kpi)
+    page = fetch(kpi.url + "/").decode()
+    url, window = framed(page.replace("</body>", f"<script>{LAYOUT_PROBE}</script></body>"), width, height,
+                         tmp_path / "probe.html")
+    dom = chromium(url, "--dump-dom", tmp=tmp_path, window=window).stdout.decode()
+    report = json.loads(html.unescape(re.search(r'<pre id="layout-report">(.*?)</pre>', dom, re.S).group(1)))
+    assert report["window"] == width and report["page"] <= width, report  # no horizontal scrolling
+    assert report["wider"] == [] and report["cut"] == [] and report["charts"] == 2, report
+
+    url, window = framed(page, width, height, tmp_path / "page.html")
+    shot = tmp_path / f"dashboard-{width}.png"
+    chromium(url, f"--screenshot={shot}", tmp=tmp_path, window=window)
+    image = Image.open(shot).convert("RGB").crop((0, 0, width, height))
     pixels = Counter(image.get_flattened_data())
 
     def near(colour: str) -> int:
         r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
         return sum(n for (pr, pg, pb), n in pixels.items() if abs(pr - r) + abs(pg - g) + abs(pb - b) <= 24)
-    drawn = {s["cell"]: near(s["colour"]) for s in data["kpis"]["participation_12m"]["series"]
-             if any(not p["suppressed"] for p in s["points"])}
-    assert "region=flanders" in drawn
-    assert all(n >= 40 for n in drawn.values()), drawn  # every drawn series shows its colour
+    assert near("#0b3d5c") > 1000  # the page header
+    if width >= 1000:  # the charts are above the fold: every drawn series shows its colour
+        drawn = {s["cell"]: near(s["colour"]) for s in data["kpis"]["participation_12m"]["series"]
+                 if any(not p["suppressed"] for p in s["points"])}
+        assert "region=flanders" in drawn
+        assert all(n >= 40 for n in drawn.values()), drawn
 
 
 def test_subscribe_sends_the_snapshot_then_each_change(world, kafka_bootstrap, tokens):
