@@ -21,8 +21,6 @@ from typing import Any
 
 from services.kpi.domain import definitions as d
 
-CENT_KPIS = frozenset({d.BUDGET_CREDITED, d.BUDGET_RESERVED, d.BUDGET_CAPTURED, d.BUDGET_RELEASED,
-                       d.BUDGET_OUTSTANDING})
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -41,14 +39,14 @@ def euro(cents: int) -> str:
 
 
 def value_text(f: dict[str, Any]) -> str:
-    """The text of a figure: a percentage for a rate, euros for cents, else a count."""
+    """The text of a figure: a percentage for a rate, euros for a ``*_cents`` KPI, else a count."""
     if f["state"] == "suppressed":
         return "suppressed"
     if f["state"] == "missing":
         return "no data"
     if "denominator" in f:
         return percent(f["numerator"], f["denominator"])
-    return euro(f["numerator"]) if f["kpi"] in CENT_KPIS else whole(f["numerator"])
+    return euro(f["numerator"]) if f["kpi"].endswith("_cents") else whole(f["numerator"])
 
 
 def month_name(day: date) -> str:
@@ -66,11 +64,11 @@ def fig(f: dict[str, Any]) -> str:
 
 
 def counts(f: dict[str, Any], of: str = "") -> str:
-    """``numerator of denominator`` of a published rate (nothing otherwise)."""
+    """``numerator of denominator`` of a published rate, then what they count (nothing otherwise)."""
     if f["state"] != "published" or "denominator" not in f:
         return ""
-    text = f'{whole(f["numerator"])} of {whole(f["denominator"])}{" " + of if of else ""}'
-    return f'<span class="kpi-n" {_attrs(f)}>{text}</span>'
+    text = f'<span class="kpi-n" {_attrs(f)}>{whole(f["numerator"])} of {whole(f["denominator"])}</span>'
+    return f'{text} {escape(of)}' if of else text
 
 
 def ratio(r: dict[str, int] | None, of: str, as_percent: bool = True) -> str:
@@ -206,9 +204,10 @@ def _note(page: dict[str, Any]) -> str:
     start, full = month_name(date.fromisoformat(since)), month_name(date.fromisoformat(page["full_year_from"]))
     ref = page["reference_date"]
     young = ref is not None and ref < page["full_year_from"]
-    return (f'<p class="note" id="empty-start"><b>The platform started empty in {start}.</b> Learning before '
-            f'then is not in its data, so the rates of the first months are low: that is the empty start, not '
-            f'a fall in participation. The 12-month rate covers a full year only from {full} on'
+    return (f'<p class="note" id="empty-start"><b>The platform started empty: it has recorded learning since '
+            f'{start}.</b> Learning before then is not in its data, so the rates of the first months are low: '
+            f'that is the empty start, not a fall in participation. The 12-month rate covers a full year only '
+            f'from {full} on'
             f'{" (not yet)" if young else ""}; in the charts, hollow points mark windows that reach back '
             f'before the start.</p>')
 
@@ -377,6 +376,7 @@ tr.total td{font-weight:600}
 .suppressed,.missing{color:#7b858e;font-style:italic;font-weight:400}
 @media (min-width:601px){.kpi-n{white-space:nowrap}}
 .more{font-size:13px;margin:6px 0 0}
+#budget .tables{grid-template-columns:minmax(0,640px)}
 details{margin-top:12px}
 summary{cursor:pointer;font-size:14px;font-weight:600}
 .scroll{max-height:420px;overflow-y:auto}

@@ -43,7 +43,8 @@ def test_every_figure_shows_its_cell_and_a_suppressed_one_shows_no_number():
     assert shown[(d.PARTICIPATION_4W, "education=low")] == ("kpi missing", "no data")
     assert shown[(d.BUDGET_CREDITED, d.FLANDERS)] == ("kpi", "EUR 500,000.00")
     assert shown[(d.PROVIDER_COMPLETION_RATE, "provider=P1")] == ("kpi", "75.0%")
-    assert '<span class="kpi-n" data-kpi="participation_4w" data-cell="region=flanders">86 of 1,000' in html
+    assert ('<span class="kpi-n" data-kpi="participation_4w" data-cell="region=flanders">86 of 1,000</span> '
+            'residents aged 25-64') in html
     assert 'data-kpi="participation_12m" data-cell="region=flanders">' not in html.replace(
         '<span class="kpi suppressed" data-kpi="participation_12m" data-cell="region=flanders">', "")
     assert '<span class="derived" data-of="budget_captured_cents/budget_credited_cents">25.0%</span>' in html
@@ -71,7 +72,7 @@ def test_providers_with_nothing_published_are_named_on_one_line():
 
 def test_the_empty_start_note_names_the_start_and_the_first_full_year():
     html = render(page([]))
-    assert "The platform started empty in Jan 2025" in html and "a full year only from Jan 2026 on (not yet)" in html
+    assert "it has recorded learning since Jan 2025" in html and "a full year only from Jan 2026 on (not yet)" in html
     assert "has recorded no learning yet" in render(page([], since=None))
 
 
