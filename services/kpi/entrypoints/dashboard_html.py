@@ -371,7 +371,8 @@ table{border-collapse:collapse;width:100%;background:#fff;font-size:13px;border:
 caption{text-align:left;font-weight:600;font-size:14px;padding:4px 0}
 th,td{padding:4px 8px;border-bottom:1px solid #e6e9ec;text-align:right;vertical-align:top}
 th{background:#eef1f4;font-weight:600}
-th:first-child,td:first-child{text-align:left;overflow-wrap:anywhere}
+th:first-child,td:first-child{text-align:left;overflow-wrap:anywhere;min-width:6.5em}
+.kpi{white-space:nowrap}
 tr.total td{font-weight:600}
 .suppressed,.missing{color:#7b858e;font-style:italic;font-weight:400}
 @media (min-width:601px){.kpi-n{white-space:nowrap}}
@@ -383,6 +384,7 @@ summary{cursor:pointer;font-size:14px;font-weight:600}
 footer{font-size:12px;color:#4f5b66;margin-top:20px}
 @media (max-width:600px){header,main{padding-left:12px;padding-right:12px}.big{font-size:22px}th,td{padding:4px 5px}
 svg.wide{display:none}svg.narrow{display:block}}
+@media (max-width:360px){table{font-size:12px}th,td{padding:3px}th:first-child,td:first-child{min-width:4.5em}}
 """
 
 REFRESH = """
