@@ -35,7 +35,7 @@ from pathlib import Path
 
 from infra import runstate
 from infra.stack import REPO, InfraError, Stack
-from infra.supervise import Service, Supervisor
+from infra.supervise import Service, Supervisor, stop_process
 
 SERVICE_ORDER = ["accounts", "certification", "enrolments", "kpi"]
 
@@ -291,13 +291,7 @@ def _run_demo(env: dict[str, str], procs: Supervisor, heartbeat: Heartbeat) -> N
             heartbeat.beat()
             time.sleep(0.2)
     finally:
-        if demo.poll() is None:
-            demo.terminate()
-            try:
-                demo.wait(10)
-            except subprocess.TimeoutExpired:
-                demo.kill()
-                demo.wait()
+        stop_process(demo)
     if demo.returncode != 0:
         raise subprocess.CalledProcessError(demo.returncode, demo.args)
 

@@ -19,6 +19,17 @@ from pathlib import Path
 from infra.stack import InfraError
 
 
+def stop_process(proc: subprocess.Popen, grace_s: float = 10) -> None:
+    """SIGTERM, and SIGKILL when it has not ended after ``grace_s``; returns once it ended."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def grpc_health(port: int, timeout_s: float = 2.0) -> str:
     """What the gRPC server on ``port`` says: SERVING, NOT_SERVING, or "not running"."""
     import grpc
@@ -96,14 +107,8 @@ class Supervisor:
 
     def _restart(self, service: Service, why: str) -> None:
         self.say(f"{service.name} {why}; starting it again (log {service.log_path})")
-        proc = service.proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if service.proc is not None:
+            stop_process(service.proc)
         self.restarts += 1
         self._start(service)
 
