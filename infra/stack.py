@@ -192,7 +192,15 @@ class Component:
 
 
 def kafka_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random cluster id in Kafka's own form (URL-safe base64 of a UUID, no padding).
+
+    Like Kafka's ``Uuid.randomUuid`` it never starts with '-': one id in 64 would, and the storage
+    tool's argument parser then reads it as an option ("--cluster-id: expected one argument").
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class Stack:
@@ -266,7 +274,7 @@ class Stack:
             self.kafka_data.mkdir(parents=True, exist_ok=True)
             result = subprocess.run(
                 [*self._java_base(), "kafka.tools.StorageTool", "format",
-                 "-t", kafka_cluster_id(), "-c", str(self.kafka_config), "--ignore-formatted"],
+                 f"--cluster-id={kafka_cluster_id()}", "-c", str(self.kafka_config), "--ignore-formatted"],
                 capture_output=True, text=True, cwd=self.home,
             )
             if result.returncode != 0:
