@@ -92,10 +92,11 @@ class AccountRepository:
     def open(self, account: Account, profile: PersonProfile) -> bool:
         """Store a new account with its first events; False when the person has one already."""
         self._schedule_new_cheques(account, set())
+        events = account.take_events()  # before the state is encoded: it must not keep them as pending
         body = {"person_id": account.person_id, "state": encode(account.state()), "profile": encode(profile),
                 "balances": summary(account)}
         try:
-            self.accounts.create(account.account_id, body, pending(account.take_events(), self.topic, 1))
+            self.accounts.create(account.account_id, body, pending(events, self.topic, 1))
         except AlreadyExists:
             return False
         return True

@@ -77,6 +77,14 @@ def test_a_person_registered_twice_gets_one_account_and_one_credit(world):
     assert world.repo.get("p-1").account.available(BUDGET_WALLET) == YEARLY_CREDIT
 
 
+def test_the_first_change_after_the_opening_publishes_only_its_own_events(world):
+    world.register("p-1")
+    assert sorted(names(world.published())) == ["AccountOpened", "BudgetCredited"]
+    world.service.credit_budget(REGISSEUR, "p-1", "extra-1", 10_000, "extra")
+    # (the opening's events were once stored as pending in the state and published again here)
+    assert names(world.published()) == ["BudgetCredited"]
+
+
 def test_concurrent_reservations_fund_exactly_what_the_budget_covers(world):
     world.register("p-rush")
     world.published()
