@@ -13,3 +13,6 @@ class AccountsSettings(ServiceSettings):
 
     # How often the career-cheque expiry job runs (service clock decides what is due).
     expiry_interval_s: float = 60.0
+    # A budget opening is drawn at the earliest this long after its window closes, so that an
+    # application accepted just before the close (written within its RPC deadline) is in the draw.
+    opening_draw_settle_s: float = 30.0

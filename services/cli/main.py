@@ -68,6 +68,7 @@ account_app = _typer("Learning and career accounts.")
 offers_app = typer.Typer(rich_markup_mode=None, add_completion=False, context_settings={"max_content_width": 120})
 cheque_app = _typer("Career cheques (loopbaancheques), at a citizen's counter.")
 kpi_app = _typer("Participation KPIs (aggregates only).")
+opening_app = _typer("Budget openings: a limited budget shared out by a seeded lottery after a window.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(offers_app, name="offers")
 app.add_typer(provider_app, name="provider")
@@ -77,6 +78,7 @@ app.add_typer(enrol_app, name="enrol")
 app.add_typer(account_app, name="account")
 app.add_typer(cheque_app, name="cheque")
 app.add_typer(kpi_app, name="kpi")
+app.add_typer(opening_app, name="opening")
 
 AS = typer.Option(..., "--as", metavar="ORG:ROLE",
                   help="who acts, e.g. prov-cvo-gent:PROVIDER or vdab:REGISSEUR; a citizen's counter "
@@ -719,6 +721,113 @@ def account_credit(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
     w = reply.wallet
     console.print(f"{w.wallet} of {person_id}: balance {show.amount(w.balance, w.unit)}, "
                   f"available {show.amount(w.available, w.unit)}")
+
+
+def _opening_table(x) -> Table:
+    table = _fields(f"budget opening {x.opening_id}")
+    rows = [("title", escape(x.title)), ("window", f"{x.opens_at} .. {x.closes_at} ({x.window})"),
+            ("budget", f"{money(x.budget_cents)}: {x.grants} grants of {money(x.grant_cents)}"),
+            ("allocation", f"{x.rule}, seed committed as sha256 {x.seed_commitment}"), ("status", x.status)]
+    if x.seed:
+        rows += [("draw", f"seed {escape(x.seed)}: {x.granted} of {x.applicants} applicants granted"),
+                 ("ranking digest", x.ranking_digest),
+                 ("credited", f"{x.credited} grants" + (f", {x.not_credited} refused by the account"
+                                                        if x.not_credited else ""))]
+    else:
+        rows.append(("draw from", x.draw_from))
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+@opening_app.command("announce")
+@handled
+def opening_announce(opening_id: str = typer.Argument(..., metavar="OPENING_ID"),
+                     title: str = typer.Option(..., metavar="TEXT"),
+                     opens: str = typer.Option(..., metavar="INSTANT", help="e.g. 2027-01-04T09:00:00+01:00"),
+                     closes: str = typer.Option(..., metavar="INSTANT", help="exclusive"),
+                     budget_eur: str = typer.Option(..., "--budget", metavar="EUR", help="the whole budget"),
+                     grant_eur: str = typer.Option(..., "--grant", metavar="EUR", help="per granted person"),
+                     seed_file: Path = typer.Option(None, metavar="FILE",
+                                                    help="where the secret seed is written (default: "
+                                                         "OPENING_ID.seed here; never overwritten)"),
+                     as_: str = REGISSEUR) -> None:
+    """Announce an opening: a new secret seed is written to a file you keep until the draw; only its SHA-256 is published."""
+    import secrets
+
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    request = pb.AnnounceBudgetOpeningRequest(opening_id=opening_id, title=title, opens_at=opens, closes_at=closes,
+                                              budget_cents=show.parse_euro(budget_eur, "budget"),
+                                              grant_cents=show.parse_euro(grant_eur, "grant"))
+    seed_file = seed_file or Path(f"{opening_id}.seed")
+    seed = secrets.token_hex(32)
+    try:  # the seed is kept before it is committed to: an opening whose seed is lost cannot be drawn
+        with os.fdopen(os.open(seed_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(seed + "\n")
+    except FileExistsError:
+        raise UsageError(f"{seed_file} exists: a seed is never reused; name another --seed-file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write --seed-file {seed_file}: {exc.strerror}") from None
+    request.seed_commitment = hashlib.sha256(seed.encode()).hexdigest()
+    try:
+        reply = _stub("accounts", "accounts_service", "AccountService").AnnounceBudgetOpening(
+            request, metadata=auth(as_))
+    except grpc.RpcError:
+        seed_file.unlink()
+        raise
+    console.print(_opening_table(reply.opening))
+    console.print(f"the seed is in {seed_file}: keep it secret until the draw (`llr opening draw {opening_id} "
+                  f"--seed-file {seed_file}`)")
+
+
+@opening_app.command("apply")
+@handled
+def opening_apply(opening_id: str = typer.Argument(..., metavar="OPENING_ID"),
+                  person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_: str = AS) -> None:
+    """Apply for a person (once; applying again shows the first application)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    a = _stub("accounts", "accounts_service", "AccountService").ApplyToBudgetOpening(
+        pb.ApplyToBudgetOpeningRequest(request_id=new_request_id(), opening_id=opening_id, person_id=person_id),
+        metadata=auth(as_)).application
+    console.print(f"{person_id} applied to {opening_id} at {a.applied_at}: {a.status}")
+
+
+@opening_app.command("draw")
+@handled
+def opening_draw(opening_id: str = typer.Argument(..., metavar="OPENING_ID"),
+                 seed_file: Path = typer.Option(..., metavar="FILE", help="the seed file written at the announcement"),
+                 as_: str = REGISSEUR) -> None:
+    """Draw the lottery after the window and credit the winners (repeat to finish an interrupted draw)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    try:
+        seed = seed_file.read_text().strip()
+    except OSError as exc:
+        raise UsageError(f"cannot read --seed-file {seed_file}: {exc.strerror}") from None
+    reply = _stub("accounts", "accounts_service", "AccountService").DrawBudgetOpening(
+        pb.DrawBudgetOpeningRequest(opening_id=opening_id, seed=seed), metadata=auth(as_))
+    console.print(_opening_table(reply.opening))
+
+
+@opening_app.command("show")
+@handled
+def opening_show(opening_id: str = typer.Argument(..., metavar="OPENING_ID"), as_: str = AS,
+                 person_id: str = typer.Option("", "--person", metavar="PERSON_ID",
+                                               help="also the person's application and, after the draw, rank")) -> None:
+    """Show an opening's terms and, after the draw, its public outcome."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    stub = _stub("accounts", "accounts_service", "AccountService")
+    metadata = auth(as_)
+    console.print(_opening_table(stub.GetBudgetOpening(pb.GetBudgetOpeningRequest(opening_id=opening_id),
+                                                       metadata=metadata).opening))
+    if person_id:
+        a = stub.GetBudgetApplication(pb.GetBudgetApplicationRequest(opening_id=opening_id, person_id=person_id),
+                                      metadata=metadata).application
+        rank = f", rank {a.rank} of {a.applicants}" if a.rank else ""
+        console.print(f"{person_id}: applied at {a.applied_at}, {a.status}{rank}")
 
 
 def _cheque_table(c) -> Table:

@@ -9,7 +9,7 @@ the field (proto comment) and why.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from .errors import InvalidArgument
 
@@ -24,6 +24,21 @@ def parse_date(field: str, value: str) -> date:
         except ValueError:
             pass
     raise InvalidArgument(field, "must be an ISO date (YYYY-MM-DD)")
+
+
+def parse_instant(field: str, value: str) -> datetime:
+    """``value`` as an aware UTC instant; INVALID_ARGUMENT naming ``field`` unless it is an ISO
+    instant with its offset (``2027-01-04T09:00:00+01:00`` or ``...Z``): a wall-clock time
+    without one would mean different moments to different readers."""
+    try:
+        instant = datetime.fromisoformat(value) if isinstance(value, str) and _ISO_DATE.match(value) else None
+    except ValueError:
+        instant = None
+    if instant is None or len(value) <= 10:
+        raise InvalidArgument(field, "must be an ISO instant with its offset, e.g. 2027-01-04T09:00:00+01:00")
+    if instant.tzinfo is None:
+        raise InvalidArgument(field, "must carry its UTC offset (e.g. +01:00 or Z)")
+    return instant.astimezone(timezone.utc)
 
 
 def recorded_date(field: str, value: str, today: date, *, max_age_days: int) -> date:

@@ -32,10 +32,14 @@ def to_proto(event):
 
 
 def pending(events, topic: str, version: int) -> list[PendingEvent]:
-    """Envelopes for the account's new events; ``version`` is the document version they lead to."""
+    """Envelopes for an aggregate's new events (an account's, or a budget opening's, keyed by the
+    opening id); ``version`` is the aggregate version they lead to."""
+    def aggregate(e) -> tuple[str, str]:
+        if hasattr(e, "opening_id"):
+            return "budget_opening", e.opening_id
+        return "account", e.account_id or e.enrolment_id
     return [
-        PendingEvent(topic, wrap(to_proto(e), aggregate_type="account", aggregate_id=e.account_id or e.enrolment_id,
-                                 aggregate_version=version, producer="accounts", occurred_at=e.occurred_at,
-                                 event_id=e.event_id))
-        for e in events
+        PendingEvent(topic, wrap(to_proto(e), aggregate_type=kind, aggregate_id=key, aggregate_version=version,
+                                 producer="accounts", occurred_at=e.occurred_at, event_id=e.event_id))
+        for e in events for kind, key in [aggregate(e)]
     ]

@@ -20,6 +20,17 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   person (events of those versions); the events name the person now, so nothing writes them.
 * ``rejections`` -- the ``ReservationRejected`` of an enrolment for a person without an account
   (no account to hold it), created once per enrolment.
+* ``budget_openings`` -- ONE aggregate per budget opening (``domain/openings.py``), ``_id`` = the
+  opening id: its terms, status and draw, with the opening's events.
+* ``opening_applications`` -- ``<opening id>/<person id>`` -> the first application (write-once:
+  a person applies once, a retry finds it), and ``opening_application_log``, a ``KeyedLog`` of
+  the applicants of each opening in ``APPLICATION_SHARDS`` lists (by a hash of the person id, so
+  concurrent applicants rarely contend for one sequence number), which the draw reads by ``_id``.
+  An application is appended to the log *before* its write-once record, so every acknowledged
+  application is in the log (a crash in between leaves a duplicate entry, which the draw
+  ignores: it ranks distinct persons).
+* ``opening_results`` -- ``<opening id>/<person id>`` -> rank and outcome, written (one
+  ``insert_many`` per 1,000) before the commit that marks the opening drawn.
 * ``cheque_deadlines`` -- a ``DailySchedule`` of the accounts with a career cheque that expires
   on each day, added before the cheque is saved; the expiry job reads the days since its last
   run by ``_id`` (its progress is the ``jobs`` aggregate ``cheque-expiry``), so it never scans.
@@ -29,7 +40,9 @@ and on in-memory fakes (``InMemoryStores()``), which the handlers' unit tests us
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,6 +55,7 @@ from services.common.persistence import (
 from ..domain import Account, PersonProfile
 from ..domain.account import account_id_for
 from ..domain.career_cheques import ChequeStatus
+from ..domain.openings import BudgetOpening, OpeningEvent
 from .codec import decode, encode
 from .events import pending
 
@@ -71,6 +85,11 @@ Change = Callable[[LoadedAccount], Any]
 # The saga decisions an account keeps in its state; past this, the oldest go to the archive, in
 # steps of ``KEEP_DECISIONS // 2`` (so archiving is one write per 50 requests, not one per request).
 KEEP_DECISIONS = 100
+# The applicants of an opening are appended to this many lists (see the module docstring).
+APPLICATION_SHARDS = 16
+RESULTS_PER_WRITE = 1_000
+# Lookups a draw runs at once (reading the applicants, crediting the winners).
+READERS = 4
 
 
 class AccountRepository:
@@ -79,14 +98,20 @@ class AccountRepository:
         self.enrolment_accounts = stores.once("enrolment_accounts")
         self.decision_archive = stores.once("saga_decisions")
         self.rejections = stores.aggregates("rejections")
+        self.openings = stores.aggregates("budget_openings")
+        self.applications = stores.once("opening_applications")
+        self.application_log = stores.log("opening_application_log")
+        self.opening_results = stores.once("opening_results")
         self.cheque_deadlines = DailySchedule(stores.log("cheque_deadlines"), stores.aggregates("jobs"),
                                               "cheque-expiry")
         self.outbox = stores.outbox
         self.topic = topic
 
     # -- accounts -------------------------------------------------------------------------------
-    def get(self, person_id: str) -> LoadedAccount | None:
-        record = self.accounts.load(account_id_for(person_id))
+    def get(self, person_id: str, *, current: bool = True) -> LoadedAccount | None:
+        """The person's account; ``current=False``: as its head shows it (``AggregateStore.peek``)."""
+        account_id = account_id_for(person_id)
+        record = self.accounts.load(account_id) if current else self.accounts.peek(account_id)
         return None if record is None else _loaded(record)
 
     def open(self, account: Account, profile: PersonProfile) -> bool:
@@ -161,6 +186,67 @@ class AccountRepository:
             self.rejections.create(enrolment_id, {}, pending(events, self.topic, 1))
         except AlreadyExists:
             pass
+
+    # -- budget openings ----------------------------------------------------------------------------
+    def opening(self, opening_id: str, *, current: bool = True) -> BudgetOpening | None:
+        record = self.openings.load(opening_id) if current else self.openings.peek(opening_id)
+        return None if record is None else decode(record.body["state"])
+
+    def announce(self, opening: BudgetOpening, events: list[OpeningEvent]) -> BudgetOpening:
+        """Store a new opening; the stored one when the id exists (the caller compares terms)."""
+        try:
+            self.openings.create(opening.opening_id, {"state": encode(opening)}, pending(events, self.topic, 1))
+            return opening
+        except AlreadyExists:
+            existing = self.opening(opening.opening_id)
+            assert existing is not None
+            return existing
+
+    def change_opening(self, opening_id: str,
+                       change: Callable[[BudgetOpening], tuple[BudgetOpening, list[OpeningEvent]] | None]) -> BudgetOpening:
+        """Apply ``change`` (None = nothing to do) to the newest state of the opening and commit it."""
+        def decide(record: Record) -> Decision:
+            current = decode(record.body["state"])
+            outcome = change(current)
+            if outcome is None:
+                return Decision(current)
+            opening, events = outcome
+            return Decision(opening, {"state": encode(opening)}, pending(events, self.topic, record.version + 1))
+        return self.openings.update(opening_id, decide)
+
+    def application(self, opening_id: str, person_id: str) -> Mapping[str, Any] | None:
+        return self.applications.get(f"{opening_id}/{person_id}")
+
+    def add_application(self, opening_id: str, person_id: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The person's application to the opening: ``body`` stored now, or the first one (then
+        the list has the person twice, which the draw ignores)."""
+        self.application_log.append(self._applicant_list(opening_id, person_id), {"person_id": person_id})
+        if self.applications.put(f"{opening_id}/{person_id}", body):
+            return body
+        first = self.application(opening_id, person_id)
+        assert first is not None
+        return first
+
+    @staticmethod
+    def _applicant_list(opening_id: str, person_id: str) -> str:
+        return f"{opening_id}:{zlib.crc32(person_id.encode()) % APPLICATION_SHARDS}"
+
+    def applicants(self, opening_id: str) -> list[str]:
+        """Every application's person (a person may appear twice, see the module docstring)."""
+        with ThreadPoolExecutor(READERS) as pool:
+            lists = pool.map(lambda shard: self.application_log.read(f"{opening_id}:{shard}"),
+                             range(APPLICATION_SHARDS))
+            return [entry["person_id"] for entries in lists for _, entry in entries]
+
+    def record_results(self, opening_id: str, ranked: list[str], grants: int) -> None:
+        """Each applicant's rank and outcome (write-once: a repeated draw writes the same)."""
+        for start in range(0, len(ranked), RESULTS_PER_WRITE):
+            self.opening_results.put_many({
+                f"{opening_id}/{person_id}": {"rank": rank, "granted": rank <= grants}
+                for rank, person_id in enumerate(ranked[start:start + RESULTS_PER_WRITE], start + 1)})
+
+    def result(self, opening_id: str, person_id: str) -> Mapping[str, Any] | None:
+        return self.opening_results.get(f"{opening_id}/{person_id}")
 
     # -- career-cheque deadlines -------------------------------------------------------------------
     def _schedule_new_cheques(self, account: Account, known: set[str]) -> None:

@@ -10,6 +10,7 @@ from services.common.paging import PageTokens
 
 from .. import domain as d
 from ..service.handlers import AccountsService, translate_errors
+from ..service.openings import Application, BudgetOpenings
 
 DEFAULT_PAGE, MAX_PAGE = 50, 500
 ENTRY_PAGES = PageTokens("ListEntries")   # an offset into the ledger (append-only), per person
@@ -46,9 +47,26 @@ def account_pb(a: d.Account) -> pb.Account:
         career_cheques=[cheque_pb(c) for c in a.career_cheques.values()])
 
 
+def opening_pb(x, now) -> pb.BudgetOpening:
+    drawn = x.draw
+    return pb.BudgetOpening(
+        opening_id=x.opening_id, title=x.title, opens_at=x.opens_at.isoformat(), closes_at=x.closes_at.isoformat(),
+        budget_cents=x.budget_cents, grant_cents=x.grant_cents, grants=x.grants, rule=x.rule.value,
+        seed_commitment=x.seed_commitment, status=x.status.value, window=x.window(now).value,
+        draw_from=x.draw_from.isoformat(), seed=drawn.seed if drawn else "",
+        applicants=drawn.applicants if drawn else 0, granted=len(drawn.winners) if drawn else 0,
+        ranking_digest=drawn.ranking_digest if drawn else "", credited=x.credited, not_credited=len(x.not_credited))
+
+
+def application_pb(a: Application) -> pb.BudgetApplication:
+    return pb.BudgetApplication(opening_id=a.opening_id, person_id=a.person_id, applied_at=a.applied_at,
+                                status=a.status, rank=a.rank, applicants=a.applicants)
+
+
 class AccountServicer(rpc.AccountServiceServicer):
-    def __init__(self, service: AccountsService) -> None:
+    def __init__(self, service: AccountsService, openings: BudgetOpenings) -> None:
         self.s = service
+        self.openings = openings
 
     def GetAccount(self, request, context):
         return pb.GetAccountResponse(account=account_pb(self.s.account(current_principal(), request.person_id)))
@@ -112,6 +130,33 @@ class AccountServicer(rpc.AccountServiceServicer):
             for v in self.s.catalog.versions(kind)])
 
 
-def registration(service: AccountsService):
-    return (rpc.add_AccountServiceServicer_to_server, AccountServicer(service),
+    # -- budget openings ---------------------------------------------------------------------------
+    def AnnounceBudgetOpening(self, request, context):
+        x = self.openings.announce(
+            current_principal(), opening_id=request.opening_id, title=request.title, opens_at=request.opens_at,
+            closes_at=request.closes_at, budget_cents=request.budget_cents, grant_cents=request.grant_cents,
+            rule=request.rule, seed_commitment=request.seed_commitment)
+        return pb.AnnounceBudgetOpeningResponse(opening=opening_pb(x, self.s.clock.now()))
+
+    def ApplyToBudgetOpening(self, request, context):
+        a = self.openings.apply(current_principal(), request_id=request.request_id, opening_id=request.opening_id,
+                                person_id=request.person_id)
+        return pb.ApplyToBudgetOpeningResponse(application=application_pb(a))
+
+    def DrawBudgetOpening(self, request, context):
+        x = self.openings.draw(current_principal(), request.opening_id, request.seed)
+        return pb.DrawBudgetOpeningResponse(opening=opening_pb(x, self.s.clock.now()))
+
+    def GetBudgetOpening(self, request, context):
+        current_principal()
+        return pb.GetBudgetOpeningResponse(opening=opening_pb(self.openings.opening(request.opening_id),
+                                                              self.s.clock.now()))
+
+    def GetBudgetApplication(self, request, context):
+        a = self.openings.application(current_principal(), request.opening_id, request.person_id)
+        return pb.GetBudgetApplicationResponse(application=application_pb(a))
+
+
+def registration(service: AccountsService, openings: BudgetOpenings):
+    return (rpc.add_AccountServiceServicer_to_server, AccountServicer(service, openings),
             pb.DESCRIPTOR.services_by_name["AccountService"].full_name)

@@ -1,9 +1,12 @@
 """The accounts service process: ``python -m services.accounts.entrypoints.main``.
 
 ``build(settings, clock)`` wires MongoDB (alias ``accounts``), the event topic, the outbox relay,
-the population-feed and funding-saga consumers, the career-cheque expiry job and the gRPC API.
+the population-feed and funding-saga consumers, the career-cheque expiry job and the gRPC API (accounts and budget
+openings).
 """
 from __future__ import annotations
+
+from datetime import timedelta
 
 from services.common.clock import Clock, clock_from_settings
 from services.common.kafka import TopicSpec
@@ -13,6 +16,7 @@ from services.common.runtime import ServiceRuntime
 
 from ..adapters.repository import AccountRepository
 from ..service.handlers import AccountsService
+from ..service.openings import BudgetOpenings
 from ..settings import AccountsSettings
 from .grpc_api import registration
 
@@ -28,8 +32,10 @@ def build(settings: AccountsSettings, clock: Clock | None = None) -> ServiceRunt
     runtime.add_consumer("population", [settings.topic("population")], service.on_population_event)
     runtime.add_consumer("funding-saga", [settings.topic("enrolments")], service.on_enrolment_event)
     runtime.add_periodic("career-cheque-expiry", settings.expiry_interval_s, service.expire_cheques)
-    runtime.serve_grpc([registration(service)])
+    openings = BudgetOpenings(repo, runtime.clock, service, timedelta(seconds=settings.opening_draw_settle_s))
+    runtime.serve_grpc([registration(service, openings)])
     runtime.service = service
+    runtime.openings = openings
     return runtime
 
 

@@ -405,3 +405,41 @@ def test_a_counter_sells_a_career_cheque_and_records_guidance(llr, cli_platform)
     assert code == 0 and "4 of" in field(out, "hours"), err
     code, _, err = llr("cheque", "buy", person, "--as", "loket-gent:CITIZEN_COUNTER:pp-someone-else")
     assert code == 1 and err.strip() == "PERMISSION_DENIED: a citizen's counter acts only for its own person"
+
+
+def test_the_regisseur_announces_and_draws_a_budget_opening_that_counters_apply_to(llr, cli_platform, tmp_path):
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    opens, closes = now + timedelta(seconds=3), now + timedelta(seconds=10)
+    seed_file = tmp_path / "cli-opening.seed"
+    args = ("opening", "announce", "cli-opening", "--title", "Digitale vaardigheden", "--opens", opens.isoformat(),
+            "--closes", closes.isoformat(), "--budget", "200", "--grant", "100", "--seed-file", str(seed_file))
+    code, out, err = llr(*args, *REGISSEUR)
+    assert code == 0 and field(out, "status") == "ANNOUNCED", err
+    assert field(out, "budget") == "EUR 200.00: 2 grants of EUR 100.00"
+    assert os.stat(seed_file).st_mode & 0o077 == 0   # the seed is the regisseur's secret
+    code, _, err = llr(*args, *REGISSEUR)
+    assert code == 2 and "exists: a seed is never reused" in err
+    applicants = cli_platform.persons[13:16]
+    code, _, err = llr("opening", "apply", "cli-opening", applicants[0],
+                       "--as", f"loket-gent:CITIZEN_COUNTER:{applicants[0]}")
+    assert code == 1 and err.startswith("FAILED_PRECONDITION: opening cli-opening takes applications from"), err
+    wait_for(lambda: datetime.now(timezone.utc) >= opens, 30, "the window to open", pause_s=0.2)
+    for person in applicants:
+        code, out, err = llr("opening", "apply", "cli-opening", person, "--as", f"loket-gent:CITIZEN_COUNTER:{person}")
+        assert code == 0 and out.strip().endswith(": APPLIED"), err
+    wait_for(lambda: datetime.now(timezone.utc) >= closes + timedelta(seconds=0.5), 30, "the window to close",
+             pause_s=0.2)
+    code, out, err = llr("opening", "draw", "cli-opening", "--seed-file", str(seed_file), *REGISSEUR)
+    assert code == 0 and field(out, "status") == "GRANTED", err
+    assert field(out, "credited") == "2 grants"
+    granted = []
+    for person in applicants:
+        code, out, err = llr("opening", "show", "cli-opening", "--person", person,
+                             "--as", f"loket-gent:CITIZEN_COUNTER:{person}")
+        assert code == 0, err
+        granted += [person] if ", GRANTED, rank" in out else []
+    assert len(granted) == 2
+    code, _, err = llr("opening", "draw", "cli-opening", "--seed-file", str(tmp_path / "missing.seed"), *REGISSEUR)
+    assert code == 2 and "cannot read --seed-file" in err

@@ -7,7 +7,6 @@ reply, and the relay's clean-up of the outbox pointers. Latency is measured by `
 never asserted here."""
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -16,11 +15,7 @@ import pymongo
 import pytest
 from pymongo import monitoring
 
-from services.accounts.adapters.codec import encode
-from services.accounts.adapters.repository import AccountRepository, summary
-from services.accounts.domain import PersonProfile, credit_yearly_budget, default_catalog, open_account
-from services.accounts.domain.account import account_id_for
-from services.accounts.domain.policies import PolicyKind
+from services.accounts.adapters.repository import AccountRepository
 from services.accounts.service.handlers import AccountsService
 from services.common.auth import Principal, Role
 from services.common.clock import FakeClock
@@ -29,6 +24,8 @@ from services.common.persistence import CommitOutbox, MongoStores
 from services.enrolments.adapters.repository import EnrolmentRepository
 from services.enrolments.domain.policy import default_policy_book
 from services.enrolments.service.handlers import EnrolmentRow, EnrolmentService
+
+from ..preload import preload_accounts
 
 NOW = datetime(2026, 7, 6, 9, 0, tzinfo=timezone.utc)
 PROVIDER = Principal("prv-a", "prv-a", Role.PROVIDER)
@@ -57,27 +54,6 @@ class Commands(monitoring.CommandListener):
 
     def failed(self, e) -> None:
         pass
-
-
-def profile(person_id: str) -> PersonProfile:
-    return PersonProfile(person_id=person_id, education_level="medium", labour_status="employed",
-                         work_experience_months=120, work_experience_days=4000)
-
-
-def preload_accounts(repo: AccountRepository, persons: list[str]) -> None:
-    """Open an account for each person (a credited yearly budget), written in batches: the state
-    is built once by the domain and copied with each person's ids."""
-    policy = default_catalog().policy_in_force(PolicyKind.TRAINING_BUDGET, NOW.date().replace(month=1, day=1))
-    account = open_account(person_id="template", idempotency_key="reg-template", now=NOW)
-    credit_yearly_budget(account, policy=policy, year=NOW.year, now=NOW)
-    template = json.dumps({"state": encode(account.state()), "balances": summary(account)})
-    for k in range(0, len(persons), 5_000):
-        batch = []
-        for person_id in persons[k:k + 5_000]:
-            account_id = account_id_for(person_id)
-            body = json.loads(template.replace(account.account_id, account_id).replace('"template"', f'"{person_id}"'))
-            batch.append((account_id, {"person_id": person_id, **body, "profile": encode(profile(person_id))}, []))
-        assert all(repo.accounts.create_many(batch))
 
 
 class World:
@@ -133,7 +109,7 @@ def cost_of_enrolments(client, preloaded: int) -> tuple[Counter, list]:
     world = World(client, uuid.uuid4().hex[:8])
     client.worlds.append(world)
     sample = [f"s{i}" for i in range(SAMPLE)]
-    preload_accounts(world.accounts, [f"other{i}" for i in range(preloaded)] + sample)
+    preload_accounts(world.accounts, [f"other{i}" for i in range(preloaded)] + sample, NOW)
     client.commands.counting, client.commands.seen, client.commands.filters = True, Counter(), []
     for person_id in sample:
         world.enrol(person_id)
