@@ -103,6 +103,10 @@ def payload_of(event: ev.EnrolmentEvent):
                 provider_reference=e.provider_reference, instrument=e.instrument, planned_start=_d(e.planned_start),
                 planned_end=_d(e.planned_end), price_cents=e.price_cents, hours=e.hours,
                 policy_version=e.policy_version, leercoach_id=e.leercoach_id or "")
+        case ev.EnrolmentFlagged():
+            return pb.EnrolmentFlagged(enrolment_id=e.enrolment_id, person_id=e.person_id, provider_id=e.provider_id,
+                                       flag=e.flag, overlapping_enrolment_ids=list(e.overlapping_enrolment_ids),
+                                       policy_version=e.policy_version)
         case ev.EnrolmentFunded():
             return pb.EnrolmentFunded(enrolment_id=e.enrolment_id, reservation_id=e.reservation_id,
                                       amount_cents=e.amount_cents)
@@ -169,7 +173,7 @@ def offer_pb(o: Offer) -> api.Offer:
                      instruments=sorted(INSTRUMENT_TO_PB[i] for i in o.instruments))
 
 
-def enrolment_pb(e: Enrolment, due_at: datetime | None = None) -> api.Enrolment:
+def enrolment_pb(e: Enrolment, due_at: datetime | None = None, flags: tuple[str, ...] = ()) -> api.Enrolment:
     return api.Enrolment(
         enrolment_id=e.enrolment_id, person_id=e.person_id, provider_id=e.provider_id, offer_id=e.offer_id,
         provider_reference=e.provider_reference, instrument=INSTRUMENT_TO_PB[e.instrument],
@@ -179,4 +183,4 @@ def enrolment_pb(e: Enrolment, due_at: datetime | None = None) -> api.Enrolment:
         rejection_reason=e.rejection_reason or "", start_date=_d(e.start_date), end_date=_d(e.end_date),
         hours_attended=e.hours_attended or 0, outcome=OUTCOME_TO_PB[e.outcome] if e.outcome else 0,
         cancellation_reason=e.cancellation_reason or "", late_cancellation=e.late_cancellation, version=e.version,
-        next_deadline=due_at.isoformat() if due_at else "")
+        next_deadline=due_at.isoformat() if due_at else "", flags=list(flags))

@@ -5,14 +5,18 @@ in any number of processes, without locks: see its docstring). What is stored:
 
 * ``providers``, ``offers``, ``enrolments`` -- one aggregate each; an enrolment's ``_id`` derives
   from (provider, provider_reference), so a repost of a reference finds the first enrolment.
-* ``enrolment_pairs`` -- one aggregate per (offer, person): the enrolments of that person on that
-  offer. It carries the overlap rule: a new enrolment is first committed as a *member* of its
-  pair, after the rule was checked on the pair's newest state, and only then created itself.
-  Two posts racing on one pair cannot both pass the rule: the second one's commit loses and
-  it decides again, now seeing the first. A member keeps the enrolment as it was created, so
-  when a writer died between the two commits any later reader of the pair creates it (once:
-  the enrolment's own creation is a unique insert); a member whose enrolment exists for another
-  pair (a reused provider_reference) is not one of this pair's and is ignored.
+* ``person_enrolments`` -- one aggregate per person (``_id`` = person id): the periods of that
+  person's enrolments on every offer, at every provider. It carries the overlap rules (the same
+  offer: refused; another offer: as the policy says, see ``domain/overlap.py``): a new enrolment
+  is first committed as a *member* of its person, after the rules were checked on the person's
+  newest state, and only then created itself. Two posts racing for one person (on one offer or
+  two, at one provider or two) cannot both pass the rules: the second one's commit loses and it
+  decides again, now seeing the first. A member keeps the enrolment as it was created, so when
+  a writer died between the two commits any later reader of the person creates it (once: the
+  enrolment's own creation is a unique insert); a member whose id belongs to an enrolment of
+  another offer or person (a reused provider_reference) is not this one and is ignored.
+  (Until 2026-12 these were per (offer, person), in ``enrolment_pairs``, which nothing reads
+  now: data of that time is reset with ``make reset``.)
 * ``requests`` -- ``OnceStore``: the first answer of a provider's ``request_id``.
 * ``deadlines`` -- a ``DailySchedule`` of the enrolments whose deadline falls on each UTC day (or
   today, when it is already past), added before the change that sets it. The job's progress is
@@ -38,10 +42,6 @@ from services.common.persistence import (
 
 
 
-def pair_key(offer_id: str, person_id: str) -> str:
-    return f"{offer_id}|{person_id}"
-
-
 def as_doc(record: Record) -> dict[str, Any]:
     """An aggregate as the mapping functions read it: ``_id`` plus its fields."""
     return {"_id": record.id, **record.body}
@@ -56,11 +56,13 @@ class NewEnrolment:
     person_id: str
     body: dict[str, Any]
     events: list[PendingEvent]
+    correlation_id: str = ""
+    unflagged: "NewEnrolment | None" = None   # the same before an overlap flag was added
 
     def member(self) -> dict[str, Any]:
-        """How the pair records it until the enrolment exists: with everything to create it."""
-        return {"id": self.enrolment_id, "start": self.body["planned_start"], "end": self.body["planned_end"],
-                "body": self.body, "events": [e.to_doc() for e in self.events]}
+        """How the person records it until the enrolment exists: with everything to create it."""
+        return {"id": self.enrolment_id, "offer": self.offer_id, "start": self.body["planned_start"],
+                "end": self.body["planned_end"], "body": self.body, "events": [e.to_doc() for e in self.events]}
 
 
 class EnrolmentRepository:
@@ -68,7 +70,7 @@ class EnrolmentRepository:
         self.providers = stores.aggregates("providers")
         self.offers = stores.aggregates("offers")
         self.enrolments = stores.aggregates("enrolments")
-        self.pairs = stores.aggregates("enrolment_pairs")
+        self.persons = stores.aggregates("person_enrolments")
         self.certificates = stores.aggregates("leercoach_certificates")
         self.requests = stores.once("requests")
         self.deadlines = DailySchedule(stores.log("deadlines"), stores.aggregates("jobs"), "deadlines")
@@ -106,22 +108,23 @@ class EnrolmentRepository:
         """One page of a stream's aggregates whose fields equal ``where``, by ``_id`` after ``after``."""
         return [as_doc(r) for r in getattr(self, stream).list(where, page_size, after)]
 
-    # -- the overlap rule's pairs -----------------------------------------------------------------
-    def pair_state(self, record: Record, start: str, end: str
-                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Mapping[str, Any]]]:
-        """What the overlap rule needs of a pair for the period [start, end] (ISO dates):
+    # -- the overlap rules' persons -----------------------------------------------------------------
+    def person_state(self, record: Record, start: str, end: str
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Mapping[str, Any]]]:
+        """What the overlap rules need of a person for the period [start, end] (ISO dates):
 
         - the members to keep: a member still carrying its creation whose enrolment now exists is
-          kept as ``{id, start, end}`` only (the pair stays small); one whose id turned out to
-          belong to another pair (a reused provider_reference) is dropped;
+          kept as ``{id, offer, start, end}`` only (the person stays small); one whose id turned
+          out to belong to an enrolment of another offer or person (a reused provider_reference)
+          is dropped;
         - the enrolments whose period overlaps, as they are now (a member whose enrolment is not
           created yet counts as created: REQUESTED);
         - the members whose enrolment is not created yet (their writer may have died: the caller
           creates them, ``complete``).
 
-        Only members with a creation or an overlapping period are read, so a pair of many
+        Only members with a creation or an overlapping period are read, so a person with many
         enrolments on other dates costs nothing to check."""
-        offer_id, _, person_id = record.id.partition("|")
+        person_id = record.id
         keep, overlapping, unfinished = [], [], []
         for member in record.body["members"]:
             overlaps = member["start"] <= end and start <= member["end"]
@@ -130,10 +133,10 @@ class EnrolmentRepository:
                 if doc is None:
                     unfinished.append(member)
                     doc = {"_id": member["id"], **member["body"]}
-                elif (doc["offer_id"], doc["person_id"]) != (offer_id, person_id):
-                    continue  # its id belongs to another pair: this creation never happened
+                elif (doc["offer_id"], doc["person_id"]) != (member["offer"], person_id):
+                    continue  # its id belongs to another enrolment: this creation never happened
                 else:
-                    member = {k: member[k] for k in ("id", "start", "end")}
+                    member = {k: member[k] for k in ("id", "offer", "start", "end")}
             keep.append(member)
             if overlaps:
                 overlapping.append(doc)
@@ -146,10 +149,10 @@ class EnrolmentRepository:
         except AlreadyExists:
             pass
 
-    def create_pairs(self, members_by_pair: dict[str, list[dict[str, Any]]]) -> set[str]:
-        """Create the pairs that do not exist yet, with their members; the keys that were created."""
-        keys = list(members_by_pair)
-        created = self.pairs.create_many([(k, {"members": members_by_pair[k]}, []) for k in keys])
+    def create_persons(self, members_by_person: dict[str, list[dict[str, Any]]]) -> set[str]:
+        """Create the persons that do not exist yet, with their members; the ids that were created."""
+        keys = list(members_by_person)
+        created = self.persons.create_many([(k, {"members": members_by_person[k]}, []) for k in keys])
         return {k for k, ok in zip(keys, created) if ok}
 
     def create_enrolments(self, new: list[NewEnrolment]) -> list[bool]:

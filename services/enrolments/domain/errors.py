@@ -108,5 +108,9 @@ class DuplicateEnrolment(DomainError, common.AlreadyExists):
         super().__init__(reason)
 
 
+class DoubleFinancing(RuleViolation):
+    """The person has an overlapping enrolment on another offer and the policy refuses that."""
+
+
 class NotOwner(DomainError, common.PermissionDenied):
     """A provider tried to see or change another provider's offer or enrolment."""

@@ -70,6 +70,17 @@ class EnrolmentRequested(EnrolmentEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EnrolmentFlagged(EnrolmentEvent):
+    """Raised with EnrolmentRequested when the policy flags an overlap on other offers."""
+
+    person_id: str
+    provider_id: str
+    flag: str
+    overlapping_enrolment_ids: tuple[str, ...]
+    policy_version: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnrolmentFunded(EnrolmentEvent):
     reservation_id: str
     amount_cents: int

@@ -30,6 +30,16 @@ class CaptureAt(StrEnum):
     COMPLETION = "COMPLETION"
 
 
+class CrossOfferOverlap(StrEnum):
+    """What happens to an enrolment whose period overlaps a live or completed enrolment of the
+    same person on *another* offer (at the same or another provider): a possible double
+    financing. (The same offer in an overlapping period is always refused: ALREADY_EXISTS.)"""
+
+    ALLOW = "ALLOW"     # nothing: parallel courses are normal
+    FLAG = "FLAG"       # accepted, flagged for the regisseur (EnrolmentFlagged)
+    REFUSE = "REFUSE"   # refused: FAILED_PRECONDITION
+
+
 @dataclass(frozen=True)
 class EnrolmentPolicy:
     version: str = "default"
@@ -43,6 +53,7 @@ class EnrolmentPolicy:
     #: completion must be declared within N working days after the planned end (None = never)
     completion_timeout_working_days: int | None = 20
     capture_at: CaptureAt = CaptureAt.COMPLETION
+    cross_offer_overlap: CrossOfferOverlap = CrossOfferOverlap.FLAG
     funding_instruments: frozenset[FundingInstrument] = frozenset(FundingInstrument)
     holidays: frozenset[date] = field(default=frozenset(), repr=False)
     timezone: str = "Europe/Brussels"
@@ -108,6 +119,7 @@ def load_policy_book(path: Path | str = POLICY_FILE) -> PolicyBook:
         raw = dict(raw)
         raw["version"] = str(raw["version"])
         raw["capture_at"] = CaptureAt(raw.get("capture_at", CaptureAt.COMPLETION))
+        raw["cross_offer_overlap"] = CrossOfferOverlap(raw.get("cross_offer_overlap", CrossOfferOverlap.FLAG))
         raw["funding_instruments"] = frozenset(
             FundingInstrument(i) for i in raw.get("funding_instruments", list(FundingInstrument))
         )

@@ -8,7 +8,7 @@ from llr.enrolments.v1 import enrolments_service_pb2 as api
 from llr.enrolments.v1 import enrolments_service_pb2_grpc as api_grpc
 
 from services.common import limits
-from services.common.auth import current_principal
+from services.common.auth import Role, current_principal
 
 from ..adapters import mapping as m
 from ..service.handlers import EnrolmentRow, EnrolmentService, EnrolmentView
@@ -17,7 +17,8 @@ SERVICE_NAME = api.DESCRIPTOR.services_by_name["EnrolmentService"].full_name
 
 
 def _enrolment(view: EnrolmentView) -> api.Enrolment:
-    return m.enrolment_pb(view.enrolment, view.due_at)
+    flags = view.flags if current_principal().role is Role.REGISSEUR else ()
+    return m.enrolment_pb(view.enrolment, view.due_at, flags)
 
 
 def _row(r) -> EnrolmentRow:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from collections.abc import Mapping
 from itertools import islice
@@ -38,16 +38,17 @@ from services.common.errors import (
     AlreadyExists, DomainError, FailedPrecondition, FieldErrors, InvalidArgument, NotFound,
     PermissionDenied, quote,
 )
+from services.common.outbox import PendingEvent
 from services.common.paging import PageTokens
 from services.common.persistence import AggregateNotFound, Decision, Record
 
 from ..adapters import mapping as m
-from ..adapters.repository import EnrolmentRepository, NewEnrolment, as_doc, pair_key
+from ..adapters.repository import EnrolmentRepository, NewEnrolment, as_doc
 from ..domain import events as ev
 from ..domain.deadlines import fire_deadlines
 from ..domain.enrolment import Enrolment
 from ..domain.model import Offer, Provider
-from ..domain.overlap import BLOCKING_STATUSES, EnrolmentPeriod, ensure_no_conflict
+from ..domain.overlap import BLOCKING_STATUSES, EnrolmentPeriod, ensure_no_conflict, overlap_flag
 from ..domain.policy import EnrolmentPolicy, PolicyBook
 from ..domain.states import EnrolmentStatus
 
@@ -132,6 +133,7 @@ class RowResult:
 class EnrolmentView:
     enrolment: Enrolment
     due_at: datetime | None = None
+    flags: tuple[str, ...] = ()     # for the regisseur's eyes only (see the API's Enrolment.flags)
 
 
 def error_code(exc: DomainError) -> str:
@@ -269,7 +271,7 @@ class EnrolmentService:
 
     # --- enrolments: create ------------------------------------------------------------------------
     def _view(self, doc: dict[str, Any]) -> EnrolmentView:
-        return EnrolmentView(m.enrolment_from(doc), doc.get("due_at"))
+        return EnrolmentView(m.enrolment_from(doc), doc.get("due_at"), tuple(doc.get("flags") or ()))
 
     def _replay(self, doc: dict[str, Any], fp: str) -> EnrolmentView:
         if doc.get("fp") != fp:
@@ -319,41 +321,65 @@ class EnrolmentService:
     def _new(self, enrolment: Enrolment, policy: EnrolmentPolicy, fp: str, correlation_id: str) -> NewEnrolment:
         events = m.pending(self.topic, enrolment.pull_events(), correlation_id=correlation_id)
         body = {**m.enrolment_fields(enrolment, policy), "fp": fp, "requests": []}
-        return NewEnrolment(enrolment.enrolment_id, enrolment.offer_id, enrolment.person_id, body, events)
+        return NewEnrolment(enrolment.enrolment_id, enrolment.offer_id, enrolment.person_id, body, events,
+                            correlation_id)
 
-    def _join_pair(self, new: NewEnrolment) -> None:
-        """Commit ``new`` as a member of its (offer, person) pair once the overlap rule holds on
-        the pair's newest state (see ``adapters/repository.py``); DuplicateEnrolment otherwise."""
-        key = pair_key(new.offer_id, new.person_id)
+    def _check_overlaps(self, new: NewEnrolment, existing: Iterable[EnrolmentPeriod]) -> NewEnrolment:
+        """``new`` under the overlap rules of its policy version, against ``existing`` periods of
+        the person: DuplicateEnrolment (same offer) or DoubleFinancing (another offer, REFUSE)
+        raised, or ``new`` as it is, or flagged (another offer, FLAG). Decided afresh on a
+        ``new`` that was flagged before (a later attempt sees other periods)."""
+        new = new.unflagged or new
+        policy = self.policies.get(new.body["policy_version"])
+        others = ensure_no_conflict(
+            person_id=new.person_id, offer_id=new.offer_id, planned_start=date.fromisoformat(new.body["planned_start"]),
+            planned_end=date.fromisoformat(new.body["planned_end"]), existing=existing,
+            cross_offer=policy.cross_offer_overlap, policy_version=policy.version)
+        if not others:
+            return new
+        flag = overlap_flag(enrolment_id=new.enrolment_id, person_id=new.person_id,
+                            provider_id=new.body["provider_id"], others=others, policy_version=policy.version,
+                            now=new.body["requested_at"])
+        return replace(new, body={**new.body, "flags": [flag.flag]}, unflagged=new,
+                       events=new.events + m.pending(self.topic, [flag], correlation_id=new.correlation_id))
+
+    def _join_person(self, new: NewEnrolment) -> NewEnrolment:
+        """Commit ``new`` as a member of its person once the overlap rules hold on the person's
+        newest state (see ``adapters/repository.py``): ``new`` as committed (maybe flagged), or
+        DuplicateEnrolment / DoubleFinancing."""
+        key = new.person_id
         unfinished: list[Mapping[str, Any]] = []
+        joined = [new]
 
         def decide(record: Record) -> Decision[None]:
             mine = [m for m in record.body["members"] if m["id"] == new.enrolment_id]
             if mine and mine[0].get("body", {}).get("fp", new.body["fp"]) == new.body["fp"]:
+                if "body" in mine[0]:
+                    joined[0] = replace(new, body=mine[0]["body"],
+                                        events=[PendingEvent.from_doc(e) for e in mine[0]["events"]])
                 return Decision(None)  # a retry, or a concurrent post of the same reference
             if mine:  # an attempt with other details that never got created: this one replaces it
                 record = Record(record.id, record.version, {"members": [m for m in record.body["members"]
                                                                         if m["id"] != new.enrolment_id]})
-            keep, overlapping, pending = self.repo.pair_state(record, new.body["planned_start"],
-                                                              new.body["planned_end"])
+            keep, overlapping, pending = self.repo.person_state(record, new.body["planned_start"],
+                                                                new.body["planned_end"])
             unfinished[:] = pending
-            ensure_no_conflict(person_id=new.person_id, offer_id=new.offer_id,
-                               planned_start=date.fromisoformat(new.body["planned_start"]),
-                               planned_end=date.fromisoformat(new.body["planned_end"]),
-                               existing=[p for p in map(self._period, overlapping) if p.status in BLOCKING_STATUSES])
-            return Decision(None, {"members": keep + [new.member()]})
+            joined[0] = self._check_overlaps(new, [p for p in map(self._period, overlapping)
+                                                   if p.status in BLOCKING_STATUSES])
+            return Decision(None, {"members": keep + [joined[0].member()]})
         try:
-            # Most enrolments are the first of their pair: create it (a unique insert, nothing to
-            # check in a pair that has no members); when it exists, join it under the rule.
-            while not self.repo.create_pairs({key: [new.member()]}):
+            # Most enrolments are the first of their person: create it (a unique insert, nothing
+            # to check without members); when it exists, join it under the rules.
+            while not self.repo.create_persons({key: [new.member()]}):
                 try:
-                    self.repo.pairs.update(key, decide)
+                    self.repo.persons.update(key, decide)
                     break
                 except AggregateNotFound:
                     continue
         finally:  # refused or not, what an interrupted writer left is finished now
             for member in unfinished:
                 self.repo.complete(member)
+        return joined[0]
 
     def _create(self, new: NewEnrolment, *, known_new: bool = False) -> tuple[EnrolmentView, bool]:
         """Create one enrolment under the overlap rule; True with the view when it existed
@@ -361,12 +387,12 @@ class EnrolmentService:
         other details it is ALREADY_EXISTS). ``known_new``: the caller just looked it up."""
         if not known_new and (doc := self.repo.enrolment(new.enrolment_id)) is not None:
             return self._replay(doc, new.body["fp"]), True
-        self._join_pair(new)
+        new = self._join_person(new)
         try:
             self.repo.enrolments.create(new.enrolment_id, new.body, new.events)
         except AlreadyExists:
             return self._replay(self.repo.enrolment(new.enrolment_id), new.body["fp"]), True
-        return EnrolmentView(m.enrolment_from({"_id": new.enrolment_id, **new.body}), new.body["due_at"]), False
+        return self._view({"_id": new.enrolment_id, **new.body}), False
 
     def create_enrolment(self, p: Principal, *, request_id: str, row: EnrolmentRow) -> EnrolmentView:
         provider_id = self._provider_of(p)
@@ -397,9 +423,9 @@ class EnrolmentService:
 
         Rows are independent: a bad row never stops the others. A row whose provider_reference
         already exists (before or earlier in the upload) with the same content is answered with
-        that enrolment (``replayed``); with other content it is ALREADY_EXISTS. The overlap rule
-        applies across the database and within the upload, under concurrent posts too: rows whose
-        (offer, person) pair is new are created in batches (the pairs first, each a unique
+        that enrolment (``replayed``); with other content it is ALREADY_EXISTS. The overlap rules
+        apply across the database and within the upload, under concurrent posts too: rows of
+        persons without enrolments are created in batches (the persons first, each a unique
         insert), every other row through the one-by-one path of ``create_enrolment``.
         """
         provider_id = self._provider_of(p)
@@ -430,11 +456,9 @@ class EnrolmentService:
                     res.enrolment_id, res.replayed = ids[i], True
                     continue
                 e = self._decide(provider, row, now, policy, offers)
-                key = pair_key(e.offer_id, e.person_id)
-                ensure_no_conflict(person_id=e.person_id, offer_id=e.offer_id, planned_start=e.planned_start,
-                                   planned_end=e.planned_end, existing=periods.get(key, ()))
-                periods.setdefault(key, []).append(EnrolmentPeriod.of(e))
-                accepted[i] = self._new(e, policy, fps[i], f"bulk:{e.enrolment_id}")
+                new = self._new(e, policy, fps[i], f"bulk:{e.enrolment_id}")
+                accepted[i] = self._check_overlaps(new, periods.get(e.person_id, ()))
+                periods.setdefault(e.person_id, []).append(EnrolmentPeriod.of(e))
                 first_of_id[ids[i]] = i
                 res.enrolment_id = e.enrolment_id
             except DomainError as exc:
@@ -450,15 +474,15 @@ class EnrolmentService:
         return results
 
     def _create_chunk(self, chunk: dict[int, NewEnrolment], results: list[RowResult]) -> None:
-        by_pair: dict[str, list[int]] = {}
+        by_person: dict[str, list[int]] = {}
         for i, new in chunk.items():
-            by_pair.setdefault(pair_key(new.offer_id, new.person_id), []).append(i)
-        # a pair with its enrolment already stored (an earlier post of a row) takes the slow path
-        created_pairs = self.repo.create_pairs({key: [chunk[i].member() for i in rows]
-                                                for key, rows in by_pair.items()})
-        fast = [i for key in created_pairs for i in by_pair[key]]
+            by_person.setdefault(new.person_id, []).append(i)
+        # a person with enrolments stored already (or an earlier post of a row) takes the slow path
+        created = self.repo.create_persons({key: [chunk[i].member() for i in rows]
+                                            for key, rows in by_person.items()})
+        fast = [i for key in created for i in by_person[key]]
         made = self.repo.create_enrolments([chunk[i] for i in fast])
-        slow = [i for key, rows in by_pair.items() if key not in created_pairs for i in rows]
+        slow = [i for key, rows in by_person.items() if key not in created for i in rows]
         slow += [i for i, ok in zip(fast, made) if not ok]  # the reference was taken meanwhile
         for i in sorted(slow):
             try:
@@ -515,7 +539,7 @@ class EnrolmentService:
                 body["requests"] = (list(doc.get("requests", [])) + [request_key])[-MAX_REMEMBERED_REQUESTS:]
             if fields["due_at"] is not None and fields["due_at"] != doc.get("due_at"):
                 self.repo.schedule_deadline(enrolment_id, fields["due_at"], now.date())
-            return Decision(EnrolmentView(enrolment, fields["due_at"]), body,
+            return Decision(EnrolmentView(enrolment, fields["due_at"], tuple(body.get("flags") or ())), body,
                             m.pending(self.topic, events, correlation_id, causation_id))
         try:
             return self.repo.enrolments.update(enrolment_id, decide)

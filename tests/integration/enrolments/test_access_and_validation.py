@@ -124,3 +124,18 @@ def test_list_enrolments_paginates_and_filters_by_status(client, broker):
     client("CancelEnrolment", api.CancelEnrolmentRequest(request_id="c", enrolment_id=cancelled, reason="r"), p)
     only = client("ListEnrolments", api.ListEnrolmentsRequest(status=api.ENROLMENT_STATUS_CANCELLED), p)
     assert [e.enrolment_id for e in only.enrolments] == [cancelled]
+
+
+def test_an_overlap_at_another_provider_is_flagged_to_the_regisseur_not_to_the_provider(client, events):
+    client.accredit("prv-a")
+    client.accredit("prv-b")
+    a = client.enrol("prv-a", client.offer("prv-a").offer_id, ref="A-1")
+    b = client.enrol("prv-b", client.offer("prv-b", title="Word").offer_id, ref="B-1",
+                     planned_start="2026-07-24", planned_end="2026-08-07")
+    assert b.status == api.ENROLMENT_STATUS_REQUESTED and list(b.flags) == []   # the provider does not see it
+    seen = client("GetEnrolment", api.GetEnrolmentRequest(enrolment_id=b.enrolment_id), client.regisseur).enrolment
+    assert list(seen.flags) == ["CROSS_OFFER_OVERLAP"]
+    flagged = [e for e in events(lambda s: "EnrolmentFlagged" in types(s)) if e.event_type.endswith("EnrolmentFlagged")]
+    from services.common.envelope import unwrap
+    assert [(e.aggregate_id, list(unwrap(e).overlapping_enrolment_ids)) for e in flagged] == \
+        [(b.enrolment_id, [a.enrolment_id])]

@@ -16,7 +16,7 @@ from services.common.clock import FakeClock
 from services.common.envelope import decode, wrap
 from services.common.errors import AlreadyExists, FailedPrecondition
 from services.common.persistence import InMemoryStores
-from services.enrolments.adapters.repository import EnrolmentRepository, pair_key
+from services.enrolments.adapters.repository import EnrolmentRepository
 from services.enrolments.domain.policy import default_policy_book
 from services.enrolments.domain.states import EnrolmentStatus
 from services.enrolments.service.handlers import EnrolmentRow, EnrolmentService
@@ -154,4 +154,78 @@ def test_a_leercoach_counts_only_while_certified(world):
     assert world.service.leercoach_is_valid("coach-1", START.date())
     event(cert_pb.CertificateRevoked(certificate_id="c-1", revoked_on="2026-07-01"), 2)
     assert not world.service.leercoach_is_valid("coach-1", START.date())
-    assert world.repo.pairs.load(pair_key(world.offer.offer_id, "p")) is None, "a refused row writes nothing"
+    assert world.repo.persons.load("p") is None, "a refused row writes nothing"
+
+
+# --- the same person on other offers, at this or another provider (double financing) ----------
+PROVIDER_B = Principal("prv-b", "prv-b", Role.PROVIDER)
+
+
+def with_second_provider(world: World, cross_offer: str = "FLAG"):
+    """Provider B with an offer of its own; the policy in force set to ``cross_offer``."""
+    from dataclasses import replace
+
+    from services.enrolments.domain.policy import CrossOfferOverlap, PolicyBook
+
+    book = default_policy_book()
+    world.service.policies = PolicyBook(tuple(replace(p, cross_offer_overlap=CrossOfferOverlap(cross_offer))
+                                              for p in book.policies))
+    world.service.accredit_provider(REGISSEUR, request_id="a-2", provider_id="prv-b", name="Provider B",
+                                    mandated_career_centre=False)
+    return world.service.create_offer(PROVIDER_B, request_id="o-2", title="Word", price_cents=80_000, hours=20,
+                                      earliest_start="2026-07-01", latest_start="2026-09-30",
+                                      instruments=["TRAINING_BUDGET"])
+
+
+def post_at_b(world: World, offer, ref: str, person: str = "person-1", start: str = "2026-07-20",
+              end: str = "2026-07-25"):
+    return world.service.create_enrolment(PROVIDER_B, request_id=f"req-{ref}", row=EnrolmentRow(
+        person_id=person, offer_id=offer.offer_id, planned_start=start, planned_end=end,
+        instrument="TRAINING_BUDGET", provider_reference=ref))
+
+
+def test_an_overlap_at_another_provider_is_flagged_for_the_regisseur_only(world):
+    offer_b = with_second_provider(world, "FLAG")
+    first = world.post("A-1")
+    world.published()
+    flagged = post_at_b(world, offer_b, "B-1")
+    assert flagged.flags == ("CROSS_OFFER_OVERLAP",)
+    events = world.published()
+    assert [e.event_type.rsplit(".", 1)[1] for e in events] == ["EnrolmentRequested", "EnrolmentFlagged"]
+    from services.common.envelope import unwrap
+    flag = unwrap(events[1])
+    assert list(flag.overlapping_enrolment_ids) == [first.enrolment.enrolment_id] and flag.provider_id == "prv-b"
+    # kept on later changes; a period after the first one is not flagged
+    assert world.service.get_enrolment(REGISSEUR, flagged.enrolment.enrolment_id).flags == ("CROSS_OFFER_OVERLAP",)
+    assert post_at_b(world, offer_b, "B-2", start="2026-08-01", end="2026-08-05").flags == ()
+
+
+def test_under_refuse_concurrent_posts_at_two_providers_fund_one_period(world):
+    offer_b = with_second_provider(world, "REFUSE")
+
+    def post(i: int):
+        try:
+            if i % 2:
+                return post_at_b(world, offer_b, f"B-{i}", person="person-x")
+            return world.post(f"A-{i}", person="person-x")
+        except FailedPrecondition as exc:
+            assert "double financing is refused" in exc.reason and "prv-" not in exc.reason
+            return None
+        except AlreadyExists:
+            return None
+    with ThreadPoolExecutor(8) as pool:
+        made = [v for v in pool.map(post, range(24)) if v is not None]
+    assert len(made) == 1
+    assert world.requested() == [made[0].enrolment.enrolment_id]
+
+
+def test_a_bulk_upload_applies_the_cross_offer_rule_within_the_upload_and_against_the_database(world):
+    offer_b = with_second_provider(world, "REFUSE")
+    post_at_b(world, offer_b, "B-1", person="p-db")
+    rows = [world.row("U-1", person="p-db"),                                   # overlaps B-1 in the database
+            world.row("U-2", person="p-new", start="2026-08-03", end="2026-08-07"),
+            EnrolmentRow(person_id="p-new", offer_id=world.offer.offer_id, planned_start="2026-08-10",
+                         planned_end="2026-08-14", instrument="TRAINING_BUDGET", provider_reference="U-3")]
+    results = world.service.bulk_create(PROVIDER, rows)
+    assert [r.error_code for r in results] == ["FAILED_PRECONDITION", "", ""]
+    assert "double financing is refused" in results[0].reason
