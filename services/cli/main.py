@@ -219,6 +219,8 @@ def _provider_table(p) -> Table:
     if p.suspension_reason:
         table.add_row("suspension reason", escape(p.suspension_reason))
     table.add_row("mandated career centre", "yes" if p.mandated_career_centre else "no")
+    if p.accredited_until:
+        table.add_row("accredited until", f"{p.accredited_until} (screened {p.screened_on})")
     return table
 
 
@@ -260,6 +262,17 @@ def provider_reinstate(provider_id: str = typer.Argument(..., metavar="PROVIDER_
 
     reply = _stub("enrolments", "enrolments_service", "EnrolmentService").ReinstateProvider(
         pb.ReinstateProviderRequest(request_id=new_request_id(), provider_id=provider_id), metadata=auth(as_))
+    console.print(_provider_table(reply.provider))
+
+
+@provider_app.command("rescreen")
+@handled
+def provider_rescreen(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"), as_: str = REGISSEUR) -> None:
+    """Record a new screening of a provider today: its accreditation is renewed for the policy's period."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").RescreenProvider(
+        pb.RescreenProviderRequest(request_id=new_request_id(), provider_id=provider_id), metadata=auth(as_))
     console.print(_provider_table(reply.provider))
 
 

@@ -34,12 +34,14 @@ def _date(value: str | None) -> date | None:
 
 def provider_fields(p: Provider) -> dict[str, Any]:
     return {"name": p.name, "status": p.status.value, "mandated_career_centre": p.mandated_career_centre,
-            "suspension_reason": p.suspension_reason}
+            "suspension_reason": p.suspension_reason, "screened_on": _d(p.screened_on) or None,
+            "accredited_until": _d(p.accredited_until) or None}
 
 
 def provider_from(doc: dict[str, Any]) -> Provider:
     return Provider(doc["_id"], doc["name"], ProviderStatus(doc["status"]), doc.get("mandated_career_centre", False),
-                    doc.get("suspension_reason") or "")
+                    doc.get("suspension_reason") or "", _date(doc.get("screened_on")),
+                    _date(doc.get("accredited_until")))
 
 
 def offer_fields(o: Offer) -> dict[str, Any]:
@@ -145,6 +147,19 @@ def pending(topic: str, events: list[ev.EnrolmentEvent], correlation_id: str, ca
         event_id=str(uuid.uuid5(EVENT_NAMESPACE, e.event_id)))) for e in events]
 
 
+def provider_pending(topic: str, events: list[ev.ProviderEvent], correlation_id: str) -> list[PendingEvent]:
+    """Envelopes of provider events, keyed by provider id (aggregate ``provider``)."""
+    def payload(e: ev.ProviderEvent):
+        fields = {f: getattr(e, f) for f in e.__dataclass_fields__
+                  if f not in ("event_id", "aggregate_version", "occurred_at")}
+        fields = {k: _d(v) if isinstance(v, date) or v is None else v for k, v in fields.items()}
+        return getattr(pb, type(e).__name__)(**fields)
+    return [PendingEvent(topic, wrap(
+        payload(e), aggregate_type="provider", aggregate_id=e.provider_id, aggregate_version=e.aggregate_version,
+        producer=PRODUCER, occurred_at=e.occurred_at, correlation_id=correlation_id, causation_id=correlation_id,
+        event_id=str(uuid.uuid5(EVENT_NAMESPACE, e.event_id)))) for e in events]
+
+
 # --- API messages ----------------------------------------------------------------------------
 
 INSTRUMENT_TO_PB = {i: api.FundingInstrument.Value(f"FUNDING_INSTRUMENT_{i.value}") for i in FundingInstrument}
@@ -161,9 +176,11 @@ def instrument_from_pb(value: int) -> str:
     return INSTRUMENT_FROM_PB.get(value, "")
 
 
-def provider_pb(p: Provider) -> api.Provider:
-    return api.Provider(provider_id=p.provider_id, name=p.name, status=PROVIDER_STATUS_TO_PB[p.status],
-                        mandated_career_centre=p.mandated_career_centre, suspension_reason=p.suspension_reason)
+def provider_pb(p: Provider, today: date) -> api.Provider:
+    status = api.PROVIDER_STATUS_EXPIRED if p.can_post and p.expired_on(today) else PROVIDER_STATUS_TO_PB[p.status]
+    return api.Provider(provider_id=p.provider_id, name=p.name, status=status,
+                        mandated_career_centre=p.mandated_career_centre, suspension_reason=p.suspension_reason,
+                        screened_on=_d(p.screened_on), accredited_until=_d(p.accredited_until))
 
 
 def offer_pb(o: Offer) -> api.Offer:

@@ -117,7 +117,7 @@ class Enrolment:
         service layer, which owns the data they need.
         """
         offer.ensure_owned_by(provider.provider_id)
-        provider.ensure_can_post()
+        provider.ensure_can_post(policy.local_date(now))
         errs = Errors()
         errs.check(_is_id(enrolment_id), "enrolment_id", "is required (at most 100 characters)")
         errs.check(_is_id(person_id), "person_id", "is required (at most 100 characters)")

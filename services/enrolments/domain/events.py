@@ -152,3 +152,43 @@ class ReservationRejected:
     event_id: str
     enrolment_id: str
     reason: str
+
+
+# --- providers (aggregate "provider", keyed by provider_id) --------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ProviderEvent:
+    """A change of a provider's accreditation by the regisseur; ``event_id`` is
+    ``"provider:{provider_id}:{aggregate_version}"``."""
+
+    event_id: str
+    provider_id: str
+    aggregate_version: int
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, provider_id: str, version: int, now: datetime, **fields) -> "ProviderEvent":
+        return cls(event_id=f"provider:{provider_id}:{version}", provider_id=provider_id, aggregate_version=version,
+                   occurred_at=now, **fields)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderAccredited(ProviderEvent):
+    name: str
+    mandated_career_centre: bool
+    accredited_until: date | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderSuspended(ProviderEvent):
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderReinstated(ProviderEvent):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderRescreened(ProviderEvent):
+    screened_on: date
+    accredited_until: date

@@ -14,6 +14,7 @@ Constructors validate every field and raise one ``ValidationError`` listing all 
 """
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -47,8 +48,13 @@ def _text(errs: Errors, field: str, value: object, max_len: int = 200) -> None:
 class Provider:
     """An accredited training provider (erkende opleidingsverstrekker).
 
-    Only the regisseur creates (``accredit``), suspends and reinstates providers; a suspended
-    provider keeps its data but cannot post offers or enrolments.
+    Only the regisseur creates (``accredit``), suspends, reinstates and re-screens providers. An
+    accreditation is valid for the months the enrolment policy in force says
+    (``provider_accreditation_months``) from its last screening; the regisseur's re-screening
+    (``rescreen``) renews it. A suspended provider, or one whose accreditation has expired,
+    keeps its data but cannot post offers or enrolments (its learners already enrolled carry on).
+    Providers accredited before validity periods existed have none (``accredited_until`` None)
+    until their first re-screening.
     """
 
     provider_id: str
@@ -56,18 +62,30 @@ class Provider:
     status: ProviderStatus = ProviderStatus.ACCREDITED
     mandated_career_centre: bool = False
     suspension_reason: str = ""
+    screened_on: date | None = None
+    accredited_until: date | None = None
 
     @classmethod
-    def accredit(cls, provider_id: str, name: str, *, mandated_career_centre: bool = False) -> "Provider":
+    def accredit(cls, provider_id: str, name: str, *, mandated_career_centre: bool = False,
+                 today: date | None = None, validity_months: int | None = None) -> "Provider":
         errs = Errors()
         _text(errs, "provider_id", provider_id, 64)
         _text(errs, "name", name)
         errs.raise_if_any()
-        return cls(provider_id, name.strip(), ProviderStatus.ACCREDITED, mandated_career_centre)
+        provider = cls(provider_id, name.strip(), ProviderStatus.ACCREDITED, mandated_career_centre)
+        return provider.rescreen(today, validity_months) if today and validity_months else provider
+
+    def rescreen(self, today: date, validity_months: int) -> "Provider":
+        """Screened (again) today: accredited for ``validity_months`` from today. A suspension
+        stays until the regisseur reinstates."""
+        return replace(self, screened_on=today, accredited_until=_add_months(today, validity_months))
 
     @property
     def can_post(self) -> bool:
         return self.status is ProviderStatus.ACCREDITED
+
+    def expired_on(self, today: date) -> bool:
+        return self.accredited_until is not None and today > self.accredited_until
 
     def suspend(self, reason: str) -> "Provider":
         if not isinstance(reason, str) or not reason.strip():
@@ -77,13 +95,25 @@ class Provider:
     def reinstate(self) -> "Provider":
         return replace(self, status=ProviderStatus.ACCREDITED, suspension_reason="")
 
-    def ensure_can_post(self) -> None:
+    def ensure_can_post(self, today: date | None = None) -> None:
         if not self.can_post:
             raise ProviderNotAllowed(
                 f"provider {self.provider_id} is suspended by the regisseur"
                 + (f" ({self.suspension_reason})" if self.suspension_reason else "")
                 + " and cannot post offers or enrolments"
             )
+        if today is not None and self.expired_on(today):
+            raise ProviderNotAllowed(
+                f"the accreditation of provider {self.provider_id} expired after "
+                f"{self.accredited_until.isoformat()} and cannot post offers or enrolments until the "
+                "regisseur re-screens it")
+
+
+def _add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months, clamped to the end of the month."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
@@ -112,6 +142,7 @@ class Offer:
         latest_start: date,
         instruments: Iterable[FundingInstrument | str],
         known_instruments: Iterable[FundingInstrument] = tuple(FundingInstrument),
+        today: date | None = None,
     ) -> "Offer":
         """Validate every field (all errors at once), then check the provider may post.
 
@@ -131,7 +162,7 @@ class Offer:
         if FundingInstrument.CAREER_CHEQUE in parsed and not provider.mandated_career_centre:
             errs.add("instruments", "CAREER_CHEQUE is accepted only by mandated career centres")
         errs.raise_if_any()
-        provider.ensure_can_post()
+        provider.ensure_can_post(today)
         return cls(offer_id, provider.provider_id, title.strip(), price_cents, hours,
                    earliest_start, latest_start, parsed)
 

@@ -54,6 +54,8 @@ class EnrolmentPolicy:
     completion_timeout_working_days: int | None = 20
     capture_at: CaptureAt = CaptureAt.COMPLETION
     cross_offer_overlap: CrossOfferOverlap = CrossOfferOverlap.FLAG
+    #: an accreditation is valid this many months from its (re-)screening
+    provider_accreditation_months: int = 36
     funding_instruments: frozenset[FundingInstrument] = frozenset(FundingInstrument)
     holidays: frozenset[date] = field(default=frozenset(), repr=False)
     timezone: str = "Europe/Brussels"

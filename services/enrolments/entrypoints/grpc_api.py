@@ -41,21 +41,26 @@ class EnrolmentServicer(api_grpc.EnrolmentServiceServicer):
         provider = self.service.accredit_provider(
             current_principal(), request_id=request.request_id, provider_id=request.provider_id, name=request.name,
             mandated_career_centre=request.mandated_career_centre)
-        return api.AccreditProviderResponse(provider=m.provider_pb(provider))
+        return api.AccreditProviderResponse(provider=m.provider_pb(provider, self.service.today()))
 
     def SuspendProvider(self, request, context):
         provider = self.service.suspend_provider(current_principal(), request_id=request.request_id,
                                                  provider_id=request.provider_id, reason=request.reason)
-        return api.SuspendProviderResponse(provider=m.provider_pb(provider))
+        return api.SuspendProviderResponse(provider=m.provider_pb(provider, self.service.today()))
 
     def ReinstateProvider(self, request, context):
         provider = self.service.reinstate_provider(current_principal(), request_id=request.request_id,
                                                    provider_id=request.provider_id)
-        return api.ReinstateProviderResponse(provider=m.provider_pb(provider))
+        return api.ReinstateProviderResponse(provider=m.provider_pb(provider, self.service.today()))
 
     def GetProvider(self, request, context):
         return api.GetProviderResponse(provider=m.provider_pb(
-            self.service.get_provider(current_principal(), request.provider_id)))
+            self.service.get_provider(current_principal(), request.provider_id), self.service.today()))
+
+    def RescreenProvider(self, request, context):
+        provider = self.service.rescreen_provider(current_principal(), request_id=request.request_id,
+                                                  provider_id=request.provider_id)
+        return api.RescreenProviderResponse(provider=m.provider_pb(provider, self.service.today()))
 
     def CreateOffer(self, request, context):
         offer = self.service.create_offer(

@@ -153,6 +153,11 @@ class EnrolmentService:
         now = self.clock.now()
         return now.replace(microsecond=now.microsecond // 1000 * 1000)  # what BSON keeps
 
+    def today(self) -> date:
+        """Today as the enrolment rules count days (a Belgian calendar day)."""
+        now = self._now()
+        return self._policy_now(now).local_date(now)
+
     def _policy_now(self, now: datetime) -> EnrolmentPolicy:
         try:
             return self.policies.in_force(now.date())
@@ -181,9 +186,16 @@ class EnrolmentService:
                           mandated_career_centre: bool) -> Provider:
         p.require(Role.REGISSEUR)
         require("request_id", request_id)
-        provider = Provider.accredit(provider_id, name, mandated_career_centre=mandated_career_centre)
+        now = self._now()
+        policy = self._policy_now(now)
+        provider = Provider.accredit(provider_id, name, mandated_career_centre=mandated_career_centre,
+                                     today=policy.local_date(now), validity_months=policy.provider_accreditation_months)
+        event = ev.ProviderAccredited.of(provider_id, 1, now, name=provider.name,
+                                         mandated_career_centre=provider.mandated_career_centre,
+                                         accredited_until=provider.accredited_until)
         try:
-            self.repo.providers.create(provider_id, m.provider_fields(provider))
+            self.repo.providers.create(provider_id, m.provider_fields(provider),
+                                       m.provider_pending(self.topic, [event], request_id))
         except AlreadyExists:
             existing = self._provider(provider_id)
             if (existing.name, existing.mandated_career_centre) != (provider.name, mandated_career_centre):
@@ -191,25 +203,45 @@ class EnrolmentService:
             return existing
         return provider
 
-    def _change_provider(self, p: Principal, provider_id: str, change: Callable[[Provider], Provider]) -> Provider:
+    def _change_provider(self, p: Principal, provider_id: str, request_id: str,
+                         change: Callable[[Provider, date], Provider],
+                         event: Callable[[Provider, int, datetime], ev.ProviderEvent]) -> Provider:
+        """The regisseur's change of a provider, with its event; nothing when it changes nothing
+        (a retry, or suspending a suspended provider)."""
         p.require(Role.REGISSEUR)
+        require("request_id", request_id)
         require("provider_id", provider_id)
+        now = self._now()
+        today = self._policy_now(now).local_date(now)
 
         def decide(record: Record) -> Decision[Provider]:
-            changed = change(m.provider_from(as_doc(record)))
-            return Decision(changed, m.provider_fields(changed))
+            before = m.provider_from(as_doc(record))
+            changed = change(before, today)
+            if changed == before:
+                return Decision(before)
+            version = record.version + 1
+            return Decision(changed, m.provider_fields(changed),
+                            m.provider_pending(self.topic, [event(changed, version, now)], request_id))
         try:
             return self.repo.providers.update(provider_id, decide)
         except AggregateNotFound:
             raise NotFound(f"provider_id {quote(provider_id)}: no such provider") from None
 
     def suspend_provider(self, p: Principal, *, request_id: str, provider_id: str, reason: str) -> Provider:
-        require("request_id", request_id)
-        return self._change_provider(p, provider_id, lambda prov: prov.suspend(reason))
+        return self._change_provider(
+            p, provider_id, request_id, lambda prov, _: prov.suspend(reason),
+            lambda prov, version, now: ev.ProviderSuspended.of(provider_id, version, now, reason=prov.suspension_reason))
 
     def reinstate_provider(self, p: Principal, *, request_id: str, provider_id: str) -> Provider:
-        require("request_id", request_id)
-        return self._change_provider(p, provider_id, lambda prov: prov.reinstate())
+        return self._change_provider(p, provider_id, request_id, lambda prov, _: prov.reinstate(),
+                                     lambda prov, version, now: ev.ProviderReinstated.of(provider_id, version, now))
+
+    def rescreen_provider(self, p: Principal, *, request_id: str, provider_id: str) -> Provider:
+        months = self._policy_now(self._now()).provider_accreditation_months
+        return self._change_provider(
+            p, provider_id, request_id, lambda prov, today: prov.rescreen(today, months),
+            lambda prov, version, now: ev.ProviderRescreened.of(provider_id, version, now, screened_on=prov.screened_on,
+                                                                accredited_until=prov.accredited_until))
 
     def get_provider(self, p: Principal, provider_id: str) -> Provider:
         require("provider_id", provider_id)
@@ -229,10 +261,12 @@ class EnrolmentService:
         if existing is not None:
             return m.offer_from(existing)
         provider = self._provider(provider_id)
-        policy = self._policy_now(self._now())
+        now = self._now()
+        policy = self._policy_now(now)
         offer = Offer.create(offer_id=offer_id, provider=provider, title=title, price_cents=price_cents, hours=hours,
                              earliest_start=parse_date(earliest_start), latest_start=parse_date(latest_start),
-                             instruments=instruments, known_instruments=policy.funding_instruments)
+                             instruments=instruments, known_instruments=policy.funding_instruments,
+                             today=policy.local_date(now))
         try:
             self.repo.offers.create(offer_id, m.offer_fields(offer))
         except AlreadyExists:
@@ -430,12 +464,12 @@ class EnrolmentService:
         """
         provider_id = self._provider_of(p)
         provider = self._provider(provider_id)
-        provider.ensure_can_post()
+        now = self._now()
+        policy = self._policy_now(now)
+        provider.ensure_can_post(policy.local_date(now))
         rows = list(islice(rows, MAX_BULK_ROWS + 1))
         if len(rows) > MAX_BULK_ROWS:
             raise InvalidArgument("rows", f"an upload has at most {MAX_BULK_ROWS} rows; split it into several")
-        now = self._now()
-        policy = self._policy_now(now)
         results = [RowResult(row=i) for i in range(len(rows))]
         fps = [r.fingerprint() for r in rows]
         ids = [derived_id("enrolment", provider_id, r.provider_reference) if r.provider_reference else "" for r in rows]

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from tests.integration.cli.conftest import PROVIDER, llr_env
@@ -57,6 +57,9 @@ def test_the_regisseur_accredits_suspends_and_reinstates_a_provider(llr):
     assert code == 0 and field(out, "status") == "SUSPENDED" and field(out, "suspension reason") == "audit pending"
     code, out, _ = llr("provider", "show", "prov-cli-new", "--as", "prov-cli-new:PROVIDER")
     assert code == 0 and field(out, "status") == "SUSPENDED"
+    code, out, _ = llr("provider", "rescreen", "prov-cli-new", *REGISSEUR)   # renews; the suspension stays
+    assert code == 0 and field(out, "status") == "SUSPENDED"
+    assert field(out, "accredited until").startswith(str(date.today().year + 3))
     code, out, _ = llr("provider", "reinstate", "prov-cli-new", *REGISSEUR)
     assert code == 0 and field(out, "status") == "ACCREDITED"
 

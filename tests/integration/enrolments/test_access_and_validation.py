@@ -106,7 +106,8 @@ def test_every_bad_field_is_invalid_argument_naming_it_and_nothing_is_written(cl
     assert [o.offer_id for o in client("ListOffers", api.ListOffersRequest(), p).offers] == [offer.offer_id]
     ok = client.enrol("prv-a", offer.offer_id, ref="OK")
     seen = events(lambda evs: "EnrolmentRequested" in types(evs))
-    assert [e.aggregate_id for e in seen] == [ok.enrolment_id]
+    assert [e.aggregate_id for e in seen if e.aggregate_type == "enrolment"] == [ok.enrolment_id]
+    assert [e.event_type.rsplit(".", 1)[1] for e in seen if e.aggregate_type == "provider"] == ["ProviderAccredited"]
 
 
 def test_list_enrolments_paginates_and_filters_by_status(client, broker):

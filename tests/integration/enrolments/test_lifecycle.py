@@ -28,7 +28,7 @@ def test_full_lifecycle_requested_funded_started_completed(client, broker, event
     e = client.enrol("prv-a", offer.offer_id, ref="REF-1")
     assert (e.status, e.price_cents, e.hours, e.provider_id) == (S.Value("ENROLMENT_STATUS_REQUESTED"), 120_000, 40,
                                                                   "prv-a")
-    seen = events(lambda evs: "EnrolmentRequested" in types(evs))
+    seen = [e for e in events(lambda evs: "EnrolmentRequested" in types(evs)) if e.aggregate_type == "enrolment"]
     requested = payload(seen[0])
     assert (requested.enrolment_id, requested.person_id, requested.price_cents, requested.instrument) == (
         e.enrolment_id, "person-1", 120_000, "TRAINING_BUDGET")

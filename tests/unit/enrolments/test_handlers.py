@@ -232,3 +232,35 @@ def test_a_bulk_upload_applies_the_cross_offer_rule_within_the_upload_and_agains
     results = world.service.bulk_create(PROVIDER, rows)
     assert [r.error_code for r in results] == ["FAILED_PRECONDITION", "", ""]
     assert "double financing is refused" in results[0].reason
+
+
+# --- a provider's accreditation: validity, re-screening, events -----------------------------------
+def test_an_accreditation_expires_after_its_validity_and_a_rescreening_renews_it(world):
+    from services.common.envelope import unwrap
+
+    provider = world.service.get_provider(REGISSEUR, "prv-a")
+    assert (provider.screened_on.isoformat(), provider.accredited_until.isoformat()) == ("2026-07-06", "2029-07-06")
+    world.clock.set(datetime(2029, 7, 7, 9, 0, tzinfo=timezone.utc))
+    with pytest.raises(FailedPrecondition, match="expired after 2029-07-06 .* until the regisseur re-screens it"):
+        world.post("LATE-1")
+    with pytest.raises(FailedPrecondition, match="expired"):
+        world.service.create_offer(PROVIDER, request_id="o-late", title="Late", price_cents=1_000, hours=2,
+                                   earliest_start="2029-08-01", latest_start="2029-09-30",
+                                   instruments=["TRAINING_BUDGET"])
+    world.published()
+    renewed = world.service.rescreen_provider(REGISSEUR, request_id="rs-1", provider_id="prv-a")
+    assert renewed.accredited_until.isoformat() == "2032-07-07"
+    world.service.create_offer(PROVIDER, request_id="o-late", title="Late", price_cents=1_000, hours=2,
+                               earliest_start="2029-08-01", latest_start="2029-09-30", instruments=["TRAINING_BUDGET"])
+    [rescreened] = [e for e in world.published() if e.aggregate_type == "provider"]
+    assert (rescreened.event_type, unwrap(rescreened).accredited_until) == (
+        "llr.enrolments.v1.ProviderRescreened", "2032-07-07")
+
+
+def test_every_accreditation_decision_is_an_event_once(world):
+    world.service.suspend_provider(REGISSEUR, request_id="s-1", provider_id="prv-a", reason="audit pending")
+    world.service.suspend_provider(REGISSEUR, request_id="s-2", provider_id="prv-a", reason="audit pending")
+    world.service.reinstate_provider(REGISSEUR, request_id="r-1", provider_id="prv-a")
+    events = [e for e in world.published() if e.aggregate_type == "provider"]
+    assert [(e.event_type.rsplit(".", 1)[1], e.aggregate_version) for e in events] == [
+        ("ProviderAccredited", 1), ("ProviderSuspended", 2), ("ProviderReinstated", 3)]
