@@ -32,7 +32,10 @@ def endpoint(service: str) -> str:
 
 def channel(service: str) -> grpc.Channel:
     """TLS when the service's settings name the CA of its certificate (``LLR_<SERVICE>_GRPC_TLS_CA_FILE``)."""
-    return service_channel(service_settings(service))
+    try:
+        return service_channel(service_settings(service))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def token(organisation_id: str, role: Role, person_id: str = "", hours: float = 8) -> str:

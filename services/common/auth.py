@@ -13,7 +13,7 @@ service for every call but the public ones, each failure UNAUTHENTICATED naming 
 | `exp` | required; not passed (with ``leeway_s``, default 30 s) |
 | `iat` | required; not in the future (with leeway), and before `exp` |
 | `nbf` | if present: not in the future (with leeway) |
-| `sub`, `org`, `role` | required; `role` one of ``Role``; `person` only for a citizen's counter |
+| `sub`, `org`, `role` | required; `role` one of ``Role``; optional `person`: whom a citizen's counter serves |
 
 Times are checked against the clock the verifier is given: the services give it the wall clock
 (``ServiceRuntime``), because tokens come from an identity provider on real time, also while the

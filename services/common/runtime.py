@@ -161,8 +161,13 @@ class ServiceRuntime:
 
     def serve_grpc(self, registrations: Iterable[Registration], public_methods: Iterable[str] = ()) -> GrpcApp:
         s = self.settings
-        credentials = None if s.grpc_tls_cert_file is None else server_credentials(s.grpc_tls_cert_file,
-                                                                                    s.grpc_tls_key_file)
+        try:
+            credentials = None if s.grpc_tls_cert_file is None else server_credentials(s.grpc_tls_cert_file,
+                                                                                        s.grpc_tls_key_file)
+        except OSError as exc:
+            prefix = s.model_config.get("env_prefix", "")
+            raise RuntimeError(f"cannot read {prefix}GRPC_TLS_CERT_FILE={s.grpc_tls_cert_file} or "
+                               f"{prefix}GRPC_TLS_KEY_FILE={s.grpc_tls_key_file}: {exc}") from exc
         self.grpc = build_server(service_name=s.service_name, host=s.grpc_host, port=s.grpc_port,
                                  registrations=registrations, verifier=self.verifier(),
                                  public_methods=public_methods, max_workers=s.grpc_max_workers,

@@ -67,7 +67,11 @@ def service_channel(settings, port: int | None = None, options: Sequence[tuple[s
     """A channel to the service that ``settings`` (its ``ServiceSettings``) configure, dialled on
     this machine's side of its ``grpc_host``; ``port`` overrides its ``grpc_port`` (port 0 in tests)."""
     target = f"{client_host(settings.grpc_host)}:{port or settings.grpc_port}"
-    return open_channel(target, settings.grpc_tls_ca_file, settings.grpc_tls_server_name, options)
+    try:
+        return open_channel(target, settings.grpc_tls_ca_file, settings.grpc_tls_server_name, options)
+    except OSError as exc:
+        raise ValueError(f"cannot read the CA certificate {settings.model_config.get('env_prefix', '')}"
+                         f"GRPC_TLS_CA_FILE={settings.grpc_tls_ca_file}: {exc.strerror}") from exc
 
 
 # -- certificates -------------------------------------------------------------------------------
