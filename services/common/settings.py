@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .auth import audience_of
 from .tls import is_loopback
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ class ServiceSettings(BaseSettings):
     # PEM file with the Ed25519 public key that verifies access tokens, and the expected issuer.
     auth_public_key_file: Path = DEFAULT_HOME / "keys" / "token-signing.pub.pem"
     auth_issuer: str = "llr-dev-idp"
-    # >>> gRPC TLS and the token policy (README "Security: TLS and tokens")
+    # >>> gRPC TLS and the token policy (README "Security: TLS and access tokens")
     # The audience a token must name in `aud` to be accepted here; empty: llr-<service_name>.
     auth_audience: str = ""
     # How far `exp`, `nbf` and `iat` may be off (clock skew between the identity provider and us).
@@ -97,7 +98,7 @@ class ServiceSettings(BaseSettings):
     @property
     def audience(self) -> str:
         """What a token's ``aud`` must contain for this service to accept it."""
-        return self.auth_audience or f"llr-{self.service_name}"
+        return self.auth_audience or audience_of(self.service_name)
 
     def topic(self, context: str, kind: str = "events") -> str:
         """Topic of a bounded context, e.g. ``topic("enrolments")`` -> ``llr.enrolments.v1.events``."""
