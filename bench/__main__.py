@@ -34,6 +34,7 @@ from bench.ceilings import database_commands, kafka_produce_ceiling, mongo_write
 from bench.platform import Platform
 from infra.run import free_port
 from infra.stack import REPO, Stack
+from services.common.tls import open_channel
 
 PRICE_CENTS = 9_000
 PROVIDER = "prov-bench"
@@ -102,7 +103,7 @@ def setup(plat: Platform, persons: int) -> tuple[list[str], str]:
     people = population.generate(persons, 4242, today)
     population.publish(people, SystemClock(), bootstrap=plat.stack.settings.kafka_bootstrap,
                        topic=f"{plat.namespace}llr.population.v1.events")
-    accounts = acc_rpc.AccountServiceStub(grpc.insecure_channel(f"127.0.0.1:{plat.port('accounts')}"))
+    accounts = acc_rpc.AccountServiceStub(plat.channel("accounts"))
     regisseur = auth("vdab:REGISSEUR")
 
     def budget(person_id: str) -> int:
@@ -117,7 +118,7 @@ def setup(plat: Platform, persons: int) -> tuple[list[str], str]:
     with ThreadPoolExecutor(8) as pool:
         budgets = list(pool.map(budget, [p.person_id for p in people]))
     eligible = [p.person_id for p, b in zip(people, budgets) if b >= PRICE_CENTS]
-    enrolments = rpc.EnrolmentServiceStub(grpc.insecure_channel(f"127.0.0.1:{plat.port('enrolments')}"))
+    enrolments = rpc.EnrolmentServiceStub(plat.channel("enrolments"))
     enrolments.AccreditProvider(pb.AccreditProviderRequest(request_id="bench-accredit", provider_id=PROVIDER,
                                                            name="Benchmark provider"), metadata=regisseur)
     offer = enrolments.CreateOffer(pb.CreateOfferRequest(
@@ -136,7 +137,7 @@ class Poster:
         from services.cli.connect import auth
 
         self.pb, self.offer_id, self.people = pb, offer_id, iter(people)
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{plat.port('enrolments')}")
+        self.channel = plat.channel("enrolments")
         self.stub = rpc.EnrolmentServiceStub(self.channel)
         self.auth = auth(f"{PROVIDER}:PROVIDER")
         self.lock = threading.Lock()
@@ -259,7 +260,7 @@ def replay(plat: Platform, live_stub, auth, timeout_s: float = 900) -> dict:
         "LLR_KPI_GRPC_PORT": str(port), "LLR_KPI_DASHBOARD_PORT": str(free_port()),
         "LLR_KPI_FAUST_APP_ID": f"bench-replay-{plat.run_id}", "LLR_KPI_DATA_DIR": str(plat.work / "kpi-replay")})
     healthy = time.monotonic()
-    stub = api_grpc.KpiServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+    stub = api_grpc.KpiServiceStub(open_channel(f"127.0.0.1:{port}", plat.ca_file("kpi")))
     while time.monotonic() - started < timeout_s:
         if all_cells(stub, auth) == previous:
             done = time.monotonic()
@@ -298,7 +299,7 @@ def main() -> int:
         print(f"population feed of {args.persons} persons, accounts, provider and offer ...", flush=True)
         people, offer_id = setup(plat, args.persons)
         consumer = auth("statbel:KPI_CONSUMER")
-        kpi_channel = grpc.insecure_channel(f"127.0.0.1:{plat.port('kpi')}")
+        kpi_channel = plat.channel("kpi")
         kpi = Kpi(kpi_channel, consumer)
         poster = Poster(plat, offer_id, people)
         needed = args.warmup + args.burst

@@ -11,8 +11,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
+
 from infra.run import SERVICE_ORDER, ensure_dev_keys, isolated_environment, wait_for_grpc_health
 from infra.stack import REPO, Stack
+from services.common.tls import open_channel
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -51,6 +54,14 @@ class Platform:
     def port(self, service: str) -> int:
         return int(self.env[f"LLR_{service.upper()}_GRPC_PORT"])
 
+    def ca_file(self, service: str) -> Path | None:
+        """The CA the service's clients trust (TLS), None for plaintext on loopback."""
+        ca = self.env.get(f"LLR_{service.upper()}_GRPC_TLS_CA_FILE")
+        return Path(ca) if ca else None
+
+    def channel(self, service: str, options=()) -> grpc.Channel:
+        return open_channel(f"127.0.0.1:{self.port(service)}", self.ca_file(service), options=options)
+
     def start(self, name: str, *, as_name: str | None = None, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         """Start service ``name`` (under the label ``as_name``) and wait until it is healthy."""
         label = as_name or name
@@ -59,7 +70,7 @@ class Platform:
         proc = subprocess.Popen([sys.executable, "-m", f"services.{name}.entrypoints.main"], cwd=REPO, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[label] = proc
-        wait_for_grpc_health(int(env[f"LLR_{name.upper()}_GRPC_PORT"]), proc, timeout_s=120)
+        wait_for_grpc_health(int(env[f"LLR_{name.upper()}_GRPC_PORT"]), proc, timeout_s=120, ca_file=self.ca_file(name))
         return proc
 
     def start_all(self) -> None:

@@ -2,7 +2,9 @@
 
 1. starts Kafka and FerretDB (``infra.stack``), reusing them when already running;
 2. creates the development token-signing key pair under ``.llr/keys`` if missing (services get
-   only the public key; ``python -m infra.devtokens`` issues tokens with the private one);
+   only the public key; ``python -m infra.devtokens`` issues tokens with the private one), and the
+   development CA and server certificate under ``.llr/keys/tls`` (the services listen on loopback,
+   where plaintext is allowed; docker-compose and a local TLS run use them, see the README);
 3. decides from the run record beside the data (``infra.runstate``) how to start, and says so:
    on fresh data with the demo, on data of an earlier run by resuming its time line (no second
    demo; the clock continues where the platform stopped; ready once the KPI service serves the
@@ -35,15 +37,20 @@ from pathlib import Path
 
 from infra import runstate
 from infra.stack import REPO, InfraError, Stack
-from infra.supervise import Service, Supervisor, stop_process
+from infra.supervise import Service, Supervisor, grpc_serving, stop_process
 
 SERVICE_ORDER = ["accounts", "certification", "enrolments", "kpi"]
 
 
 def ensure_dev_keys(home: Path) -> Path:
+    """The development token-signing key pair and the development CA with its server certificate
+    (``services.common.tls.ensure_dev_tls``: docker-compose serves gRPC over TLS with them), each
+    made when missing; returns the token verification key."""
     from services.common.auth import generate_keypair
+    from services.common.tls import ensure_dev_tls
 
     keys = home / "keys"
+    ensure_dev_tls(keys)
     private, public = keys / "token-signing.pem", keys / "token-signing.pub.pem"
     if not private.exists() or not public.exists():
         keys.mkdir(parents=True, exist_ok=True)
@@ -58,22 +65,17 @@ def available_services() -> list[str]:
     return [s for s in SERVICE_ORDER if (REPO / "services" / s / "entrypoints" / "main.py").exists()]
 
 
-def wait_for_grpc_health(port: int, proc: subprocess.Popen, timeout_s: float = 60) -> None:
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
+def wait_for_grpc_health(port: int, proc: subprocess.Popen, timeout_s: float = 60,
+                         ca_file: Path | None = None) -> None:
+    from infra.supervise import grpc_serving
 
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise InfraError(f"service on port {port} exited with {proc.returncode}")
-            try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.3)
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise InfraError(f"service on port {port} exited with {proc.returncode}")
+        if grpc_serving(port, timeout_s=1, ca_file=ca_file):
+            return
+        time.sleep(0.3)
     raise InfraError(f"service on port {port} not healthy after {timeout_s}s")
 
 
@@ -195,12 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     heartbeat.beat(force=True)
     extra_env = clock_environment(plan.record)
     # Services that end are started again, and so are those that stay NOT_SERVING (infra/supervise.py).
-    procs = Supervisor(say=lambda text: print(text, flush=True))
+    # The CA each service's clients trust (its settings), by port: TLS where one is configured.
+    trusted = {s.grpc_port: s.grpc_tls_ca_file for s in map(_settings, available_services()) if s}
+    procs = Supervisor(say=lambda text: print(text, flush=True),
+                       health=lambda port: grpc_serving(port, ca_file=trusted.get(port)))
     try:
         for name in available_services():
             log_path = run_settings.log_path(stack.home) / f"{name}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            settings_port = _grpc_port(name)
+            settings = _settings(name)
+            settings_port = settings.grpc_port if settings else None
+            ca_file = settings.grpc_tls_ca_file if settings else None
 
             def spawn(name: str = name, log_path: Path = log_path) -> subprocess.Popen:
                 with open(log_path, "ab") as log:
@@ -208,9 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                                             stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
                                             env={**os.environ, **extra_env})
 
-            def ready(proc: subprocess.Popen, port: int | None = settings_port) -> None:
+            def ready(proc: subprocess.Popen, port: int | None = settings_port, ca_file: Path | None = ca_file) -> None:
                 if port:
-                    wait_for_grpc_health(port, proc)
+                    wait_for_grpc_health(port, proc, ca_file=ca_file)
             procs.add(Service(name, spawn, settings_port, log_path, ready))
             if settings_port:
                 print(f"{name:<14} gRPC 127.0.0.1:{settings_port}   log {log_path}", flush=True)
@@ -261,14 +268,15 @@ def _wait_for_kpi_state(procs: Supervisor, heartbeat: Heartbeat, timeout_s: floa
     from services.cli.connect import token
     from services.common.auth import Role
     from services.common.grpc_server import bearer
+    from services.common.tls import service_channel
 
-    port = _grpc_port("kpi")
-    if not port or not any(service.name == "kpi" for service in procs.services):
+    settings = _settings("kpi")
+    if not settings or not any(service.name == "kpi" for service in procs.services):
         return
     print("kpi            reading the KPI state of the data...", flush=True)
     metadata = bearer(token("llr-run", Role.KPI_CONSUMER))
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+    with service_channel(settings) as channel:
         stub = pb_grpc.KpiServiceStub(channel)
         while time.monotonic() < deadline:
             procs.check()
@@ -316,15 +324,19 @@ def print_endpoints() -> None:
     print("  CLI                  .llr/venv/bin/llr --help", flush=True)
 
 
-def _grpc_port(name: str) -> int | None:
-    import importlib
+def _settings(name: str):
+    """The settings of service ``name`` (from this environment), None when it has none."""
+    from services.cli.connect import service_settings
 
     try:
-        module = importlib.import_module(f"services.{name}.settings")
+        return service_settings(name)
     except ImportError:
         return None
-    settings_cls = next(v for k, v in vars(module).items() if k.endswith("Settings") and k != "ServiceSettings")
-    return settings_cls().grpc_port
+
+
+def _grpc_port(name: str) -> int | None:
+    settings = _settings(name)
+    return settings.grpc_port if settings else None
 
 
 def _wait_for_signal(procs: Supervisor, heartbeat: Heartbeat) -> None:

@@ -30,33 +30,28 @@ def stop_process(proc: subprocess.Popen, grace_s: float = 10) -> None:
             proc.wait()
 
 
-def grpc_health(port: int, timeout_s: float = 2.0) -> str:
-    """What the gRPC server on ``port`` says: SERVING, NOT_SERVING, or "not running"."""
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
+def grpc_health(port: int, timeout_s: float = 2.0, ca_file: Path | None = None) -> str:
+    """What the gRPC server on ``port`` says: SERVING, NOT_SERVING, or "not running" (over TLS
+    trusting ``ca_file`` when given)."""
+    from services.common.healthcheck import status
 
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout_s)
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-    except grpc.RpcError:
-        return "not running"
+    return status(port, timeout_s=timeout_s, ca_file=ca_file)
 
 
-def grpc_serving(port: int, timeout_s: float = 2.0) -> bool:
+def grpc_serving(port: int, timeout_s: float = 2.0, ca_file: Path | None = None) -> bool:
     """Whether the gRPC server on ``port`` answers SERVING."""
-    return grpc_health(port, timeout_s) == "SERVING"
+    return grpc_health(port, timeout_s, ca_file) == "SERVING"
 
 
 def services_status() -> dict[str, tuple[int, str]]:
     """Each service's configured gRPC port and what its health check says (``make status``)."""
-    from infra.run import _grpc_port, available_services
+    from infra.run import _settings, available_services
 
     found = {}
     for name in available_services():
-        port = _grpc_port(name)
-        if port:
-            found[name] = (port, grpc_health(port))
+        settings = _settings(name)
+        if settings and settings.grpc_port:
+            found[name] = (settings.grpc_port, grpc_health(settings.grpc_port, ca_file=settings.grpc_tls_ca_file))
     return found
 
 

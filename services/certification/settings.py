@@ -29,7 +29,8 @@ class CertificationSettings(ServiceSettings):
     # set it to the public HTTPS address in production. Empty: this process's own
     # http(s)://<grpc_host>:<http port> (local runs: http://127.0.0.1:50072).
     public_base_url: str = ""
-    # HTTPS for the public documents: a PEM certificate (chain) and its private key, both or neither.
+    # HTTPS for the public documents: a PEM certificate (chain) and its private key, both or neither;
+    # unset, the gRPC server's certificate (grpc_tls_cert_file) serves them when that is configured.
     http_tls_cert_file: Path | None = None
     http_tls_key_file: Path | None = None
     # The issuer key's id in the DID document (did:web:...#key-1) and the issuer's display name.
@@ -60,3 +61,9 @@ class CertificationSettings(ServiceSettings):
         if (self.http_tls_cert_file is None) != (self.http_tls_key_file is None):
             raise ValueError("http_tls_cert_file and http_tls_key_file go together")
         return self
+
+    def http_tls(self) -> tuple[Path | None, Path | None]:
+        """The certificate and key of the public documents' HTTPS, (None, None) for plain HTTP."""
+        if self.http_tls_cert_file is not None:
+            return self.http_tls_cert_file, self.http_tls_key_file
+        return self.grpc_tls_cert_file, self.grpc_tls_key_file

@@ -11,22 +11,31 @@ from infra.stack import InfraSettings
 from services.common.auth import Role, TokenIssuer
 from services.common.clock import SystemClock
 from services.common.grpc_server import bearer
+from services.common.settings import ServiceSettings
+from services.common.tls import client_host, service_channel
 
 from .show import UsageError
 
 
-def endpoint(service: str) -> str:
+def service_settings(service: str) -> ServiceSettings:
     import importlib
 
     module = importlib.import_module(f"services.{service}.settings")
     cls = next(v for k, v in vars(module).items() if k.endswith("Settings") and k != "ServiceSettings")
-    s = cls()
-    host = "127.0.0.1" if s.grpc_host in ("0.0.0.0", "") else s.grpc_host
-    return f"{host}:{s.grpc_port}"
+    return cls()
+
+
+def endpoint(service: str) -> str:
+    s = service_settings(service)
+    return f"{client_host(s.grpc_host)}:{s.grpc_port}"
 
 
 def channel(service: str) -> grpc.Channel:
-    return grpc.insecure_channel(endpoint(service))
+    """TLS when the service's settings name the CA of its certificate (``LLR_<SERVICE>_GRPC_TLS_CA_FILE``)."""
+    try:
+        return service_channel(service_settings(service))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def token(organisation_id: str, role: Role, person_id: str = "", hours: float = 8) -> str:

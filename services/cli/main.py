@@ -46,7 +46,7 @@ from infra.stack import InfraError, Stack
 from services.common.auth import Role
 
 from . import show
-from .connect import auth, channel, endpoint, parse_identity, platform_today, token
+from .connect import auth, channel, endpoint, parse_identity, platform_today, service_settings, token
 from .show import UsageError, money
 
 
@@ -115,8 +115,11 @@ def fail_rpc(err: grpc.RpcError) -> None:
     code = err.code()
     if code == grpc.StatusCode.UNAVAILABLE:
         service = _last_service[0]
-        err_console.print(f"[red]UNAVAILABLE[/red]: the {service} service at {endpoint(service)} does not answer; "
-                          f"is the platform running (`make run`)?")
+        ca_file = service_settings(service).grpc_tls_ca_file
+        how = (f"over TLS trusting {ca_file}" if ca_file else
+               f"in plaintext (a service with a certificate needs LLR_{service.upper()}_GRPC_TLS_CA_FILE)")
+        err_console.print(f"[red]UNAVAILABLE[/red]: the {service} service at {endpoint(service)} does not answer "
+                          f"{escape(how)}; is the platform running (`make run`)?")
     else:
         err_console.print(f"[red]{code.name}[/red]: {escape(err.details() or '')}")
     raise typer.Exit(1)

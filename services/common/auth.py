@@ -2,7 +2,22 @@
 
 A token is a JWT signed with Ed25519 (EdDSA) by the platform's identity provider; it carries the
 caller's organisation id and role. Services hold only the public key, so a compromised service
-cannot mint tokens. Expiry is checked against the injectable clock, not the wall clock.
+cannot mint tokens. The claims policy (README, "Security: TLS and tokens"), checked by every
+service for every call but the public ones, each failure UNAUTHENTICATED naming the claim:
+
+| claim | rule |
+|---|---|
+| signature | EdDSA with the configured public key; no other algorithm |
+| `iss` | equals the configured issuer (``auth_issuer``) |
+| `aud` | a string or list that contains the service's own audience (``llr-<service>``) |
+| `exp` | required; not passed (with ``leeway_s``, default 30 s) |
+| `iat` | required; not in the future (with leeway), and before `exp` |
+| `nbf` | if present: not in the future (with leeway) |
+| `sub`, `org`, `role` | required; `role` one of ``Role``; optional `person`: whom a citizen's counter serves |
+
+Times are checked against the clock the verifier is given: the services give it the wall clock
+(``ServiceRuntime``), because tokens come from an identity provider on real time, also while the
+platform itself runs on simulated time (the demo) or a fake clock (tests).
 """
 from __future__ import annotations
 
@@ -10,7 +25,7 @@ import contextvars
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 import grpc
@@ -19,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .clock import Clock
-from .errors import PermissionDenied, Unauthenticated
+from .errors import PermissionDenied, Unauthenticated, quote
 from .grpc_util import wrap_rpc_handler
 
 
@@ -58,6 +73,15 @@ def generate_keypair() -> tuple[bytes, bytes]:
     return private, public
 
 
+def audience_of(service_name: str) -> str:
+    """The audience a service accepts tokens for, e.g. ``llr-enrolments``."""
+    return f"llr-{service_name}"
+
+
+# What a development token is good for when no audience is asked: every service of the platform.
+PLATFORM_AUDIENCES = tuple(audience_of(s) for s in ("accounts", "certification", "enrolments", "kpi"))
+
+
 class TokenIssuer:
     def __init__(self, private_key_pem: bytes, issuer: str, clock: Clock) -> None:
         self._key = serialization.load_pem_private_key(private_key_pem, password=None)
@@ -72,16 +96,19 @@ class TokenIssuer:
         subject: str | None = None,
         person_id: str = "",
         ttl: timedelta = timedelta(hours=8),
+        audience: str | Iterable[str] = PLATFORM_AUDIENCES,
     ) -> str:
         if not organisation_id:
             raise ValueError("organisation_id is required")
         now = self.clock.now()
         claims = {
             "iss": self.issuer,
+            "aud": audience if isinstance(audience, str) else list(audience),
             "sub": subject or f"{role.value.lower()}:{organisation_id}",
             "org": organisation_id,
             "role": Role(role).value,
             "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
             "exp": int((now + ttl).timestamp()),
             "jti": str(uuid.uuid4()),
         }
@@ -90,32 +117,61 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, algorithm="EdDSA")
 
 
+REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "sub", "org", "role")
+
+
 class TokenVerifier:
-    def __init__(self, public_key_pem: bytes, issuer: str, clock: Clock, leeway_s: int = 30) -> None:
+    def __init__(self, public_key_pem: bytes, issuer: str, clock: Clock, *, audience: str,
+                 leeway_s: int = 30) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem)
         self.issuer = issuer
+        self.audience = audience
         self.clock = clock
         self.leeway_s = leeway_s
 
     def verify(self, token: str) -> Principal:
+        """The caller the token names, or ``Unauthenticated`` naming the claim that failed."""
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=["EdDSA"],
-                issuer=self.issuer,
-                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "iss", "org", "role", "sub"]},
-            )
+            # The signature and the token's form only; every claim is checked below, so that the
+            # message names it and times come from our clock.
+            claims = jwt.decode(token, self._key, algorithms=["EdDSA"], options={
+                "verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_iss": False,
+                "verify_aud": False})
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from exc
-        if claims["exp"] + self.leeway_s < self.clock.now().timestamp():
-            raise Unauthenticated("token expired")
+        missing = [c for c in REQUIRED_CLAIMS if c not in claims]
+        if missing:
+            raise Unauthenticated(f"token lacks the claim(s) {', '.join(missing)}")
+        if claims["iss"] != self.issuer:
+            raise Unauthenticated(f"token issuer (iss) {quote(claims['iss'])} is not the issuer this service "
+                                  f"trusts ({self.issuer!r})")
+        audiences = [claims["aud"]] if isinstance(claims["aud"], str) else claims["aud"]
+        if not isinstance(audiences, list) or self.audience not in audiences:
+            raise Unauthenticated(f"token audience (aud) {quote(claims['aud'])} does not include this service "
+                                  f"({self.audience!r})")
+        now = self.clock.now().timestamp()
+        times = {c: claims[c] for c in ("exp", "iat", "nbf") if c in claims}
+        for name, value in times.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise Unauthenticated(f"token claim {name} is not a time (seconds since 1970): {quote(value)}")
+        if times["exp"] + self.leeway_s <= now:
+            raise Unauthenticated(f"token expired (exp {_iso(times['exp'])}, now {_iso(now)})")
+        if times["iat"] - self.leeway_s > now:
+            raise Unauthenticated(f"token issued in the future (iat {_iso(times['iat'])}, now {_iso(now)})")
+        if times["iat"] >= times["exp"]:
+            raise Unauthenticated("token expires before it was issued (exp not after iat)")
+        if "nbf" in times and times["nbf"] - self.leeway_s > now:
+            raise Unauthenticated(f"token not valid yet (nbf {_iso(times['nbf'])}, now {_iso(now)})")
         try:
             role = Role(claims["role"])
         except ValueError as exc:
-            raise Unauthenticated(f"unknown role {claims['role']!r}") from exc
-        return Principal(subject=claims["sub"], organisation_id=claims["org"], role=role,
-                         person_id=claims.get("person", ""))
+            raise Unauthenticated(f"token role {quote(claims['role'])} is not a role of the platform") from exc
+        return Principal(subject=str(claims["sub"]), organisation_id=str(claims["org"]), role=role,
+                         person_id=str(claims.get("person", "")))
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("llr_principal", default=None)

@@ -157,8 +157,10 @@ def build_server(
     verifier: TokenVerifier,
     public_methods: Iterable[str] = (),
     max_workers: int = 16,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> GrpcApp:
-    """Create and start a server; ``port=0`` picks a free port (returned in ``GrpcApp.port``)."""
+    """Create and start a server; ``port=0`` picks a free port (returned in ``GrpcApp.port``).
+    With ``credentials`` (``services.common.tls.server_credentials``) it serves TLS only."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{service_name}-grpc"),
         interceptors=[AuthInterceptor(verifier, public_methods), ErrorInterceptor()],
@@ -175,14 +177,15 @@ def build_server(
         add(servicer, server)
         names.append(name)
     enable_reflection(names, server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    bound = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
     if bound == 0:
         raise RuntimeError(f"{service_name}: cannot listen on {host}:{port} (port in use?)")
     server.start()
     app = GrpcApp(server=server, port=bound, health=health_servicer,
                   services=tuple(name for _, _, name in registrations))
     app.set_serving(True)
-    log.info("%s gRPC listening on %s:%s", service_name, host, bound)
+    log.info("%s gRPC listening on %s:%s (%s)", service_name, host, bound, "plaintext" if credentials is None else "TLS")
     return app
 
 

@@ -29,6 +29,7 @@ from .kafka import DeadLetters, EventConsumer, Handler, TopicSpec, ensure_topics
 from .mongo import connect, disconnect
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
+from .tls import server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,11 @@ class Part:
 
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, clock: Clock | None = None, *, watch_interval_s: float = 0.5,
-                 stall_after_s: float = 120.0, restart_parts: bool = True) -> None:
+                 stall_after_s: float = 120.0, restart_parts: bool = True, token_clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        # Access tokens are checked on real time, whatever time the service lives on (services.common.auth).
+        self.token_clock = token_clock or SystemClock()
         self.watch_interval_s = watch_interval_s
         self.stall_after_s = stall_after_s
         self.restart_parts = restart_parts
@@ -96,7 +99,9 @@ class ServiceRuntime:
         ensure_topics(self.settings.kafka_bootstrap, specs, self.settings.topic_replication_factor)
 
     def verifier(self) -> TokenVerifier:
-        return TokenVerifier(self.settings.auth_public_key_pem(), self.settings.auth_issuer, self.clock)
+        s = self.settings
+        return TokenVerifier(s.auth_public_key_pem(), s.auth_issuer, self.token_clock, audience=s.audience,
+                             leeway_s=s.auth_leeway_s)
 
     # -- parts ------------------------------------------------------------------------------
     def add_outbox_relay(self, sources: list) -> OutboxRelay:
@@ -156,9 +161,17 @@ class ServiceRuntime:
 
     def serve_grpc(self, registrations: Iterable[Registration], public_methods: Iterable[str] = ()) -> GrpcApp:
         s = self.settings
+        try:
+            credentials = None if s.grpc_tls_cert_file is None else server_credentials(s.grpc_tls_cert_file,
+                                                                                        s.grpc_tls_key_file)
+        except OSError as exc:
+            prefix = s.model_config.get("env_prefix", "")
+            raise RuntimeError(f"cannot read {prefix}GRPC_TLS_CERT_FILE={s.grpc_tls_cert_file} or "
+                               f"{prefix}GRPC_TLS_KEY_FILE={s.grpc_tls_key_file}: {exc}") from exc
         self.grpc = build_server(service_name=s.service_name, host=s.grpc_host, port=s.grpc_port,
                                  registrations=registrations, verifier=self.verifier(),
-                                 public_methods=public_methods, max_workers=s.grpc_max_workers)
+                                 public_methods=public_methods, max_workers=s.grpc_max_workers,
+                                 credentials=credentials)
         with self._lock:
             self.check_parts()
         return self.grpc

@@ -14,7 +14,11 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .auth import audience_of
+from .tls import is_loopback
 
 REPO = Path(__file__).resolve().parents[2]
 # Where the local platform keeps its keys and data: the home of the local infrastructure
@@ -42,6 +46,21 @@ class ServiceSettings(BaseSettings):
     # PEM file with the Ed25519 public key that verifies access tokens, and the expected issuer.
     auth_public_key_file: Path = DEFAULT_HOME / "keys" / "token-signing.pub.pem"
     auth_issuer: str = "llr-dev-idp"
+    # >>> gRPC TLS and the token policy (README "Security: TLS and access tokens")
+    # The audience a token must name in `aud` to be accepted here; empty: llr-<service_name>.
+    auth_audience: str = ""
+    # How far `exp`, `nbf` and `iat` may be off (clock skew between the identity provider and us).
+    auth_leeway_s: int = 30
+    # The server's PEM certificate (chain) and private key: both set, gRPC is served over TLS.
+    # Without them it is plaintext, which is refused unless grpc_host is a loopback address.
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    # For the clients of this service (CLI, demo, health check): the CA its certificate is signed
+    # by (set: TLS, certificate and server name verified; unset: plaintext) and the name to verify
+    # when it is not the host dialled.
+    grpc_tls_ca_file: Path | None = None
+    grpc_tls_server_name: str = ""
+    # <<< gRPC TLS and the token policy
     # Partitions of this service's event topic (created on start if missing).
     topic_partitions: int = 3
     # Replication factor of every topic this service creates (its events, dead-letter topics,
@@ -64,6 +83,22 @@ class ServiceSettings(BaseSettings):
     sim_epoch: datetime | None = None
     sim_speed: float = 1.0
     sim_until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _check_transport(self) -> "ServiceSettings":
+        prefix = self.model_config.get("env_prefix", "")
+        if (self.grpc_tls_cert_file is None) != (self.grpc_tls_key_file is None):
+            raise ValueError(f"{prefix}GRPC_TLS_CERT_FILE and {prefix}GRPC_TLS_KEY_FILE go together: set both or neither")
+        if self.grpc_tls_cert_file is None and not is_loopback(self.grpc_host):
+            raise ValueError(f"{prefix}GRPC_HOST={self.grpc_host} is not a loopback address, and gRPC without TLS "
+                             f"is only served on loopback: set {prefix}GRPC_TLS_CERT_FILE and "
+                             f"{prefix}GRPC_TLS_KEY_FILE (a PEM certificate and its key)")
+        return self
+
+    @property
+    def audience(self) -> str:
+        """What a token's ``aud`` must contain for this service to accept it."""
+        return self.auth_audience or audience_of(self.service_name)
 
     def topic(self, context: str, kind: str = "events") -> str:
         """Topic of a bounded context, e.g. ``topic("enrolments")`` -> ``llr.enrolments.v1.events``."""

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from infra.stack import Stack
-from services.common.auth import Role, TokenIssuer, TokenVerifier, generate_keypair
+from services.common.auth import PLATFORM_AUDIENCES, Role, TokenIssuer, TokenVerifier, generate_keypair
 from services.common.clock import SystemClock
 from services.common.mongo import make_client
 
@@ -79,7 +79,9 @@ def token_issuer(token_keys) -> TokenIssuer:
 
 @pytest.fixture(scope="session")
 def token_verifier(token_keys) -> TokenVerifier:
-    return TokenVerifier(token_keys[1], issuer="llr-test-idp", clock=SystemClock())
+    """A verifier for test servers built directly (``build_server``): accepts the session's tokens,
+    which are good for every service (``PLATFORM_AUDIENCES``)."""
+    return TokenVerifier(token_keys[1], issuer="llr-test-idp", clock=SystemClock(), audience=PLATFORM_AUDIENCES[0])
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,16 @@
   before the first apply: an existing Secret is never touched.
 - ``certification-issuer``: ``issuer.pem``, the ONE Ed25519 key every certification pod signs
   credentials and status lists with (a key per pod would make credentials unverifiable).
+- ``grpc-tls``: gRPC over TLS inside the cluster. ``tls.crt`` and ``tls.key`` are the services'
+  server certificate (every service's in-cluster DNS names, and 127.0.0.1 for the probes) signed by
+  a CA made for this namespace, ``ca.crt`` is that CA (what clients trust; its key is not kept).
+  From your own PKI or cert-manager instead: a Secret of that name with the same three keys (a
+  cert-manager ``Certificate`` with ``secretName: grpc-tls`` writes exactly these), made before the
+  first apply.
 
-Only the standard library and the image's ``cryptography`` (no kubectl in the image): it talks to
-the API server with the pod's service-account token.
+Only the standard library, the image's ``cryptography`` and the platform's own
+``services.common.tls`` (on the image's PYTHONPATH); no kubectl in the image: it talks to the API
+server with the pod's service-account token.
 """
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ from typing import Callable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.common.tls import SERVICES, issue_server_certificate, make_ca
+
 ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
@@ -34,20 +43,35 @@ def _private_pem(key: Ed25519PrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def _token_signing() -> dict[str, bytes]:
+def _token_signing(namespace: str = "llr") -> dict[str, bytes]:
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return {"private": _private_pem(key), "public": public}
 
 
-def _certification_issuer() -> dict[str, bytes]:
+def _certification_issuer(namespace: str = "llr") -> dict[str, bytes]:
     return {"issuer.pem": _private_pem(Ed25519PrivateKey.generate())}
 
 
-# Secret name -> a function that makes its data; the keys of that data are what pods may mount.
-SECRETS: dict[str, Callable[[], dict[str, bytes]]] = {
+def grpc_tls_names(namespace: str) -> list[str]:
+    """Every name a client dials a service by in ``namespace``, and loopback for the probes."""
+    names = [f"{s}{suffix}" for s in SERVICES
+             for suffix in ("", f".{namespace}", f".{namespace}.svc", f".{namespace}.svc.cluster.local")]
+    return names + ["localhost", "127.0.0.1"]
+
+
+def _grpc_tls(namespace: str = "llr") -> dict[str, bytes]:
+    ca_cert, ca_key = make_ca(f"llr {namespace} gRPC CA")
+    cert, key = issue_server_certificate(ca_cert, ca_key, grpc_tls_names(namespace))
+    return {"tls.crt": cert, "tls.key": key, "ca.crt": ca_cert}
+
+
+# Secret name -> a function of the namespace that makes its data; the keys of that data are what
+# pods may mount.
+SECRETS: dict[str, Callable[..., dict[str, bytes]]] = {
     "token-signing": _token_signing,
     "certification-issuer": _certification_issuer,
+    "grpc-tls": _grpc_tls,
 }
 
 # (method, path, body) -> (HTTP status, parsed JSON body)
@@ -66,7 +90,7 @@ def ensure_secrets(api: Api, namespace: str) -> list[str]:
         body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                 "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "llr",
                                                       "app.kubernetes.io/managed-by": "llr-keys"}},
-                "data": {k: base64.b64encode(v).decode() for k, v in make().items()}}
+                "data": {k: base64.b64encode(v).decode() for k, v in make(namespace).items()}}
         status, _ = api("POST", f"/api/v1/namespaces/{namespace}/secrets", body)
         if status == 409:   # another run created it meanwhile: that is what we wanted
             continue

@@ -48,8 +48,8 @@ def build_service(settings: CertificationSettings, clock: Clock, repo: Certifica
 def build(settings: CertificationSettings, clock: Clock | None = None) -> ServiceRuntime:
     runtime = ServiceRuntime(settings, clock)
     try:
-        http = runtime.bind_http(settings.http_port, tls_cert_file=settings.http_tls_cert_file,
-                                 tls_key_file=settings.http_tls_key_file)
+        cert_file, key_file = settings.http_tls()
+        http = runtime.bind_http(settings.http_port, tls_cert_file=cert_file, tls_key_file=key_file)
         base_url = settings.public_base_url or http.url
         repo = CertificationRepository(MongoStores(runtime.connect_mongo()))
         runtime.ensure_topics([TopicSpec(settings.events_topic, partitions=settings.topic_partitions)])

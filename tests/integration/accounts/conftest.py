@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-import grpc
 import pytest
 from kafka import KafkaConsumer
 
@@ -17,6 +16,7 @@ from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap, wrap
 from services.common.kafka import make_producer
 from services.common.mongo import make_client
+from services.common.tls import service_channel
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 
@@ -40,7 +40,7 @@ class Harness:
     def __init__(self, settings, runtime, clock, kafka_bootstrap):
         self.settings, self.runtime, self.clock = settings, runtime, clock
         self.service = runtime.service
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
+        self.channel = service_channel(settings, runtime.grpc.port)
         self.producer = make_producer(kafka_bootstrap, "accounts-test")
         self.consumer = KafkaConsumer(settings.events_topic, bootstrap_servers=kafka_bootstrap,
                                       auto_offset_reset="earliest", consumer_timeout_ms=500)

@@ -15,7 +15,7 @@ from services.accounts.entrypoints.grpc_api import ENTRY_PAGES
 from services.accounts.entrypoints.main import build
 from services.accounts.settings import AccountsSettings
 from services.common.auth import Role, TokenIssuer
-from services.common.clock import FakeClock
+from services.common.clock import FakeClock, SystemClock
 from services.common.grpc_server import bearer
 from services.common.mongo import make_client
 
@@ -43,7 +43,7 @@ def target(kafka_bootstrap, mongo_uri, public_key_file, token_keys):
             harness.send("population", person_registered(person), person, event_id=f"reg-{person}")
         harness.wait_for(lambda seen: {p.person_id for _, p in seen if type(p).__name__ == "AccountOpened"}
                          == {PERSON, OTHER})
-        issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=clock)
+        issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=SystemClock())
 
         def token(org: str, role: Role, **kw) -> str:
             return issuer.issue(org, role, ttl=timedelta(days=365 * 20), **kw)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-import grpc
 import pymongo
 import pytest
 from kafka import KafkaConsumer
@@ -16,10 +15,11 @@ from llr.certification.v1 import events_pb2  # noqa: F401  (registers the payloa
 from services.certification.adapters.issuer_key import generate_issuer_key_file
 from services.certification.entrypoints.main import build
 from services.certification.settings import CertificationSettings
-from services.common.auth import Role, TokenIssuer
+from services.common.auth import Role
 from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap
 from services.common.grpc_server import bearer
+from services.common.tls import service_channel
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 
@@ -103,20 +103,8 @@ def runtime(settings, clock):
 
 
 @pytest.fixture
-def token_for(token_keys, clock):
-    """Tokens minted on the service's FakeClock (the service checks expiry on that clock), valid
-    for the years a lifecycle test moves the clock forward."""
-    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=clock)
-
-    def issue(organisation_id: str, role: Role, **kw) -> str:
-        kw.setdefault("ttl", timedelta(days=365 * 20))
-        return issuer.issue(organisation_id, role, **kw)
-    return issue
-
-
-@pytest.fixture
 def client(runtime, token_for):
-    channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
+    channel = service_channel(runtime.settings, runtime.grpc.port)
     yield Client(channel, token_for)
     channel.close()
 

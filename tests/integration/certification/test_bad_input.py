@@ -19,7 +19,7 @@ from services.certification.entrypoints.main import build
 from services.certification.service.handlers import CERTIFICATE_PAGES
 from services.certification.settings import CertificationSettings
 from services.common.auth import Role, TokenIssuer
-from services.common.clock import FakeClock
+from services.common.clock import FakeClock, SystemClock
 
 from ..bad_input import Target, fuzz
 from .conftest import START, Client
@@ -42,7 +42,7 @@ def target(kafka_bootstrap, mongo_uri, public_key_file, token_keys, tmp_path_fac
     clock = FakeClock(START)
     runtime = build(settings, clock)
     channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
-    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=clock)
+    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=SystemClock())
 
     def token_for(org: str, role: Role, **kw) -> str:
         return issuer.issue(org, role, ttl=timedelta(days=365 * 20), **kw)

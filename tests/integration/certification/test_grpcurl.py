@@ -16,22 +16,30 @@ from google.protobuf import descriptor_pool
 from services.accounts.entrypoints.grpc_api import registration as accounts_registration
 from services.common.auth import Role
 from services.common.grpc_server import build_server
+from services.common.settings import DEFAULT_HOME
+from services.common.tls import server_credentials, write_tls
 from services.enrolments.entrypoints.grpc_api import registration as enrolments_registration
 from services.kpi.entrypoints.grpc_api import registration as kpi_registration
 
-GRPCURL = Path(__file__).resolve().parents[3] / ".llr" / "bin" / "grpcurl"
+GRPCURL = DEFAULT_HOME / "bin" / "grpcurl"
 ALWAYS = {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
           "grpc.reflection.v1alpha.ServerReflection", "llr.common.v1.PlatformService"}
 
 
-def grpcurl(port: int, *args: str, data: dict | None = None, token: str | None = None) -> str:
+def run_grpcurl(port: int, *args: str, data: dict | None = None, token: str | None = None,
+                cacert: Path | None = None) -> subprocess.CompletedProcess:
+    """grpcurl against 127.0.0.1:port: plaintext, or TLS trusting ``cacert``."""
     assert GRPCURL.exists(), f"run `make test-deps` (builds {GRPCURL})"
-    command = [str(GRPCURL), "-plaintext", "-max-time", "10"]
+    command = [str(GRPCURL), *(["-cacert", str(cacert)] if cacert else ["-plaintext"]), "-max-time", "10"]
     if token:
         command += ["-H", f"authorization: Bearer {token}"]
     if data is not None:
         command += ["-d", json.dumps(data)]
-    run = subprocess.run([*command, f"127.0.0.1:{port}", *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run([*command, f"127.0.0.1:{port}", *args], capture_output=True, text=True, timeout=30)
+
+
+def grpcurl(port: int, *args: str, **options) -> str:
+    run = run_grpcurl(port, *args, **options)
     assert run.returncode == 0, f"grpcurl {' '.join(args)}: {run.stderr}"
     return run.stdout
 
@@ -79,5 +87,22 @@ def test_grpcurl_explores_every_other_service(token_verifier, token_for, name, r
         who = json.loads(grpcurl(app.port, "llr.common.v1.PlatformService/WhoAmI", data={},
                                  token=token_for("statbel", Role.KPI_CONSUMER)))
         assert (who["organisation_id"], who["role"], who["service"]) == ("statbel", "KPI_CONSUMER", name)
+    finally:
+        app.stop(0)
+
+
+def test_grpcurl_reaches_a_tls_server_trusting_its_ca_only(token_verifier, token_for, tmp_path):
+    ours, theirs = write_tls(tmp_path / "ours", ["127.0.0.1"]), write_tls(tmp_path / "theirs", ["127.0.0.1"])
+    add, servicer, service_name = accounts_registration(None)
+    app = build_server(service_name="accounts", host="127.0.0.1", port=0, registrations=[(add, servicer, service_name)],
+                       verifier=token_verifier, credentials=server_credentials(ours.cert, ours.key))
+    try:
+        assert service_name in grpcurl(app.port, "list", cacert=ours.ca).split()
+        who = json.loads(grpcurl(app.port, "llr.common.v1.PlatformService/WhoAmI", data={}, cacert=ours.ca,
+                                 token=token_for("vdab", Role.REGISSEUR)))
+        assert (who["organisation_id"], who["service"]) == ("vdab", "accounts")
+        assert run_grpcurl(app.port, "list").returncode != 0, "plaintext is refused"
+        other = run_grpcurl(app.port, "list", cacert=theirs.ca)
+        assert other.returncode != 0 and "certificate" in other.stderr, other.stderr
     finally:
         app.stop(0)

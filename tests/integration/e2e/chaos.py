@@ -51,7 +51,7 @@ from llr.kpi.v1 import kpi_service_pb2_grpc as kpi_rpc
 from llr.population.v1 import events_pb2 as pop
 from services.certification.adapters.issuer_key import generate_issuer_key_file
 from services.common.auth import Role, TokenIssuer, generate_keypair
-from services.common.clock import FakeClock
+from services.common.clock import SystemClock
 from services.common.envelope import wrap
 from services.common.grpc_server import bearer
 from services.common.kafka import make_producer
@@ -107,7 +107,7 @@ class Platform:
         self.broker, self.db, self.home = broker, db, home
         private, public = generate_keypair()
         (home / "token.pub.pem").write_bytes(public)
-        self.issuer = TokenIssuer(private, "llr-chaos-idp", FakeClock(SIM_START - timedelta(hours=1)))
+        self.issuer = TokenIssuer(private, "llr-chaos-idp", SystemClock())
         self.env = isolated_environment(broker.bootstrap, db.uri, run_id, home / "kpi")
         generate_issuer_key_file(home / "issuer.pem")
         self.env["LLR_CERTIFICATION_ISSUER_KEY_FILE"] = str(home / "issuer.pem")

@@ -34,7 +34,7 @@ from llr.enrolments.v1 import enrolments_service_pb2_grpc as api_rpc
 from llr.enrolments.v1 import events_pb2  # noqa: F401  (payload types for unwrap)
 from llr.population.v1 import events_pb2 as pop
 from services.common.auth import Role, TokenIssuer
-from services.common.clock import FakeClock
+from services.common.clock import SystemClock
 from services.common.envelope import decode, wrap
 from services.common.grpc_server import bearer
 from services.common.kafka import make_producer
@@ -116,7 +116,7 @@ def platform(kafka_bootstrap, mongo_uri, unique, public_key_file):
 
 
 def test_two_processes_of_each_service_keep_every_rule(platform, kafka_bootstrap, token_keys):
-    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=FakeClock(SIM_START - timedelta(hours=1)))
+    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=SystemClock())
     regisseur = bearer(issuer.issue("vdab", Role.REGISSEUR, ttl=timedelta(days=365)))
     provider = bearer(issuer.issue("prv-a", Role.PROVIDER, ttl=timedelta(days=365)))
     channels = [grpc.insecure_channel(f"127.0.0.1:{port}") for port in platform.ports["enrolments"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import grpc
 import pymongo
@@ -17,11 +17,12 @@ from llr.certification.v1 import events_pb2 as cert_pb
 from llr.enrolments.v1 import enrolments_service_pb2 as api
 from llr.enrolments.v1 import enrolments_service_pb2_grpc as api_grpc
 from llr.enrolments.v1 import events_pb2  # noqa: F401  (registers the payload types for unwrap)
-from services.common.auth import Role, TokenIssuer
+from services.common.auth import Role
 from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap, wrap
 from services.common.grpc_server import bearer
 from services.common.kafka import make_producer
+from services.common.tls import service_channel
 from services.enrolments.entrypoints.main import build
 from services.enrolments.settings import EnrolmentsSettings
 
@@ -99,19 +100,9 @@ def runtime(settings, clock):
 
 
 @pytest.fixture
-def token_for(token_keys, clock):
-    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=clock)
-
-    def issue(organisation_id: str, role: Role, **kw) -> str:
-        kw.setdefault("ttl", timedelta(days=365))
-        return issuer.issue(organisation_id, role, **kw)
-    return issue
-
-
-@pytest.fixture
 def client(runtime, token_for):
-    channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}",
-                                    options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+    channel = service_channel(runtime.settings, runtime.grpc.port,
+                              options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
     yield Client(channel, token_for)
     channel.close()
 

@@ -14,7 +14,7 @@ import pytest
 from llr.enrolments.v1 import enrolments_service_pb2 as api
 from llr.enrolments.v1 import enrolments_service_pb2_grpc as api_grpc
 from services.common.auth import Role, TokenIssuer
-from services.common.clock import FakeClock
+from services.common.clock import FakeClock, SystemClock
 from services.enrolments.entrypoints.main import build
 from services.enrolments.service.handlers import PAGE_TOKENS
 from services.enrolments.settings import EnrolmentsSettings
@@ -37,7 +37,7 @@ def target(kafka_bootstrap, mongo_uri, public_key_file, token_keys):
     clock = FakeClock(START)
     runtime = build(settings, clock)
     channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
-    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=clock)
+    issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=SystemClock())
 
     def token_for(org: str, role: Role, **kw) -> str:
         return issuer.issue(org, role, ttl=timedelta(days=365), **kw)

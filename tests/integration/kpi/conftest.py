@@ -27,6 +27,7 @@ from services.common.auth import Role
 from services.common.envelope import decode
 from services.common.grpc_server import bearer
 from services.common.kafka import make_producer
+from services.common.tls import service_channel
 from services.kpi.adapters.cells import to_pb
 from services.kpi.adapters.envelopes import to_domain, to_envelope
 from services.kpi.domain.definitions import DisclosureConfig, FoldConfig
@@ -56,7 +57,7 @@ class KpiProcess:
     channel: grpc.Channel = field(init=False)
 
     def __post_init__(self) -> None:
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.settings.grpc_port}")
+        self.channel = service_channel(self.settings)
         self.stub = api_grpc.KpiServiceStub(self.channel)
 
     @property

@@ -56,6 +56,7 @@ def test_service_environment_matches_its_settings(compose, name):
     assert svc["command"][-1] == f"services.{name}.entrypoints.main"
     assert (REPO / "services" / name / "entrypoints" / "main.py").exists(), f"{name} has no entrypoint"
     assert str(settings.auth_public_key_file) == "/run/secrets/token_signing_pub"
+    assert settings.grpc_tls_cert_file and settings.grpc_tls_ca_file, "gRPC over TLS, its clients trusting the CA"
 
 
 def test_service_ports_are_distinct(compose):
@@ -68,7 +69,9 @@ def test_service_ports_are_distinct(compose):
 def test_every_service_has_a_healthcheck_on_its_grpc_health(compose, name):
     svc = compose["services"][name]
     port = _settings_class(name)().grpc_port
-    assert svc["healthcheck"]["test"] == ["CMD", "python", "-m", "services.common.healthcheck", str(port)]
+    ca_file = svc["environment"][f"LLR_{name.upper()}_GRPC_TLS_CA_FILE"]   # TLS: the CA its clients trust
+    assert svc["healthcheck"]["test"] == ["CMD", "python", "-m", "services.common.healthcheck", str(port),
+                                          "--cacert", ca_file]
     assert (REPO / "services" / "common" / "healthcheck.py").exists()
     assert svc["healthcheck"]["start_period"], "the KPI restores its state before it serves"
 
@@ -114,7 +117,7 @@ def test_kpi_writes_its_state_on_a_volume_the_images_user_owns(compose):
 
 def test_the_dashboard_is_published(compose):
     svc = compose["services"]["kpi"]
-    settings = _settings_class("kpi")(grpc_host=svc["environment"]["LLR_KPI_GRPC_HOST"])
+    settings = _settings_class("kpi")(**{k.removeprefix("LLR_KPI_").lower(): v for k, v in svc["environment"].items()})
     assert settings.grpc_host == "0.0.0.0", "the dashboard listens on grpc_host"
     assert f"{settings.dashboard_port}:{settings.dashboard_port}" in svc["ports"]
 
@@ -164,7 +167,7 @@ def test_kubernetes_deployment_matches_settings(name):
     settings = cls(**{k[len(prefix):].lower(): v for k, v in env.items()})
     assert container["ports"][0]["containerPort"] == settings.grpc_port == cls().grpc_port
     assert service["spec"]["ports"][0]["port"] == settings.grpc_port
-    assert container["readinessProbe"]["grpc"]["port"] == settings.grpc_port
+    assert container["readinessProbe"]["exec"]["command"][3] == str(settings.grpc_port)
     if "http_port" in cls.model_fields:
         http = next(p for p in container["ports"] if p["name"] == "http")
         assert http["containerPort"] == settings.http_port == cls().http_port

@@ -264,10 +264,32 @@ def test_every_container_has_probes(objects):
         for c in pod_spec(workload)["containers"]:
             assert "readinessProbe" in c and "livenessProbe" in c, f"{workload['metadata']['name']}/{c['name']}"
     for name in SERVICES:
-        container = pod_spec(one(objects, "Deployment", name))["containers"][0]
-        port = service_settings(objects, name).grpc_port
+        deployment = one(objects, "Deployment", name)
+        container = pod_spec(deployment)["containers"][0]
+        settings = service_settings(objects, name)
+        # Kubernetes' own gRPC probe speaks no TLS: the health check runs in the pod, trusting the CA.
+        assert settings.grpc_tls_cert_file and settings.grpc_tls_ca_file, f"{name}: gRPC over TLS"
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == port, f"{name} {probe}"
+            assert container[probe]["exec"]["command"] == [
+                "python", "-m", "services.common.healthcheck", str(settings.grpc_port),
+                "--cacert", str(settings.grpc_tls_ca_file)], f"{name} {probe}"
+        for path in (settings.grpc_tls_cert_file, settings.grpc_tls_key_file, settings.grpc_tls_ca_file):
+            mount, volume = mount_of(deployment, container, PurePosixPath(path))
+            assert volume["secret"]["secretName"] == "grpc-tls", f"{name}: {path}"
+            assert volume["secret"].get("defaultMode", 0o644) & 0o040, "the non-root user reads it through its fsGroup"
+
+
+def test_every_ingress_tls_certificate_is_provided(objects):
+    """An Ingress's TLS Secret is defined, made by the keys Job, or issued by cert-manager."""
+    defined = {o["metadata"]["name"] for o in objects if o["kind"] == "Secret"} | set(keys_script().SECRETS)
+    ingresses = [i for i in find(objects, "Ingress") if i["spec"].get("tls")]
+    assert ingresses
+    for ingress in ingresses:
+        annotations = ingress["metadata"].get("annotations", {})
+        cert_manager = annotations.get("cert-manager.io/cluster-issuer") or annotations.get("cert-manager.io/issuer")
+        for tls in ingress["spec"]["tls"]:
+            assert tls["secretName"] in defined or cert_manager, \
+                f"Ingress {ingress['metadata']['name']}: Secret {tls['secretName']} is provided by nothing"
 
 
 def test_certification_pods_share_one_issuer_key_from_a_secret(objects):
@@ -337,7 +359,7 @@ def test_the_keys_script_creates_what_is_missing_and_leaves_what_exists(tmp_path
         store[body["metadata"]["name"]] = body["data"]
         return 201, {}
 
-    assert script.ensure_secrets(api, "llr") == ["certification-issuer"]
+    assert script.ensure_secrets(api, "llr") == ["certification-issuer", "grpc-tls"]
     assert store["token-signing"] == {"public": "operator's key"}
     assert ("POST", "/api/v1/namespaces/llr/secrets") in calls
     assert script.ensure_secrets(api, "llr") == []
@@ -345,7 +367,36 @@ def test_the_keys_script_creates_what_is_missing_and_leaves_what_exists(tmp_path
     made = script.SECRETS["token-signing"]()
     clock = SystemClock()
     token = TokenIssuer(made["private"], "llr-dev-idp", clock).issue("vdab", Role.REGISSEUR)
-    assert TokenVerifier(made["public"], "llr-dev-idp", clock).verify(token).organisation_id == "vdab"
+    verifier = TokenVerifier(made["public"], "llr-dev-idp", clock, audience="llr-accounts")
+    assert verifier.verify(token).organisation_id == "vdab"
     issuer = base64.b64decode(store["certification-issuer"]["issuer.pem"])
     (tmp_path / "issuer.pem").write_bytes(issuer)
     load_issuer_key(tmp_path / "issuer.pem", issuer_id="did:web:example", key_id="key-1")
+
+
+def test_the_grpc_certificate_of_the_keys_script_serves_every_in_cluster_name(tmp_path):
+    """A server with the made grpc-tls Secret answers a client trusting its ca.crt, dialled by
+    the probes' 127.0.0.1 and verifying each service's in-cluster names."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2_grpc
+
+    from services.common import healthcheck
+
+    made = keys_script().SECRETS["grpc-tls"]("llr")
+    for key, value in made.items():
+        (tmp_path / key).write_bytes(value)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(made["tls.key"], made["tls.crt"])]))
+    server.start()
+    try:
+        ca = tmp_path / "ca.crt"
+        assert healthcheck.status(port, ca_file=ca) == "SERVING"
+        for name in ("accounts", "kpi.llr.svc", "enrolments.llr.svc.cluster.local", "certification.llr"):
+            assert healthcheck.status(port, ca_file=ca, server_name=name) == "SERVING", name
+        assert healthcheck.status(port, ca_file=ca, server_name="accounts.other.svc") == "not running"
+        assert healthcheck.status(port) == "not running", "no plaintext"
+    finally:
+        server.stop(0)
