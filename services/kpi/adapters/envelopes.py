@@ -16,9 +16,9 @@ Mapping rules worth knowing:
   ``released_rest > 0``, ``BudgetReleased(released_rest)`` with the derived event id
   ``<event_id>#rest`` (accounts releases the rest of the hold in the same step and publishes no
   separate ``ReservationReleased`` for it). ``ReservationReleased`` -> ``BudgetReleased``.
-* certification: ``CertificateRenewed`` and ``CertificateReinstated`` have no KPI domain event yet
-  and are ignored (see the service README: a renewed certificate counts until its first
-  ``valid_until``).
+* certification: ``CertificateRenewed`` keeps ``previous_valid_until`` and ``valid_until`` (the renewal
+  day is the UTC date of ``occurred_at``, as the certification service renews "today");
+  ``CertificateReinstated`` keeps ``reinstated_on``.
 
 ``to_envelope(event)`` is the inverse used by synthetic feeds and tests: it builds the envelope the
 producing context would publish for a KPI domain event (same event id and ``occurred_at``).
@@ -243,6 +243,12 @@ _MAPPERS: dict[str, Callable[[pb_message.Message, Common], list[ev.Event]]] = {
         suspended_until=_optional_date(p.suspended_until, "suspended_until"))],
     "llr.certification.v1.CertificateExpired": lambda p, c: [ev.CertificateExpired(
         **c, certificate_id=_certificate_id(p), expired_on=_date(p.expired_on, "expired_on"))],
+    "llr.certification.v1.CertificateRenewed": lambda p, c: [ev.CertificateRenewed(
+        **c, certificate_id=_certificate_id(p),
+        previous_valid_until=_date(p.previous_valid_until, "previous_valid_until"),
+        valid_until=_date(p.valid_until, "valid_until"))],
+    "llr.certification.v1.CertificateReinstated": lambda p, c: [ev.CertificateReinstated(
+        **c, certificate_id=_certificate_id(p), reinstated_on=_date(p.reinstated_on, "reinstated_on"))],
 }
 
 USED_EVENT_TYPES = frozenset(_MAPPERS)
@@ -350,6 +356,13 @@ def _payload(e: ev.Event) -> tuple[str, str, str, pb_message.Message]:
         case ev.CertificateExpired():
             return "certification", "certificate", e.certificate_id, cert.CertificateExpired(
                 certificate_id=e.certificate_id, expired_on=_iso(e.expired_on))
+        case ev.CertificateRenewed():
+            return "certification", "certificate", e.certificate_id, cert.CertificateRenewed(
+                certificate_id=e.certificate_id, previous_valid_until=_iso(e.previous_valid_until),
+                valid_until=_iso(e.valid_until))
+        case ev.CertificateReinstated():
+            return "certification", "certificate", e.certificate_id, cert.CertificateReinstated(
+                certificate_id=e.certificate_id, reinstated_on=_iso(e.reinstated_on))
     raise TypeError(f"no envelope mapping for {type(e).__name__}")
 
 
