@@ -25,6 +25,7 @@ producing context would publish for a KPI domain event (same event id and ``occu
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from typing import Callable
 
@@ -346,23 +347,12 @@ def _payload(e: ev.Event) -> tuple[str, str, str, pb_message.Message]:
             return "certification", "certificate", e.certificate_id, cert.CertificateIssued(
                 certificate_id=e.certificate_id, holder_id=e.holder_id, organisation_id=e.organisation_id,
                 role=_ROLE_PB[e.role], valid_from=_iso(e.valid_from), valid_until=_iso(e.valid_until))
-        case ev.CertificateRevoked():
-            return "certification", "certificate", e.certificate_id, cert.CertificateRevoked(
-                certificate_id=e.certificate_id, revoked_on=_iso(e.revoked_on))
-        case ev.CertificateSuspended():
-            return "certification", "certificate", e.certificate_id, cert.CertificateSuspended(
-                certificate_id=e.certificate_id, suspended_from=_iso(e.suspended_from),
-                suspended_until=_iso(e.suspended_until))
-        case ev.CertificateExpired():
-            return "certification", "certificate", e.certificate_id, cert.CertificateExpired(
-                certificate_id=e.certificate_id, expired_on=_iso(e.expired_on))
-        case ev.CertificateRenewed():
-            return "certification", "certificate", e.certificate_id, cert.CertificateRenewed(
-                certificate_id=e.certificate_id, previous_valid_until=_iso(e.previous_valid_until),
-                valid_until=_iso(e.valid_until))
-        case ev.CertificateReinstated():
-            return "certification", "certificate", e.certificate_id, cert.CertificateReinstated(
-                certificate_id=e.certificate_id, reinstated_on=_iso(e.reinstated_on))
+        case (ev.CertificateRevoked() | ev.CertificateSuspended() | ev.CertificateExpired() | ev.CertificateRenewed()
+              | ev.CertificateReinstated()):
+            # ids and dates only, each named as the payload's field of the same name
+            values = {f.name: _iso(v) if isinstance(v, date) or v is None else v
+                      for f in fields(e) if f.name not in ("event_id", "occurred_at") for v in [getattr(e, f.name)]}
+            return "certification", "certificate", e.certificate_id, getattr(cert, type(e).__name__)(**values)
     raise TypeError(f"no envelope mapping for {type(e).__name__}")
 
 

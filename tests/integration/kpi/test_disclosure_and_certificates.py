@@ -11,15 +11,11 @@ follow each step.
 """
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 
-import grpc
-
 from llr.kpi.v1 import kpi_service_pb2 as api
 from services.certification.adapters.events import to_envelope as certification_envelope
-from services.common.grpc_server import bearer
 from services.kpi.domain import definitions as d
 from services.kpi.domain import events as ev
 from services.kpi.domain.definitions import DisclosureConfig
@@ -27,7 +23,7 @@ from services.kpi.domain.disclosure import is_suppressed
 from services.kpi.domain.recount import recount
 from tests.unit.certification.builders import T0, issued_leercoach, policy, training
 
-from .conftest import as_pb, expected_cells, produce, read_source_partitions, served, wait_for
+from .conftest import as_pb, expected_cells, produce, read_source_partitions, served, subscription, wait_for
 
 # municipality -> (residents, of whom learning), all in the province of Antwerpen; 12009 is small
 TOWNS = {"11002": (200, 60), "11004": (150, 30), "12009": (110, 5)}
@@ -87,22 +83,8 @@ def attack(cells: dict[str, object]) -> dict[str, int]:
 
 
 def subscribe_snapshot(kpi, token: str, name: str, size: int) -> dict[str, object]:
-    stream = kpi.stub.Subscribe(api.SubscribeRequest(kpi=name), metadata=bearer(token), timeout=60)
-    received: list = []
-
-    def read():
-        try:
-            for reply in stream:
-                received.append(reply)
-        except grpc.RpcError:
-            pass  # cancelled below
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
+    with subscription(kpi, token, api.SubscribeRequest(kpi=name), timeout_s=60) as received:
         wait_for(lambda: len([r for r in received if r.snapshot]) >= size, 30, "the snapshot")
-    finally:
-        stream.cancel()
-        reader.join(10)
     return {r.cell.cell: r.cell for r in received if r.snapshot}
 
 
@@ -118,7 +100,8 @@ def test_a_small_cell_is_not_recoverable_from_what_list_and_subscribe_serve(star
     # the precondition: under primary suppression alone both would be recoverable
     config = DisclosureConfig(kpi.settings.disclosure_min_numerator, kpi.settings.disclosure_min_denominator)
     tallies = recount(events).tallies
-    primary = {label for (name, label), t in tallies.items() if name == d.PARTICIPATION_12M and is_suppressed(t, config)}
+    primary = {label for (name, label), t in tallies.items()
+               if name == d.PARTICIPATION_12M and is_suppressed(t, config)}
     assert primary == {"municipality=12009", "sex=X"}
 
     listed = {c.cell: c for c in kpi.list_all(consumer_token, kpi=d.PARTICIPATION_12M)}
