@@ -138,11 +138,8 @@ class Projection:
         for day in wanted:
             if day in self._history and self._history[day][0] == self.version:
                 continue
-            # disclosed over every cell of the two KPIs, as the read-out does: a history point then
-            # never publishes a cell the read-out suppresses as a complement on the same date
-            tallies = {k: t for k, t in tally(view, day).items() if k[0] in PARTICIPATION}
-            cells = [c for c in disclose(tallies, day, self.disclosure) if c.cell in HISTORY_CELLS]
-            self._history[day] = (self.version, cells)
+            tallies = {k: t for k, t in tally(view, day).items() if k[0] in PARTICIPATION and k[1] in HISTORY_CELLS}
+            self._history[day] = (self.version, disclose(tallies, day, self.disclosure))
 
     def history(self) -> list[Cell]:
         """Month-end participation points (Flanders and provinces), oldest first."""

@@ -218,3 +218,12 @@ def test_certified_counts_per_organisation_are_protected_against_the_flanders_to
     tallies[("certified_mentors", d.FLANDERS)] = Tally(50, None, 50)
     hidden = {label for _, label in suppressed_keys(tallies)}
     assert hidden == {"organisation=o3", "organisation=o2"}  # o2 (12) is smaller than o4 (15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tallies=populations(), config=st.sampled_from(CONFIGS))
+def test_the_history_cut_suppresses_as_the_full_read_out(tallies, config):
+    """The month-end history discloses Flanders and the provinces only; those cells must come out as
+    in the full read-out of the same date (else history and cells together would reveal more)."""
+    cut = {k: t for k, t in tallies.items() if k[1] == d.FLANDERS or k[1].startswith("province=")}
+    assert suppressed_keys(cut, config) == suppressed_keys(tallies, config) & cut.keys()
