@@ -16,15 +16,16 @@ Mapping rules worth knowing:
   ``released_rest > 0``, ``BudgetReleased(released_rest)`` with the derived event id
   ``<event_id>#rest`` (accounts releases the rest of the hold in the same step and publishes no
   separate ``ReservationReleased`` for it). ``ReservationReleased`` -> ``BudgetReleased``.
-* certification: ``CertificateRenewed`` and ``CertificateReinstated`` have no KPI domain event yet
-  and are ignored (see the service README: a renewed certificate counts until its first
-  ``valid_until``).
+* certification: ``CertificateRenewed`` keeps ``previous_valid_until`` and ``valid_until`` (the renewal
+  day is the UTC date of ``occurred_at``, as the certification service renews "today");
+  ``CertificateReinstated`` keeps ``reinstated_on``.
 
 ``to_envelope(event)`` is the inverse used by synthetic feeds and tests: it builds the envelope the
 producing context would publish for a KPI domain event (same event id and ``occurred_at``).
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from typing import Callable
 
@@ -243,6 +244,12 @@ _MAPPERS: dict[str, Callable[[pb_message.Message, Common], list[ev.Event]]] = {
         suspended_until=_optional_date(p.suspended_until, "suspended_until"))],
     "llr.certification.v1.CertificateExpired": lambda p, c: [ev.CertificateExpired(
         **c, certificate_id=_certificate_id(p), expired_on=_date(p.expired_on, "expired_on"))],
+    "llr.certification.v1.CertificateRenewed": lambda p, c: [ev.CertificateRenewed(
+        **c, certificate_id=_certificate_id(p),
+        previous_valid_until=_date(p.previous_valid_until, "previous_valid_until"),
+        valid_until=_date(p.valid_until, "valid_until"))],
+    "llr.certification.v1.CertificateReinstated": lambda p, c: [ev.CertificateReinstated(
+        **c, certificate_id=_certificate_id(p), reinstated_on=_date(p.reinstated_on, "reinstated_on"))],
 }
 
 USED_EVENT_TYPES = frozenset(_MAPPERS)
@@ -340,16 +347,12 @@ def _payload(e: ev.Event) -> tuple[str, str, str, pb_message.Message]:
             return "certification", "certificate", e.certificate_id, cert.CertificateIssued(
                 certificate_id=e.certificate_id, holder_id=e.holder_id, organisation_id=e.organisation_id,
                 role=_ROLE_PB[e.role], valid_from=_iso(e.valid_from), valid_until=_iso(e.valid_until))
-        case ev.CertificateRevoked():
-            return "certification", "certificate", e.certificate_id, cert.CertificateRevoked(
-                certificate_id=e.certificate_id, revoked_on=_iso(e.revoked_on))
-        case ev.CertificateSuspended():
-            return "certification", "certificate", e.certificate_id, cert.CertificateSuspended(
-                certificate_id=e.certificate_id, suspended_from=_iso(e.suspended_from),
-                suspended_until=_iso(e.suspended_until))
-        case ev.CertificateExpired():
-            return "certification", "certificate", e.certificate_id, cert.CertificateExpired(
-                certificate_id=e.certificate_id, expired_on=_iso(e.expired_on))
+        case (ev.CertificateRevoked() | ev.CertificateSuspended() | ev.CertificateExpired() | ev.CertificateRenewed()
+              | ev.CertificateReinstated()):
+            # ids and dates only, each named as the payload's field of the same name
+            values = {f.name: _iso(v) if isinstance(v, date) or v is None else v
+                      for f in fields(e) if f.name not in ("event_id", "occurred_at") for v in [getattr(e, f.name)]}
+            return "certification", "certificate", e.certificate_id, getattr(cert, type(e).__name__)(**values)
     raise TypeError(f"no envelope mapping for {type(e).__name__}")
 
 

@@ -47,9 +47,15 @@ otherwise the UTC date of ``occurred_at``; only facts effective on or before R c
   euro credits to accounts by R (the yearly training budget, training-cheque allowances): what was
   made available, against which the captured cents are the budget used; its support = accounts
   with a credit by R.
-- Certificates valid on R: issued, ``valid_from <= R <= valid_until``, not revoked or expired on or
-  before R, not inside a suspension (``suspended_from <= R <= suspended_until``, open-ended if no
-  end). Counted as distinct holders per organisation and role, and for Flanders.
+- Certificates valid on R: issued; R inside a validity period, that is the issued
+  ``valid_from..valid_until`` or a renewal's ``renewal day..valid_until`` (the renewal day is the
+  UTC date of ``occurred_at``: renewed before the old end the validity continues without a break,
+  renewed in the grace period after it the days in between stay invalid); not revoked on or before
+  R (revocation is final); not expired: no ``expired_on <= R`` unless the certificate was renewed
+  on a day from that ``expired_on`` through R; not inside a suspension: ``suspended_from <= R``,
+  ``R <= suspended_until`` (open-ended if none) and R before the ``reinstated_on`` of the first
+  reinstatement after the suspension (by ``(occurred_at, event_id)``), if any. Counted as distinct
+  holders per organisation and role, and for Flanders.
 """
 from __future__ import annotations
 

@@ -240,7 +240,30 @@ class CertificateSuspended(Event):
 @dataclass(frozen=True, kw_only=True)
 class CertificateExpired(Event):
     certificate_id: str
-    expired_on: date
+    expired_on: date  # the first day no longer valid
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateRenewed(Event):
+    """Renewed on the UTC date of ``occurred_at`` (the renewal day) through ``valid_until``. Renewed
+    on or before ``previous_valid_until`` the validity continues without a break; renewed later (in
+    the grace period, after the certificate expired) the days in between stay invalid."""
+
+    certificate_id: str
+    previous_valid_until: date
+    valid_until: date
+
+    @property
+    def renewed_on(self) -> date:
+        return self.occurred_at.date()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateReinstated(Event):
+    """Ends the suspension in force: valid again from ``reinstated_on`` (inclusive)."""
+
+    certificate_id: str
+    reinstated_on: date
 
 
 ALL_EVENT_TYPES: tuple[type[Event], ...] = (
@@ -265,4 +288,6 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     CertificateRevoked,
     CertificateSuspended,
     CertificateExpired,
+    CertificateRenewed,
+    CertificateReinstated,
 )

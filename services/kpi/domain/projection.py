@@ -25,7 +25,7 @@ with two kinds of slot, both insensitive to arrival order:
   ``bought``, ``issued``, and each person attribute under ``attrs``): ``{"at": stamp, "id":
   event_id, ...payload}``, replaced only by an event with a greater ``(occurred_at, event_id)``;
 * *per-event* slots (``guidance``, ``credited``, ``reserved``, ``captured``, ``released``,
-  ``suspensions``):
+  ``suspensions``, ``reinstatements``, ``renewals``, ``expiries``):
   ``{event_id: payload}``.
 
 Idempotency and its bound: a record remembers the ids of the events applied to it, so a redelivery
@@ -61,7 +61,7 @@ from typing import Any
 from services.kpi.domain import events as ev
 from services.kpi.domain.definitions import FoldConfig
 
-SCHEMA_VERSION = 2  # 2: the credits table
+SCHEMA_VERSION = 3  # 2: the credits table; 3: certificate renewals, reinstatements, every expiry
 TABLES = ("persons", "enrolments", "cheques", "reservations", "credits", "certificates")
 
 Record = dict[str, Any]
@@ -112,6 +112,8 @@ _ROUTES: dict[type[ev.Event], tuple[str, str]] = {
     ev.CertificateRevoked: ("certificates", "certificate_id"),
     ev.CertificateSuspended: ("certificates", "certificate_id"),
     ev.CertificateExpired: ("certificates", "certificate_id"),
+    ev.CertificateRenewed: ("certificates", "certificate_id"),
+    ev.CertificateReinstated: ("certificates", "certificate_id"),
 }
 
 
@@ -224,7 +226,11 @@ _HANDLERS: dict[type[ev.Event], Callable[[Record, Any], None]] = {
     ev.CertificateSuspended: lambda r, e: _per_event(
         r, "suspensions", e, suspended_from=e.suspended_from, suspended_until=e.suspended_until
     ),
-    ev.CertificateExpired: lambda r, e: _lww(r, "expired", e, on=e.expired_on),
+    ev.CertificateExpired: lambda r, e: _per_event(r, "expiries", e, on=e.expired_on),
+    ev.CertificateRenewed: lambda r, e: _per_event(
+        r, "renewals", e, on=e.renewed_on, previous_valid_until=e.previous_valid_until, valid_until=e.valid_until
+    ),
+    ev.CertificateReinstated: lambda r, e: _per_event(r, "reinstatements", e, on=e.reinstated_on),
 }
 
 

@@ -209,18 +209,25 @@ def _budget(state: State, ref: date, counter: _Counter) -> None:
 
 
 def _certificate_valid(record: dict[str, Any], ref: date) -> bool:
+    """The rule of ``definitions`` (certificates valid on R); dates compare as ISO strings."""
     issued = record.get("issued")
     if issued is None:
         return False
-    if not date.fromisoformat(issued["valid_from"]) <= ref <= date.fromisoformat(issued["valid_until"]):
+    day = ref.isoformat()
+    renewals = record.get("renewals", {}).values()
+    periods = [(issued["valid_from"], issued["valid_until"]), *((r["on"], r["valid_until"]) for r in renewals)]
+    if not any(start <= day <= end for start, end in periods):
         return False
-    if _on_or_before(record.get("revoked"), ref) or _on_or_before(record.get("expired"), ref):
+    if _on_or_before(record.get("revoked"), ref):
         return False
-    for suspension in record.get("suspensions", {}).values():
+    for expiry in record.get("expiries", {}).values():
+        if expiry["on"] <= day and not any(expiry["on"] <= r["on"] <= day for r in renewals):
+            return False
+    reinstatements = sorted((r["at"], eid, r["on"]) for eid, r in record.get("reinstatements", {}).items())
+    for eid, suspension in record.get("suspensions", {}).items():
         until = suspension["suspended_until"]
-        if date.fromisoformat(suspension["suspended_from"]) <= ref and (
-            until is None or ref <= date.fromisoformat(until)
-        ):
+        ended = next((on for at, rid, on in reinstatements if (at, rid) > (suspension["at"], eid)), None)
+        if suspension["suspended_from"] <= day and (until is None or day <= until) and (ended is None or day < ended):
             return False
     return True
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from services.kpi.domain import definitions as d
 from services.kpi.domain import events as ev
@@ -273,21 +273,43 @@ def _recount_budget(by_type, ref: date, out: _Tallies) -> None:
 
 # --- certificates ------------------------------------------------------------------------------
 def _recount_certificates(by_type, ref: date, out: _Tallies) -> None:
+    def per_certificate(kind: type) -> dict[str, list]:
+        grouped: dict[str, list] = defaultdict(list)
+        for e in _chronological(by_type[kind]):
+            grouped[e.certificate_id].append(e)
+        return grouped
+
     revoked = _last_by(by_type[ev.CertificateRevoked], "certificate_id")
-    expired = _last_by(by_type[ev.CertificateExpired], "certificate_id")
-    suspended_on_ref = {
-        s.certificate_id
-        for s in by_type[ev.CertificateSuspended]
-        if s.suspended_from <= ref and (s.suspended_until is None or ref <= s.suspended_until)
-    }
+    renewals = per_certificate(ev.CertificateRenewed)
+    expiries = per_certificate(ev.CertificateExpired)
+    suspended_on_ref: set[str] = set()
+    lifecycle: dict[str, list] = defaultdict(list)
+    for e in _chronological(by_type[ev.CertificateSuspended] + by_type[ev.CertificateReinstated]):
+        lifecycle[e.certificate_id].append(e)
+    for cert_id, history in lifecycle.items():
+        open_from: list[ev.CertificateSuspended] = []
+        spans: list[tuple[date, date | None]] = []  # suspended days, end exclusive
+        for e in history:
+            if isinstance(e, ev.CertificateSuspended):
+                open_from.append(e)
+                continue
+            spans += [(s.suspended_from, _first_day_after(s.suspended_until, e.reinstated_on)) for s in open_from]
+            open_from = []
+        spans += [(s.suspended_from, _first_day_after(s.suspended_until, None)) for s in open_from]
+        if any(start <= ref and (end is None or ref < end) for start, end in spans):
+            suspended_on_ref.add(cert_id)
+
     holders: dict[d.CellKey, set[str]] = defaultdict(set)
     for cert_id, issued in _last_by(by_type[ev.CertificateIssued], "certificate_id").items():
-        if not (issued.valid_from <= ref <= issued.valid_until):
+        windows = [(issued.valid_from, issued.valid_until)]
+        windows += [(r.occurred_at.date(), r.valid_until) for r in renewals[cert_id]]
+        if not any(first <= ref <= last for first, last in windows):
             continue
         if cert_id in revoked and revoked[cert_id].revoked_on <= ref:
             continue
-        if cert_id in expired and expired[cert_id].expired_on <= ref:
-            continue
+        lapses = [e.expired_on for e in expiries[cert_id] if e.expired_on <= ref]
+        if lapses and not any(max(lapses) <= r.occurred_at.date() <= ref for r in renewals[cert_id]):
+            continue  # expired and not renewed since
         if cert_id in suspended_on_ref:
             continue
         is_mentor = issued.role == ev.CertificateRole.MENTOR
@@ -296,3 +318,9 @@ def _recount_certificates(by_type, ref: date, out: _Tallies) -> None:
         holders[(kpi, f"organisation={issued.organisation_id}")].add(issued.holder_id)
     for key, people in holders.items():
         out.add(key, len(people), None, len(people))
+
+
+def _first_day_after(suspended_until: date | None, reinstated_on: date | None) -> date | None:
+    """The first day a suspension no longer holds (``None``: it still does)."""
+    ends = [day for day in (suspended_until and suspended_until + timedelta(days=1), reinstated_on) if day]
+    return min(ends) if ends else None

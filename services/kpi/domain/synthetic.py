@@ -61,6 +61,11 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> list[ev.Event]:
     def emit(event_type: type[ev.Event], day: date, **fields: object) -> None:
         out.append(event_type(event_id=next_id(), occurred_at=_at(day, rng), **fields))
 
+    life, life_ids = random.Random(config.seed + 1), _Ids()  # renewals, reinstatements: other draws unchanged
+
+    def emit_life(event_type: type[ev.Event], day: date, **fields: object) -> None:
+        out.append(event_type(event_id=f"lc-{life_ids()}", occurred_at=_at(day, life), **fields))
+
     def some_day(first: date | None = None, last: date | None = None) -> date:
         first, last = first or config.start, last or config.end
         return first + timedelta(days=rng.randrange(max(1, (last - first).days + 1)))
@@ -135,9 +140,21 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> list[ev.Event]:
             day = some_day(max(valid_from, config.start), config.end)
             until = None if rng.random() < 0.5 else day + timedelta(days=rng.randrange(10, 120))
             emit(ev.CertificateSuspended, day, certificate_id=cert, suspended_from=day, suspended_until=until)
-        if valid_until <= config.end:
+            if until is None and life.random() < 0.6:
+                back = day + timedelta(days=life.randrange(1, 90))
+                emit_life(ev.CertificateReinstated, back, certificate_id=cert, reinstated_on=back)
+        renewal = valid_until <= config.end and fate >= 0.10 and life.random() < 0.5
+        if renewal and life.random() < 0.6:  # within the renewal window: no break, no expiry
+            day = max(valid_from, valid_until - timedelta(days=life.randrange(60)))
+            emit_life(ev.CertificateRenewed, day, certificate_id=cert, previous_valid_until=valid_until,
+                      valid_until=valid_until + timedelta(days=3 * 365))
+        elif valid_until <= config.end:
             day = valid_until + timedelta(days=1)
             emit(ev.CertificateExpired, day, certificate_id=cert, expired_on=day)
+            if renewal:  # in the grace period: the days in between stay invalid
+                again = day + timedelta(days=life.randrange(1, 90))
+                emit_life(ev.CertificateRenewed, again, certificate_id=cert, previous_valid_until=valid_until,
+                          valid_until=again + timedelta(days=3 * 365))
     leercoaches = leercoaches or ["P0000000"]
 
     # --- enrolments and budget -----------------------------------------------------------------

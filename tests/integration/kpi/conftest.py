@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -88,6 +90,28 @@ class KpiProcess:
                 self.proc.wait()
                 raise AssertionError(f"kpi did not stop on SIGTERM:\n{self.log()}")
         return self.proc.returncode
+
+
+@contextmanager
+def subscription(kpi: KpiProcess, token: str, request: api.SubscribeRequest, timeout_s: float = 120):
+    """The replies of a ``Subscribe`` stream, appended by a reader thread while the block runs; the
+    stream is cancelled when it ends."""
+    stream = kpi.stub.Subscribe(request, metadata=bearer(token), timeout=timeout_s)
+    received: list = []
+
+    def read():
+        try:
+            for reply in stream:
+                received.append(reply)
+        except grpc.RpcError:
+            pass  # cancelled at the end of the block
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield received
+    finally:
+        stream.cancel()
+        reader.join(10)
 
 
 @pytest.fixture(scope="module")

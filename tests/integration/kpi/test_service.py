@@ -7,7 +7,6 @@ import html
 import json
 import re
 import subprocess
-import threading
 from collections import Counter
 from pathlib import Path
 import urllib.request
@@ -29,7 +28,9 @@ from services.common.grpc_server import bearer
 from services.kpi.domain import events as ev
 from services.kpi.domain.synthetic import SyntheticConfig, generate
 
-from .conftest import as_pb, chromium, expected_cells, produce, read_source_partitions, served, wait_for
+from .conftest import (
+    as_pb, chromium, expected_cells, produce, read_source_partitions, served, subscription, wait_for,
+)
 
 PERSON_ID = re.compile(rb"P\d{7}")
 
@@ -400,51 +401,41 @@ def test_dashboard_fits_the_screen_in_headless_chromium(world, tmp_path, width, 
 
 def test_subscribe_sends_the_snapshot_then_each_change(world, kafka_bootstrap, tokens):
     kpi, namespace, expected, events = world
-    stream = kpi.stub.Subscribe(api.SubscribeRequest(kpi="participation_4w", cell_prefix="region="),
-                                metadata=bearer(tokens["consumer"]), timeout=120)
-    received: list = []
+    request = api.SubscribeRequest(kpi="participation_4w", cell_prefix="region=")
+    with subscription(kpi, tokens["consumer"], request) as received:
+        wait_for(lambda: received, 10, "the snapshot")
+        before = received[0].cell
+        assert received[0].snapshot and before.cell == "region=flanders"
 
-    def read():
-        try:
-            for reply in stream:
-                received.append(reply)
-        except grpc.RpcError:
-            pass  # cancelled at the end of the test
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    wait_for(lambda: received, 10, "the snapshot")
-    before = received[0].cell
-    assert received[0].snapshot and before.cell == "region=flanders"
-
-    # 30 residents of Antwerpen who start a course on the reference date: Flanders' 4-week rate moves.
-    ref = date.fromisoformat(before.reference_date)
-    at = datetime.combine(ref, dtime(23, 0), timezone.utc)
-    new = []
-    for i in range(30):
-        pid, enr = f"N{i:07d}", f"EN{i:07d}"
-        new += [
-            ev.PersonRegistered(event_id=f"new-p-{i}", occurred_at=at, person_id=pid, birth_date=date(1990, 1, 1),
-                                sex=ev.Sex.MALE, nis_code="11002", education_level=ev.EducationLevel.HIGH,
-                                birth_country_group=ev.BirthCountryGroup.BE, labour_status=ev.LabourStatus.EMPLOYED,
-                                work_disability=False),
-            ev.EnrolmentRequested(event_id=f"new-r-{i}", occurred_at=at, enrolment_id=enr, person_id=pid,
-                                  provider_id="PRV001", offer_id="OF1", instrument="training_budget",
-                                  planned_start=ref, planned_end=ref + timedelta(days=10)),
-            ev.EnrolmentStarted(event_id=f"new-s-{i}", occurred_at=at, enrolment_id=enr, start_date=ref),
-        ]
-    produce(kafka_bootstrap, namespace, new)
-    # every change is pushed as it is read out (possibly in steps while the 90 events are folded)
-    wanted = (before.numerator + 30, before.denominator + 30)
-    wait_for(lambda: (received[-1].cell.numerator, received[-1].cell.denominator) == wanted, 60, "the update")
-    updates = received[1:]
-    assert updates and all(not r.snapshot for r in updates)
-    assert all((r.cell.kpi, r.cell.cell) == ("participation_4w", "region=flanders") for r in updates)
-    # each push is a change (a readout between a registration and its start moves only the numerator), and the
-    # counts only grow while residents are added
-    pairs = [(r.cell.numerator, r.cell.denominator) for r in updates]
-    assert all(a != b for a, b in zip(pairs, pairs[1:])), pairs
-    assert pairs == sorted(pairs, key=lambda p: (p[1], p[0])) and [n for n, _ in pairs] == sorted(n for n, _ in pairs)
-    stream.cancel()
+        # 30 residents of Antwerpen who start a course on the reference date: Flanders' 4-week rate moves.
+        ref = date.fromisoformat(before.reference_date)
+        at = datetime.combine(ref, dtime(23, 0), timezone.utc)
+        new = []
+        for i in range(30):
+            pid, enr = f"N{i:07d}", f"EN{i:07d}"
+            new += [
+                ev.PersonRegistered(event_id=f"new-p-{i}", occurred_at=at, person_id=pid, birth_date=date(1990, 1, 1),
+                                    sex=ev.Sex.MALE, nis_code="11002", education_level=ev.EducationLevel.HIGH,
+                                    birth_country_group=ev.BirthCountryGroup.BE, labour_status=ev.LabourStatus.EMPLOYED,
+                                    work_disability=False),
+                ev.EnrolmentRequested(event_id=f"new-r-{i}", occurred_at=at, enrolment_id=enr, person_id=pid,
+                                      provider_id="PRV001", offer_id="OF1", instrument="training_budget",
+                                      planned_start=ref, planned_end=ref + timedelta(days=10)),
+                ev.EnrolmentStarted(event_id=f"new-s-{i}", occurred_at=at, enrolment_id=enr, start_date=ref),
+            ]
+        produce(kafka_bootstrap, namespace, new)
+        # every change is pushed as it is read out (possibly in steps while the 90 events are folded)
+        wanted = (before.numerator + 30, before.denominator + 30)
+        wait_for(lambda: (received[-1].cell.numerator, received[-1].cell.denominator) == wanted, 60, "the update")
+        updates = received[1:]
+        assert updates and all(not r.snapshot for r in updates)
+        assert all((r.cell.kpi, r.cell.cell) == ("participation_4w", "region=flanders") for r in updates)
+        # each push is a change (a readout between a registration and its start moves only the numerator), and the
+        # counts only grow while residents are added
+        pairs = [(r.cell.numerator, r.cell.denominator) for r in updates]
+        assert all(a != b for a, b in zip(pairs, pairs[1:])), pairs
+        assert pairs == sorted(pairs, key=lambda p: (p[1], p[0]))
+        assert [n for n, _ in pairs] == sorted(n for n, _ in pairs)
 
 
 def test_sigterm_stops_the_process_cleanly(world):

@@ -24,7 +24,7 @@ def envelope(payload, event_id: str = "e-1"):
 
 
 def test_every_domain_event_survives_the_round_trip_through_its_context_envelope():
-    events = generate(SyntheticConfig(persons=400, enrolments=600, certificates=80, seed=3))
+    events = generate(SyntheticConfig(persons=400, enrolments=600, certificates=200, seed=3))
     kinds = {type(e) for e in events}
     assert kinds >= set(ev.ALL_EVENT_TYPES) - {ev.PersonUpdated}  # updates: see the next test
     for event in events:
