@@ -2,8 +2,10 @@
 
 ``tally(state, reference_date)`` counts every cell (see ``definitions`` for the rules);
 ``read_out(state, reference_date, disclosure)`` turns the tallies into publishable ``Cell`` s.
-Both are pure functions of the state. Nothing person-level leaves them: cell labels are KPI
-names and breakdown values (geography codes, bands, categories, provider and organisation ids).
+Both are pure functions of the state. ``Readout`` computes the same tallies incrementally for a
+state that changes (only what changed since its previous call; see the class). Nothing
+person-level leaves them: cell labels are KPI names and breakdown values (geography codes, bands,
+categories, provider and organisation ids).
 """
 from __future__ import annotations
 
@@ -491,8 +493,11 @@ def _derive(counts: dict[str, dict[Hashable, int]]) -> dict[d.CellKey, Tally]:
     for outcome, count in outcomes.items():
         out.rate((d.CAREER_CHEQUE_OUTCOME, d.cell("outcome", outcome)), count, total)
     reserved = captured = released = reservations = 0
-    for (r, c, rel, has), n in counts.get("reservations", {}).items():
-        reserved, captured, released, reservations = reserved + n * r, captured + n * c, released + n * rel, reservations + n * has
+    for (reserved_cents, captured_cents, released_cents, has_reserve), n in counts.get("reservations", {}).items():
+        reserved += n * reserved_cents
+        captured += n * captured_cents
+        released += n * released_cents
+        reservations += n * has_reserve
     credited = accounts = 0
     for (amount, has), n in counts.get("credits", {}).items():
         credited, accounts = credited + n * amount, accounts + n * has
