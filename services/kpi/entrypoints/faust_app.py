@@ -44,6 +44,8 @@ from ..settings import KpiSettings
 log = logging.getLogger(__name__)
 
 SOURCE_CONTEXTS = ("population", "enrolments", "accounts", "certification")
+# One encoder for every persisted record (``json.dumps`` with options builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def source_topics(settings: KpiSettings) -> list[str]:
@@ -147,7 +149,7 @@ def build_app(settings: KpiSettings, projection: Projection, board: Board,
             previous = stream.current_event  # the take buffer relies on it: restore it below
             for (name, key), (record, event) in touched.items():
                 stream._set_current_event(event)  # the table writes to the event's partition
-                table[f"r/{name}/{key}".encode()] = json.dumps(record, separators=(",", ":")).encode()
+                table[f"r/{name}/{key}".encode()] = _encode(record).encode()
             for source_partition, event in sources.items():
                 stream._set_current_event(event)
                 table[f"w/{source_partition}".encode()] = projection.watermarks[source_partition].encode()

@@ -19,6 +19,11 @@ accepted ``occurred_at`` (``definitions``: event time, never the wall clock).
 
 Duplicates: the fold remembers the event ids per record; a redelivered event changes nothing and is
 not even persisted again.
+
+Read-outs are incremental (``readout.Readout``): the projection tells it which records it replaced
+since the previous read-out, and it recomputes only the units those touch and the units whose
+contribution the move of the reference date may change; disclosure control then runs on the whole
+tallies, so suppression decisions see every cell as before.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from services.kpi.domain import events as ev
 from services.kpi.domain.disclosure import Cell, disclose
 from services.kpi.domain.geography import PROVINCES
 from services.kpi.domain.projection import fold, new_state, route, stamp
-from services.kpi.domain.readout import read_out, recording_since, tally
+from services.kpi.domain.readout import Readout, recording_since
 
 PARTICIPATION = (d.PARTICIPATION_4W, d.PARTICIPATION_12M)
 HISTORY_CELLS = frozenset([d.FLANDERS, *(d.cell("province", code) for code in PROVINCES)])
@@ -73,6 +78,8 @@ class Projection:
         self.watermarks: dict[str, str] = {}  # source partition "topic/partition" -> stamp
         self.version = 0  # number of events applied since load; the read-out compares versions
         self._history: dict[date, tuple[int, list[Cell]]] = {}
+        self._readout = Readout()
+        self._changed: set[tuple[str, str]] | None = set()  # records replaced since the last read-out
 
     # -- loading (after faust restored its table) ----------------------------------------------
     def load(self, records: Iterable[tuple[str, str, dict[str, Any]]], watermarks: dict[str, str]) -> None:
@@ -83,6 +90,7 @@ class Projection:
         self.state["watermark"] = max(self.watermarks.values(), default=None)
         self.version += 1
         self._history.clear()
+        self._readout, self._changed = Readout(), None  # None: the next read-out parses every record
 
     # -- folding ----------------------------------------------------------------------------------
     def ingest(self, source: str, event: ev.Event) -> Result:
@@ -99,6 +107,8 @@ class Projection:
             return Result(Outcome.LATE, table, key, reason=reason)
         new = fold(record, event)
         self.state[table][key] = new
+        if self._changed is not None:
+            self._changed.add((table, key))
         if mark is None or at > mark:
             self.watermarks[source] = at
         if self.state["watermark"] is None or at > self.state["watermark"]:
@@ -114,7 +124,14 @@ class Projection:
 
     def read_out(self) -> list[Cell]:
         """Every disclosure-controlled cell on the current reference date."""
-        return read_out(self.state, None, self.disclosure)
+        ref = self.reference_date
+        if ref is None:
+            return []
+        return disclose(self._readout.tallies(self.state, ref, self._take_changed()), ref, self.disclosure)
+
+    def _take_changed(self) -> set[tuple[str, str]] | None:
+        changed, self._changed = self._changed, set()
+        return changed
 
     def recording_since(self) -> date | None:
         """The month the platform began to record learning (see ``readout.recording_since``)."""
@@ -134,11 +151,11 @@ class Projection:
             return
         wanted = month_ends(ref, self.history_months)
         self._history = {day: self._history[day] for day in wanted if day in self._history}
-        view = {**self.state, "reservations": {}, "credits": {}, "certificates": {}}  # participation only
         for day in wanted:
             if day in self._history and self._history[day][0] == self.version:
                 continue
-            tallies = {k: t for k, t in tally(view, day).items() if k[0] in PARTICIPATION and k[1] in HISTORY_CELLS}
+            tallies = self._readout.participation(self.state, day, 2, self._take_changed())  # Flanders, provinces
+            tallies = {k: t for k, t in tallies.items() if k[0] in PARTICIPATION and k[1] in HISTORY_CELLS}
             self._history[day] = (self.version, disclose(tallies, day, self.disclosure))
 
     def history(self) -> list[Cell]:
