@@ -32,7 +32,7 @@ from typing import Callable, Iterator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.kafka_security import (
-    ADMIN, MECHANISM, PRINCIPAL_NAMES, KafkaAccess, kafka_python_acls, logs_in, password_file,
+    ADMIN, MECHANISM, PRINCIPAL_NAMES, KafkaAccess, grant, logs_in, password_file,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -380,16 +380,10 @@ class Stack:
     def grant_kafka(self, namespace: str = "") -> None:
         """Create the platform's ACLs for topics and groups prefixed with ``namespace`` (creating
         an ACL that exists changes nothing)."""
-        from kafka import KafkaAdminClient
-
-        admin = KafkaAdminClient(**self.kafka_access().client_config(), request_timeout_ms=15000,
-                                 client_id="llr-infra-acls")
         try:
-            result = admin.create_acls(kafka_python_acls(namespace))
-        finally:
-            admin.close()
-        if result["failed"]:
-            raise InfraError(f"creating Kafka ACLs failed: {result['failed'][:3]}")
+            grant(self.kafka_access(), namespace)
+        except RuntimeError as exc:
+            raise InfraError(str(exc)) from exc
 
     def _kafka_healthy(self) -> bool:
         if not port_in_use(self.settings.kafka_port):

@@ -193,3 +193,32 @@ def kafka_python_acls(namespace: str = "") -> list:
         out += [ACL(f"User:{a.principal}", "*", operation[op], ACLPermissionType.ALLOW, pattern)
                 for op in a.operations]
     return out
+
+
+def grant(admin: KafkaAccess, namespace: str = "") -> None:
+    """Create the platform's ACLs for topics and groups prefixed with ``namespace``, as the admin
+    principal (creating an ACL that exists changes nothing)."""
+    from kafka import KafkaAdminClient
+
+    client = KafkaAdminClient(**admin.client_config(), request_timeout_ms=15000, client_id="llr-acls")
+    try:
+        result = client.create_acls(kafka_python_acls(namespace))
+    finally:
+        client.close()
+    if result["failed"]:
+        raise RuntimeError(f"creating Kafka ACLs failed: {result['failed'][:3]}")
+
+
+def main() -> int:
+    """``python -m services.common.kafka_security``: create the platform's ACLs on the broker of
+    ``LLR_KAFKA_ADMIN_KAFKA_BOOTSTRAP`` as ``llr-admin`` (docker-compose.yml's kafka-acls)."""
+    from services.common.settings import KafkaAdminSettings
+
+    settings = KafkaAdminSettings()
+    grant(settings.kafka, settings.namespace)
+    print(f"Kafka ACLs of {len(PRINCIPALS)} principals in place on {settings.kafka_bootstrap}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -59,6 +59,15 @@ class KafkaClientSettings(BaseSettings):
         return KafkaAccess(self.kafka_bootstrap, principal, password)
 
 
+class KafkaAdminSettings(KafkaClientSettings):
+    """The ACL set-up of docker-compose.yml (``python -m services.common.kafka_security``)."""
+
+    model_config = service_config("LLR_KAFKA_ADMIN_")
+
+    kafka_username: str = "llr-admin"
+    namespace: str = ""
+
+
 class ServiceSettings(KafkaClientSettings):
     model_config = service_config("LLR_")
 
