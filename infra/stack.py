@@ -243,6 +243,7 @@ class Stack:
             home=s.home,
         )
         self.components = [self.ferretdb, self.kafka]
+        self._kafka_setup_port: int | None = None   # set while _kafka_upgrade runs
 
     # -- Kafka -------------------------------------------------------------------------------
     def _java_base(self) -> list[str]:
@@ -282,16 +283,23 @@ class Stack:
     def kafka_access(self, principal: str = ADMIN) -> KafkaAccess:
         return KafkaAccess(self.settings.kafka_bootstrap, principal, self.kafka_passwords()[principal])
 
-    def _kafka_rendered_config(self) -> str:
+    def _kafka_rendered_config(self, setup_port: int | None = None) -> str:
         s = self.settings
         template = (REPO / "infra" / "kafka" / "server.properties.in").read_text()
-        return (
+        config = (
             template.replace("@BROKER_PORT@", str(s.kafka_port))
             .replace("@CONTROLLER_PORT@", str(s.kafka_controller_port))
             .replace("@LOG_DIRS@", str(self.kafka_data))
             .replace("@ADMIN_USER@", ADMIN)
             .replace("@ADMIN_PASSWORD@", self.kafka_passwords()[ADMIN])
         )
+        if setup_port is not None:   # _kafka_upgrade only: later keys win
+            sasl, setup = f"SASL_PLAINTEXT://127.0.0.1:{s.kafka_port}", f"SETUP://127.0.0.1:{setup_port}"
+            config += (f"listeners={sasl},CONTROLLER://127.0.0.1:{s.kafka_controller_port},{setup}\n"
+                       f"advertised.listeners={sasl},{setup}\n"
+                       f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+                       f"SETUP:PLAINTEXT\n")
+        return config
 
     def _kafka_prepare(self) -> None:
         if not any(self.kafka_libs.glob("kafka_2.13-*.jar")):
@@ -300,7 +308,7 @@ class Stack:
         (self.home / "logs" / "kafka").mkdir(parents=True, exist_ok=True)
         self.kafka_config.touch(mode=0o600)
         self.kafka_config.chmod(0o600)
-        self.kafka_config.write_text(self._kafka_rendered_config())
+        self.kafka_config.write_text(self._kafka_rendered_config(self._kafka_setup_port))
         if not (self.kafka_data / "meta.properties").exists():
             self.kafka_data.mkdir(parents=True, exist_ok=True)
             # Fresh storage starts with every principal's SCRAM credentials (KIP-900).
@@ -333,35 +341,55 @@ class Stack:
         """Make every principal's password work and its ACLs exist; returns the principals whose
         credentials were (re)set. Storage formatted by this version has them all; a principal that
         is refused (added by a later version, its password file deleted) gets its credentials set
-        by the admin with Kafka's own tool. Storage formatted before SASL has no admin credentials:
-        that is an error asking for `make reset`."""
+        by the admin with Kafka's own tool. Storage formatted before Kafka used SASL has none, not
+        even the admin's: the broker is restarted once with a temporary PLAINTEXT listener on
+        loopback (``_kafka_upgrade``) through which they are set, then restarted as configured."""
         if not self._kafka_authenticates(ADMIN):
-            raise InfraError(f"Kafka refuses the admin principal {ADMIN}: its data ({self.kafka_data}) was formatted "
-                             f"before Kafka used SASL/SCRAM and ACLs (or .llr/keys/kafka was deleted). Run `make reset` "
-                             f"(wipes the platform's data, keeps the tools and keys) and start again")
+            self._kafka_upgrade()
         refused = [p for p in PRINCIPAL_NAMES if not self._kafka_authenticates(p)]
         if refused:
-            passwords = self.kafka_passwords()
             with self.kafka_client_properties() as command_config:
-                for principal in refused:
-                    result = subprocess.run(
-                        [*self._java_base(), "kafka.admin.ConfigCommand",
-                         "--bootstrap-server", self.settings.kafka_bootstrap, "--command-config", str(command_config),
-                         "--alter", "--entity-type", "users", "--entity-name", principal,
-                         "--add-config", f"{MECHANISM}=[password={passwords[principal]}]"],
-                        capture_output=True, text=True, cwd=self.home,
-                    )
-                    if result.returncode != 0:
-                        raise InfraError(f"setting the Kafka credentials of {principal} failed:\n"
-                                         f"{result.stdout}{result.stderr}")
-            deadline = time.monotonic() + 30
-            while (still := [p for p in refused if not self._kafka_authenticates(p)]) and time.monotonic() < deadline:
-                time.sleep(0.5)
-            if still:
-                raise InfraError(f"Kafka authentication failed for principal(s) {', '.join(still)} after setting "
-                                 f"their credentials; run `make reset` to start on fresh data")
+                self._kafka_set_credentials(refused, self.settings.kafka_bootstrap, command_config)
         self.grant_kafka()
         return refused
+
+    def _kafka_set_credentials(self, principals: list[str], bootstrap: str, command_config: Path | None) -> None:
+        passwords = self.kafka_passwords()
+        auth = ["--command-config", str(command_config)] if command_config else []
+        for principal in principals:
+            result = subprocess.run(
+                [*self._java_base(), "kafka.admin.ConfigCommand", "--bootstrap-server", bootstrap, *auth,
+                 "--alter", "--entity-type", "users", "--entity-name", principal,
+                 "--add-config", f"{MECHANISM}=[password={passwords[principal]}]"],
+                capture_output=True, text=True, cwd=self.home,
+            )
+            if result.returncode != 0:
+                raise InfraError(f"setting the Kafka credentials of {principal} failed:\n{result.stdout}{result.stderr}\n"
+                                 f"or run `make reset` to start on fresh data")
+        deadline = time.monotonic() + 30
+        while (still := [p for p in principals if not self._kafka_authenticates(p)]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if still:
+            raise InfraError(f"Kafka authentication failed for principal(s) {', '.join(still)} after setting their "
+                             f"credentials; run `make reset` to start on fresh data")
+
+    def _kafka_upgrade(self) -> None:
+        """Give storage formatted before SASL its principals: restart the broker with an extra
+        PLAINTEXT listener on a free loopback port (its ANONYMOUS principal is a super user), set
+        every principal's SCRAM credentials through it, restart without it."""
+        print(f"Kafka: its data ({self.kafka_data}) has no SCRAM credentials (made before Kafka used SASL and ACLs): "
+              f"restarting it once to create them", flush=True)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self._kafka_setup_port = sock.getsockname()[1]
+        try:
+            self.kafka.stop(self.settings.stop_timeout_s)
+            self.kafka.start(self.settings.start_timeout_s)
+            self._kafka_set_credentials(list(PRINCIPAL_NAMES), f"127.0.0.1:{self._kafka_setup_port}", None)
+        finally:
+            self._kafka_setup_port = None
+            self.kafka.stop(self.settings.stop_timeout_s)
+        self.kafka.start(self.settings.start_timeout_s)
 
     @contextlib.contextmanager
     def kafka_client_properties(self, principal: str = ADMIN) -> Iterator[Path]:
