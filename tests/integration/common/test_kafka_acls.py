@@ -87,3 +87,32 @@ def test_a_wrong_password_is_refused_naming_the_principal(stack, namespace):
     wrong = KafkaAccess(stack.settings.kafka_bootstrap, "accounts", "not-its-password")
     with pytest.raises(KafkaAuthError, match="Kafka authentication failed for principal 'accounts'"):
         ensure_topics(wrong, [TopicSpec(namespace + "llr.accounts.v1.events")])
+
+
+def test_data_formatted_before_sasl_gets_every_principal_at_the_next_start(stack, tmp_path):
+    """A developer's .llr/data/kafka from before SASL: the first start sets the credentials."""
+    import subprocess
+
+    from infra.stack import InfraSettings, Stack, kafka_cluster_id
+    from services.common.kafka_security import PRINCIPAL_NAMES, logs_in
+
+    from .private_servers import quiet_port
+
+    for shared in ("kafka", "bin", "keys"):
+        (tmp_path / shared).symlink_to(stack.settings.home / shared, target_is_directory=True)
+    old = Stack(InfraSettings(home=tmp_path, kafka_port=quiet_port(), kafka_controller_port=quiet_port(),
+                              ferretdb_port=quiet_port(), kafka_heap="256m", start_timeout_s=90))
+    old.kafka_config.parent.mkdir(parents=True)
+    old.kafka_config.write_text(old._kafka_rendered_config())
+    old.kafka_data.mkdir(parents=True)
+    formatted = subprocess.run([*old._java_base(), "kafka.tools.StorageTool", "format", f"--cluster-id={kafka_cluster_id()}",
+                                "-c", str(old.kafka_config)], capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stderr
+    try:
+        old.start()
+        assert all(logs_in(old.kafka_access(p)) for p in PRINCIPAL_NAMES)
+        ensure_topics(old.kafka_access(), [TopicSpec("llr.population.v1.events", partitions=1)])
+        with pytest.raises(TopicAuthorizationFailedError):   # and the ACLs hold
+            send(old.kafka_access("accounts"), "llr.population.v1.events")
+    finally:
+        old.stop()
