@@ -41,7 +41,8 @@ class Harness:
         self.service = runtime.service
         self.channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
         self.producer = make_producer(kafka, "accounts-test")
-        self.consumer = make_consumer(kafka, settings.events_topic,auto_offset_reset="earliest", consumer_timeout_ms=500)
+        self.consumer = make_consumer(kafka, settings.events_topic,
+                                      auto_offset_reset="earliest", consumer_timeout_ms=500)
         self.seen: list = []
 
     def send(self, context: str, payload, key: str, event_id: str | None = None):

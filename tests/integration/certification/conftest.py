@@ -124,7 +124,8 @@ def client(runtime, token_for):
 @pytest.fixture
 def events(settings):
     """``events(n, until=predicate)``: the envelopes on the service's topic, in order per key."""
-    consumer = make_consumer(settings.kafka, settings.events_topic,auto_offset_reset="earliest", group_id=f"test-{uuid.uuid4().hex[:8]}",
+    consumer = make_consumer(settings.kafka, settings.events_topic,
+                             auto_offset_reset="earliest", group_id=f"test-{uuid.uuid4().hex[:8]}",
                              enable_auto_commit=False)
     seen: list = []
 

@@ -5,7 +5,6 @@ from datetime import datetime, timezone
 
 from google.protobuf.wrappers_pb2 import StringValue
 
-
 from services.common.envelope import decode, unwrap, wrap
 from services.common.kafka import DLQ_SUFFIX, EventConsumer, TopicSpec, ensure_topics, make_consumer, make_producer
 
@@ -24,7 +23,7 @@ def test_envelope_round_trip_over_kafka(kafka, unique):
         producer.send(topic, key=env.aggregate_id.encode(), value=env.SerializeToString()).get(30)
     producer.close()
 
-    consumer = make_consumer(kafka, topic,auto_offset_reset="earliest",
+    consumer = make_consumer(kafka, topic, auto_offset_reset="earliest",
                              group_id=f"g-{unique}", consumer_timeout_ms=10000)
     received = []
     for record in consumer:
@@ -66,7 +65,7 @@ def test_poison_message_goes_to_dead_letter_topic_and_stream_moves_on(kafka, uni
     assert handled == ["a", "b"]
     assert consumer.dead_lettered == 1
 
-    dlq = make_consumer(kafka, topic + DLQ_SUFFIX,auto_offset_reset="earliest",
+    dlq = make_consumer(kafka, topic + DLQ_SUFFIX, auto_offset_reset="earliest",
                         consumer_timeout_ms=10000)
     record = next(iter(dlq))
     dlq.close()

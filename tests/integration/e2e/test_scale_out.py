@@ -124,7 +124,8 @@ def test_two_processes_of_each_service_keep_every_rule(platform, kafka, token_ke
     stubs = [api_rpc.EnrolmentServiceStub(c) for c in channels]
     accounts = acc_rpc.AccountServiceStub(grpc.insecure_channel(f"127.0.0.1:{platform.ports['accounts'][0]}"))
     producer = make_producer(kafka, "scale-out-e2e")
-    events = make_consumer(kafka, f"{platform.namespace}llr.enrolments.v1.events",auto_offset_reset="earliest", group_id=f"{platform.namespace}test-reader")
+    events = make_consumer(kafka, f"{platform.namespace}llr.enrolments.v1.events",
+                           auto_offset_reset="earliest", group_id=f"{platform.namespace}test-reader")
     try:
         for person_id in ["p-rush"] + [f"q{i}" for i in range(40)]:
             envelope = wrap(person(person_id), aggregate_type="person", aggregate_id=person_id, aggregate_version=1,

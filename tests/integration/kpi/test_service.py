@@ -16,8 +16,6 @@ from datetime import date, datetime, time as dtime, timedelta, timezone
 
 import grpc
 import pytest
-
-from services.common.kafka import make_consumer
 from PIL import Image
 
 from llr.accounts.v1 import events_pb2 as acc
@@ -27,6 +25,7 @@ from llr.population.v1 import events_pb2 as pop
 from services.common.auth import Role
 from services.common.envelope import wrap
 from services.common.grpc_server import bearer
+from services.common.kafka import KafkaAccess, make_consumer
 from services.kpi.domain import events as ev
 from services.kpi.domain.synthetic import SyntheticConfig, generate
 
@@ -36,7 +35,7 @@ PERSON_ID = re.compile(rb"P\d{7}")
 
 
 def topic_records(kafka: KafkaAccess, topic: str, until, timeout_s: float = 30.0) -> list:
-    consumer = make_consumer(kafka, topic,auto_offset_reset="earliest",
+    consumer = make_consumer(kafka, topic, auto_offset_reset="earliest",
                              enable_auto_commit=False, group_id=f"test-{uuid.uuid4().hex[:8]}")
     seen: list = []
     try:
