@@ -127,14 +127,17 @@ stop: $(VENV)/.stamp
 reset: $(VENV)/.stamp
 	$(PY) -m infra.reset
 
-# Development keys (.llr/keys): the token-signing key pair, the credential issuer key and the
-# development CA with the services' TLS certificate (.llr/keys/tls); also used by docker-compose.
+# Development keys (.llr/keys): the token-signing key pair, the credential issuer key, the
+# development CA with the services' TLS certificate (.llr/keys/tls) and the Kafka principals'
+# passwords (.llr/keys/kafka); also used by docker-compose.
 keys: $(VENV)/.stamp
 	$(PY) -c 'from infra.run import ensure_dev_keys; from infra.stack import InfraSettings; print(ensure_dev_keys(InfraSettings().home))'
+	$(PY) -c 'from infra.stack import Stack; print(sorted(Stack().kafka_passwords()), "Kafka passwords in .llr/keys/kafka")'
 	$(PY) -c 'from services.certification.entrypoints.main import ensure_development_issuer_key as k; from services.certification.settings import CertificationSettings as S; k(S())'
 	@# docker compose bind-mounts its secrets with this machine's owner and mode: the image's user
 	@# (10001) must be able to read the issuer key; the directory keeps other users out here.
-	chmod 700 $(LLR)/keys && chmod 644 $(LLR)/keys/certification-issuer.pem $(LLR)/keys/tls/server-key.pem
+	chmod 700 $(LLR)/keys $(LLR)/keys/kafka && chmod 644 $(LLR)/keys/certification-issuer.pem \
+	    $(LLR)/keys/tls/server-key.pem $(LLR)/keys/kafka/*.password
 
 # Renders deploy/k8s as `kubectl kustomize` does (.llr/bin/kustomize, pinned; a few minutes to
 # build). Optional: when it is there, tests/unit/deploy checks its output too.

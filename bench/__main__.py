@@ -34,6 +34,7 @@ from bench.ceilings import database_commands, kafka_produce_ceiling, mongo_write
 from bench.platform import Platform
 from infra.run import free_port
 from infra.stack import REPO, Stack
+from services.common.kafka_security import KPI_APP_PREFIX
 from services.common.tls import open_channel
 
 PRICE_CENTS = 9_000
@@ -101,7 +102,7 @@ def setup(plat: Platform, persons: int) -> tuple[list[str], str]:
 
     today = datetime.now(timezone.utc).date()
     people = population.generate(persons, 4242, today)
-    population.publish(people, SystemClock(), bootstrap=plat.stack.settings.kafka_bootstrap,
+    population.publish(people, SystemClock(), kafka=plat.stack.kafka_access("population-feed"),
                        topic=f"{plat.namespace}llr.population.v1.events")
     accounts = acc_rpc.AccountServiceStub(plat.channel("accounts"))
     regisseur = auth("vdab:REGISSEUR")
@@ -218,9 +219,11 @@ def counted(kpi: Kpi, phase: dict, base: int, timeout_s: float = 300) -> None:
 
 
 def source_events(plat: Platform) -> int:
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=plat.stack.settings.kafka_bootstrap)
+    from services.common.kafka import make_consumer
+
+    consumer = make_consumer(plat.stack.kafka_access())
     try:
         parts = []
         for context in ("population", "enrolments", "accounts", "certification"):
@@ -258,7 +261,7 @@ def replay(plat: Platform, live_stub, auth, timeout_s: float = 900) -> dict:
     started = time.monotonic()
     plat.start("kpi", as_name="kpi-replay", extra_env={
         "LLR_KPI_GRPC_PORT": str(port), "LLR_KPI_DASHBOARD_PORT": str(free_port()),
-        "LLR_KPI_FAUST_APP_ID": f"bench-replay-{plat.run_id}", "LLR_KPI_DATA_DIR": str(plat.work / "kpi-replay")})
+        "LLR_KPI_FAUST_APP_ID": f"{plat.namespace}{KPI_APP_PREFIX}-replay", "LLR_KPI_DATA_DIR": str(plat.work / "kpi-replay")})
     healthy = time.monotonic()
     stub = api_grpc.KpiServiceStub(open_channel(f"127.0.0.1:{port}", plat.ca_file("kpi")))
     while time.monotonic() - started < timeout_s:

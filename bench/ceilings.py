@@ -17,17 +17,18 @@ from services.common.kafka import TopicSpec, ensure_topics
 
 def kafka_produce_ceiling(stack: Stack, records: int = 200_000, record_size: int = 300) -> dict:
     topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
-    ensure_topics(stack.settings.kafka_bootstrap, [TopicSpec(topic, partitions=3)])
-    cmd = [
-        "java", "-Xmx256m", "-cp", f"{stack.kafka_libs}/*",
-        "-Dlog4j.configuration=file:/dev/null",
-        "org.apache.kafka.tools.ProducerPerformance",
-        "--topic", topic, "--num-records", str(records), "--record-size", str(record_size),
-        "--throughput", "-1",
-        "--producer-props", f"bootstrap.servers={stack.settings.kafka_bootstrap}", "acks=all",
-        "enable.idempotence=true", "linger.ms=5",
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    ensure_topics(stack.kafka_access(), [TopicSpec(topic, partitions=3)])
+    with stack.kafka_client_properties() as client_config:
+        cmd = [
+            "java", "-Xmx256m", "-cp", f"{stack.kafka_libs}/*",
+            "-Dlog4j.configuration=file:/dev/null",
+            "org.apache.kafka.tools.ProducerPerformance",
+            "--topic", topic, "--num-records", str(records), "--record-size", str(record_size),
+            "--throughput", "-1", "--producer.config", str(client_config),
+            "--producer-props", f"bootstrap.servers={stack.settings.kafka_bootstrap}", "acks=all",
+            "enable.idempotence=true", "linger.ms=5",
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     last = [line for line in out.splitlines() if "records sent" in line][-1]
     rate = float(re.search(r"([\d.]+) records/sec", last).group(1))
     p99 = float(re.search(r"([\d.]+) ms 99th", last).group(1))

@@ -39,7 +39,7 @@ class Platform:
 
     def __post_init__(self) -> None:
         ensure_dev_keys(self.stack.home)
-        self.env = isolated_environment(self.stack.settings.kafka_bootstrap, self.stack.settings.mongo_uri,
+        self.env = isolated_environment(self.stack, self.stack.settings.mongo_uri,
                                         f"bench{self.run_id}", self.work / "kpi")
         for name in SERVICE_ORDER:
             self.env[f"LLR_{name.upper()}_LOG_LEVEL"] = "WARNING"

@@ -38,6 +38,7 @@ from pathlib import Path
 from infra import runstate
 from infra.stack import REPO, InfraError, Stack
 from infra.supervise import Service, Supervisor, grpc_serving, stop_process
+from services.common.kafka_security import KPI_APP_PREFIX
 
 SERVICE_ORDER = ["accounts", "certification", "enrolments", "kpi"]
 
@@ -138,11 +139,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def isolated_environment(kafka_bootstrap: str, mongo_uri: str, run_id: str, kpi_data_dir: Path) -> dict[str, str]:
+def isolated_environment(stack: Stack, mongo_uri: str, run_id: str, kpi_data_dir: Path) -> dict[str, str]:
     """Environment for a second platform beside a developer's ``make run`` on the same Kafka and
     FerretDB (the end-to-end test, the benchmark): its own ports, topic namespace, databases
     (``<run_id>_<service>``), faust application id and state directory, and, beside that
-    directory, its own run record and service logs."""
+    directory, its own run record and service logs. The principals get the ACLs of its topic
+    namespace on ``stack``'s broker (their passwords are the stack's)."""
+    kafka_bootstrap = stack.settings.kafka_bootstrap
+    stack.grant_kafka(f"{run_id}.")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_") or k.startswith("LLR_INFRA_")}
     for name in SERVICE_ORDER:
         prefix = f"LLR_{name.upper()}_"
@@ -150,7 +154,9 @@ def isolated_environment(kafka_bootstrap: str, mongo_uri: str, run_id: str, kpi_
                     prefix + "MONGO_DB": f"{run_id}_{name}", prefix + "KAFKA_BOOTSTRAP": kafka_bootstrap,
                     prefix + "MONGO_URI": mongo_uri})
     env.update({"LLR_KPI_DASHBOARD_PORT": str(free_port()), "LLR_CERTIFICATION_HTTP_PORT": str(free_port()),
-                "LLR_KPI_FAUST_APP_ID": run_id,
+                # Inside the namespace and starting like every KPI application id (its ACLs).
+                "LLR_KPI_FAUST_APP_ID": f"{run_id}.{KPI_APP_PREFIX}",
+                "LLR_DEMO_KAFKA_BOOTSTRAP": kafka_bootstrap,
                 "LLR_KPI_DATA_DIR": str(kpi_data_dir),
                 "LLR_RUN_RECORD_FILE": str(kpi_data_dir.parent / f"{run_id}-run.json"),
                 "LLR_RUN_LOG_DIR": str(kpi_data_dir.parent / f"{run_id}-logs")})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import secrets
 import contextlib
 import fcntl
 import os
@@ -29,6 +30,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.kafka_security import (
+    ADMIN, MECHANISM, PRINCIPAL_NAMES, KafkaAccess, grant, logs_in, password_file,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -238,6 +243,7 @@ class Stack:
             home=s.home,
         )
         self.components = [self.ferretdb, self.kafka]
+        self._kafka_setup_port: int | None = None   # set while _kafka_upgrade runs
 
     # -- Kafka -------------------------------------------------------------------------------
     def _java_base(self) -> list[str]:
@@ -257,28 +263,155 @@ class Stack:
     def _kafka_command(self) -> list[str]:
         return [*self._java_base(), "kafka.Kafka", str(self.kafka_config)]
 
-    def _kafka_prepare(self) -> None:
-        if not any(self.kafka_libs.glob("kafka_2.13-*.jar")):
-            raise InfraError(f"Kafka jars missing in {self.kafka_libs}: run `make infra-deps` first")
+    # -- Kafka principals -------------------------------------------------------------------
+    def kafka_passwords(self) -> dict[str, str]:
+        """The SCRAM password of every principal (``services/common/kafka_security.py``), made
+        once and kept in ``<home>/keys/kafka/<principal>.password`` (mode 0600) like the other
+        development keys: ``make reset`` keeps them, and the broker's credentials follow them."""
+        passwords = {}
+        for principal in PRINCIPAL_NAMES:
+            path = password_file(self.home / "keys", principal)
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.chmod(0o700)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(24) + "\n")
+            passwords[principal] = path.read_text().strip()
+        return passwords
+
+    def kafka_access(self, principal: str = ADMIN) -> KafkaAccess:
+        return KafkaAccess(self.settings.kafka_bootstrap, principal, self.kafka_passwords()[principal])
+
+    def _kafka_rendered_config(self, setup_port: int | None = None) -> str:
         s = self.settings
         template = (REPO / "infra" / "kafka" / "server.properties.in").read_text()
         config = (
             template.replace("@BROKER_PORT@", str(s.kafka_port))
             .replace("@CONTROLLER_PORT@", str(s.kafka_controller_port))
             .replace("@LOG_DIRS@", str(self.kafka_data))
+            .replace("@ADMIN_USER@", ADMIN)
+            .replace("@ADMIN_PASSWORD@", self.kafka_passwords()[ADMIN])
         )
+        if setup_port is not None:   # _kafka_upgrade only: later keys win
+            sasl, setup = f"SASL_PLAINTEXT://127.0.0.1:{s.kafka_port}", f"SETUP://127.0.0.1:{setup_port}"
+            config += (f"listeners={sasl},CONTROLLER://127.0.0.1:{s.kafka_controller_port},{setup}\n"
+                       f"advertised.listeners={sasl},{setup}\n"
+                       f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+                       f"SETUP:PLAINTEXT\n")
+        return config
+
+    def _kafka_prepare(self) -> None:
+        if not any(self.kafka_libs.glob("kafka_2.13-*.jar")):
+            raise InfraError(f"Kafka jars missing in {self.kafka_libs}: run `make infra-deps` first")
         self.kafka_config.parent.mkdir(parents=True, exist_ok=True)
         (self.home / "logs" / "kafka").mkdir(parents=True, exist_ok=True)
-        self.kafka_config.write_text(config)
+        self.kafka_config.touch(mode=0o600)
+        self.kafka_config.chmod(0o600)
+        self.kafka_config.write_text(self._kafka_rendered_config(self._kafka_setup_port))
         if not (self.kafka_data / "meta.properties").exists():
             self.kafka_data.mkdir(parents=True, exist_ok=True)
+            # Fresh storage starts with every principal's SCRAM credentials (KIP-900).
+            scram = [arg for principal, password in self.kafka_passwords().items()
+                     for arg in ("--add-scram", f"{MECHANISM}=[name={principal},password={password}]")]
             result = subprocess.run(
                 [*self._java_base(), "kafka.tools.StorageTool", "format",
-                 f"--cluster-id={kafka_cluster_id()}", "-c", str(self.kafka_config), "--ignore-formatted"],
+                 f"--cluster-id={kafka_cluster_id()}", "-c", str(self.kafka_config), "--ignore-formatted", *scram],
                 capture_output=True, text=True, cwd=self.home,
             )
             if result.returncode != 0:
                 raise InfraError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+    def _kafka_check_running_config(self) -> None:
+        """A broker that runs with another configuration (one started before SASL, another
+        port) would never let these clients in: say so instead of waiting for it."""
+        if self.kafka.pid() is not None and self.kafka_config.exists() \
+                and self.kafka_config.read_text() != self._kafka_rendered_config():
+            raise InfraError(f"the running Kafka (pid {self.kafka.pid()}) was started with another configuration "
+                             f"(an older version without SASL/SCRAM and ACLs?): stop it with `make stop` "
+                             f"(python -m infra.stack stop) and start again")
+
+    def _kafka_authenticates(self, principal: str) -> bool:
+        try:
+            return logs_in(self.kafka_access(principal))
+        except Exception as exc:
+            raise InfraError(str(exc)) from exc
+
+    def secure_kafka(self) -> list[str]:
+        """Make every principal's password work and its ACLs exist; returns the principals whose
+        credentials were (re)set. Storage formatted by this version has them all; a principal that
+        is refused (added by a later version, its password file deleted) gets its credentials set
+        by the admin with Kafka's own tool. Storage formatted before Kafka used SASL has none, not
+        even the admin's: the broker is restarted once with a temporary PLAINTEXT listener on
+        loopback (``_kafka_upgrade``) through which they are set, then restarted as configured."""
+        if not self._kafka_authenticates(ADMIN):
+            self._kafka_upgrade()
+        refused = [p for p in PRINCIPAL_NAMES if not self._kafka_authenticates(p)]
+        if refused:
+            with self.kafka_client_properties() as command_config:
+                self._kafka_set_credentials(refused, self.settings.kafka_bootstrap, command_config)
+        self.grant_kafka()
+        return refused
+
+    def _kafka_set_credentials(self, principals: list[str], bootstrap: str, command_config: Path | None) -> None:
+        passwords = self.kafka_passwords()
+        auth = ["--command-config", str(command_config)] if command_config else []
+        for principal in principals:
+            result = subprocess.run(
+                [*self._java_base(), "kafka.admin.ConfigCommand", "--bootstrap-server", bootstrap, *auth,
+                 "--alter", "--entity-type", "users", "--entity-name", principal,
+                 "--add-config", f"{MECHANISM}=[password={passwords[principal]}]"],
+                capture_output=True, text=True, cwd=self.home,
+            )
+            if result.returncode != 0:
+                raise InfraError(f"setting the Kafka credentials of {principal} failed:\n{result.stdout}{result.stderr}\n"
+                                 f"or run `make reset` to start on fresh data")
+        deadline = time.monotonic() + 30
+        while (still := [p for p in principals if not self._kafka_authenticates(p)]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if still:
+            raise InfraError(f"Kafka authentication failed for principal(s) {', '.join(still)} after setting their "
+                             f"credentials; run `make reset` to start on fresh data")
+
+    def _kafka_upgrade(self) -> None:
+        """Give storage formatted before SASL its principals: restart the broker with an extra
+        PLAINTEXT listener on a free loopback port (its ANONYMOUS principal is a super user), set
+        every principal's SCRAM credentials through it, restart without it."""
+        print(f"Kafka: its data ({self.kafka_data}) has no SCRAM credentials (made before Kafka used SASL and ACLs): "
+              f"restarting it once to create them", flush=True)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self._kafka_setup_port = sock.getsockname()[1]
+        try:
+            self.kafka.stop(self.settings.stop_timeout_s)
+            self.kafka.start(self.settings.start_timeout_s)
+            self._kafka_set_credentials(list(PRINCIPAL_NAMES), f"127.0.0.1:{self._kafka_setup_port}", None)
+        finally:
+            self._kafka_setup_port = None
+            self.kafka.stop(self.settings.stop_timeout_s)
+        self.kafka.start(self.settings.start_timeout_s)
+
+    @contextlib.contextmanager
+    def kafka_client_properties(self, principal: str = ADMIN) -> Iterator[Path]:
+        """A client configuration file (mode 0600, removed afterwards) for Kafka's own tools."""
+        path = self.home / "run" / f"kafka-client-{principal}-{os.getpid()}.properties"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"security.protocol=SASL_PLAINTEXT\nsasl.mechanism={MECHANISM}\n"
+                     f"sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+                     f'username="{principal}" password="{self.kafka_passwords()[principal]}";\n')
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def grant_kafka(self, namespace: str = "") -> None:
+        """Create the platform's ACLs for topics and groups prefixed with ``namespace`` (creating
+        an ACL that exists changes nothing)."""
+        try:
+            grant(self.kafka_access(), namespace)
+        except RuntimeError as exc:
+            raise InfraError(str(exc)) from exc
 
     def _kafka_healthy(self) -> bool:
         if not port_in_use(self.settings.kafka_port):
@@ -286,8 +419,10 @@ class Stack:
         from kafka import KafkaAdminClient  # imported late: `make` installs it first
 
         try:
+            if not logs_in(self.kafka_access(), timeout_s=3):
+                return True  # up, but refuses the admin's credentials: secure_kafka() sets them
             admin = KafkaAdminClient(
-                bootstrap_servers=self.settings.kafka_bootstrap,
+                **self.kafka_access().client_config(),
                 request_timeout_ms=3000,
                 client_id="llr-infra-health",
             )
@@ -339,9 +474,11 @@ class Stack:
         started = []
         with self._lock():
             try:
+                self._kafka_check_running_config()
                 for c in self.components:
                     if c.start(self.settings.start_timeout_s):
                         started.append(c.name)
+                self.secure_kafka()
             except InfraError:
                 for name in reversed(started):
                     self._component(name).stop(self.settings.stop_timeout_s)

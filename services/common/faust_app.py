@@ -19,6 +19,7 @@ def make_faust_app(settings: ServiceSettings, app_id: str, data_dir: Path, *, we
     data_dir.mkdir(parents=True, exist_ok=True)
     config = dict(
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")],
+        broker_credentials=settings.kafka.faust_credentials(),
         # faust registers RocksDB stores as "rocksdb://"; with the rocksdict wheel installed (and no
         # python-rocksdb) that store runs on rocksdict. "rocksdict://" is not a registered store.
         store="rocksdb://",

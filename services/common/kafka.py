@@ -20,16 +20,17 @@ from tenacity import (
 
 from .envelope import EventEnvelope, UnknownEventType, decode
 from .faults import Fault, PoisonMessage, fault_of  # noqa: F401 (PoisonMessage: raised by handlers)
+from .kafka_security import DLQ_SUFFIX, KafkaAccess, logs_in
 
 log = logging.getLogger(__name__)
 
-DLQ_SUFFIX = ".dlq"
+__all__ = ["DLQ_SUFFIX", "KafkaAccess"]
 
 
-def make_producer(bootstrap: str, client_id: str, **overrides) -> KafkaProducer:
+def make_producer(kafka: KafkaAccess, client_id: str, **overrides) -> KafkaProducer:
     """An idempotent producer with acks=all: a retried send is written once per partition."""
     config = dict(
-        bootstrap_servers=bootstrap,
+        **kafka.client_config(),
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
@@ -40,7 +41,31 @@ def make_producer(bootstrap: str, client_id: str, **overrides) -> KafkaProducer:
         request_timeout_ms=15000,
     )
     config.update(overrides)
-    return KafkaProducer(**config)
+    return _connect(kafka, KafkaProducer, **config)
+
+
+def _connect(kafka: KafkaAccess, client_class, *args, **config):
+    """A kafka-python client of ``client_class``; a broker that refuses the credentials is a
+    ``KafkaAuthError`` naming the principal."""
+    try:
+        return client_class(*args, **config)
+    except Exception as exc:
+        try:
+            refused = not logs_in(kafka)
+        except Exception:
+            refused = False
+        if refused:
+            raise kafka.auth_error(exc) from exc
+        raise
+
+
+def make_admin(kafka: KafkaAccess, client_id: str, **overrides) -> KafkaAdminClient:
+    return _connect(kafka, KafkaAdminClient, **kafka.client_config(), client_id=client_id, **overrides)
+
+
+def make_consumer(kafka: KafkaAccess, *topics: str, **config) -> KafkaConsumer:
+    """A plain kafka-python consumer (``config``: its settings) as ``kafka``'s principal."""
+    return _connect(kafka, KafkaConsumer, *topics, **kafka.client_config(), **config)
 
 
 @dataclass(frozen=True)
@@ -50,10 +75,10 @@ class TopicSpec:
     compacted: bool = False
 
 
-def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication_factor: int = 1) -> None:
+def ensure_topics(kafka: KafkaAccess, specs: Iterable[TopicSpec], replication_factor: int = 1) -> None:
     """Create the topics that do not exist yet; existing ones are left as they are."""
     specs = list(specs)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="llr-topic-admin", request_timeout_ms=15000)
+    admin = make_admin(kafka, "llr-topic-admin", request_timeout_ms=15000)
     try:
         existing = set(admin.list_topics())
         missing = [
@@ -93,8 +118,8 @@ class DeadLetters:
     """Sends a record that can never be handled to ``<topic>.dlq``, unchanged, with the reason and
     its origin in headers (``dlq.reason``, ``dlq.source`` = topic/partition/offset)."""
 
-    def __init__(self, bootstrap: str, replication_factor: int = 1) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: KafkaAccess, replication_factor: int = 1) -> None:
+        self._kafka = kafka
         self._replication_factor = replication_factor
         self._producer: KafkaProducer | None = None
         self._topics: set[str] = set()
@@ -102,10 +127,10 @@ class DeadLetters:
     def send(self, record, reason: str) -> None:
         topic = record.topic + DLQ_SUFFIX
         if topic not in self._topics:
-            ensure_topics(self._bootstrap, [TopicSpec(topic, partitions=1)], self._replication_factor)
+            ensure_topics(self._kafka, [TopicSpec(topic, partitions=1)], self._replication_factor)
             self._topics.add(topic)
         if self._producer is None:
-            self._producer = make_producer(self._bootstrap, "llr-dlq")
+            self._producer = make_producer(self._kafka, "llr-dlq")
         headers = [
             ("dlq.reason", reason.encode()),
             ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
@@ -147,7 +172,7 @@ class EventConsumer:
     def __init__(
         self,
         *,
-        bootstrap: str,
+        kafka: KafkaAccess,
         group_id: str,
         topics: list[str],
         handler: Handler,
@@ -165,8 +190,8 @@ class EventConsumer:
         self.group_id = group_id
         self.topics = topics
         self.handler = handler
+        self._kafka = kafka
         self._config = dict(
-            bootstrap_servers=bootstrap,
             group_id=group_id,
             client_id=client_id,
             enable_auto_commit=False,
@@ -191,7 +216,7 @@ class EventConsumer:
             wait=wait_exponential_jitter(multiplier=0.5, max=max_outage_pause_s, jitter=0.5), reraise=True)
         self._connect = connect or self._subscribe
         self._consumer: KafkaConsumer | None = None
-        self.dead_letters = dead_letters or DeadLetters(bootstrap)
+        self.dead_letters = dead_letters or DeadLetters(kafka)
         self._to_commit: dict[TopicPartition, int] = {}
         self._outage_since = 0.0
         self.progress_at = time.monotonic()
@@ -264,7 +289,7 @@ class EventConsumer:
         return self._consumer
 
     def _subscribe(self, config: dict) -> KafkaConsumer:
-        consumer = KafkaConsumer(**config)
+        consumer = make_consumer(self._kafka, **config)
         consumer.subscribe(self.topics)
         return consumer
 

@@ -96,7 +96,7 @@ class ServiceRuntime:
         return self.db
 
     def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
-        ensure_topics(self.settings.kafka_bootstrap, specs, self.settings.topic_replication_factor)
+        ensure_topics(self.settings.kafka, specs, self.settings.topic_replication_factor)
 
     def verifier(self) -> TokenVerifier:
         s = self.settings
@@ -108,7 +108,7 @@ class ServiceRuntime:
         """Publish the pending events of ``sources`` (the ``CommitOutbox`` of the service's
         stores) from a thread of this process; watched like a consumer (no pass that works for
         ``stall_after_s``: NOT_SERVING)."""
-        self._producer = make_producer(self.settings.kafka_bootstrap, f"{self.settings.service_name}-relay")
+        self._producer = make_producer(self.settings.kafka, f"{self.settings.service_name}-relay")
         self.relay = OutboxRelay(self._producer, sources, poll_interval_s=self.settings.outbox_poll_interval_s,
                                  sweep_interval_s=self.settings.outbox_sweep_interval_s)
         relay = self.relay
@@ -119,10 +119,10 @@ class ServiceRuntime:
     def add_consumer(self, group_suffix: str, topics: list[str], handler: Handler, **options) -> EventConsumer:
         """Consume ``topics`` in the group ``<namespace><service>.<group_suffix>``; ``options`` go to
         ``EventConsumer`` (retries, Kafka consumer settings)."""
-        options.setdefault("dead_letters", DeadLetters(self.settings.kafka_bootstrap,
+        options.setdefault("dead_letters", DeadLetters(self.settings.kafka,
                                                        self.settings.topic_replication_factor))
         consumer = EventConsumer(
-            bootstrap=self.settings.kafka_bootstrap,
+            kafka=self.settings.kafka,
             group_id=f"{self.settings.topic_namespace}{self.settings.service_name}.{group_suffix}",
             topics=topics,
             handler=handler,

@@ -14,10 +14,11 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import audience_of
+from .kafka_security import KafkaAccess, password_file, read_password
 from .tls import is_loopback
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,12 +32,48 @@ def service_config(env_prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=env_prefix, extra="forbid", frozen=True)
 
 
-class ServiceSettings(BaseSettings):
+class KafkaClientSettings(BaseSettings):
+    """Where a process finds Kafka and as which principal it logs in (SASL/SCRAM-SHA-512, see
+    ``services/common/kafka_security.py``): part of the one settings object of each process."""
+
+    # Kafka bootstrap servers (comma separated host:port).
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    # The principal; empty: the process's own (a service's name, the feed's ``population-feed``).
+    kafka_username: str = ""
+    # Its password: given directly (a Kubernetes Secret as an environment variable) or read from a
+    # file, by default the one `make run` creates: <LLR_INFRA_HOME>/keys/kafka/<principal>.password.
+    kafka_password: SecretStr | None = None
+    kafka_password_file: Path | None = None
+
+    def kafka_principal(self) -> str:
+        return self.kafka_username
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        """The access this process's Kafka clients use; a missing password is an error naming the principal."""
+        principal = self.kafka_principal()
+        if self.kafka_password is not None:
+            password = self.kafka_password.get_secret_value()
+        else:
+            prefix = self.model_config.get("env_prefix", "")
+            password = read_password(self.kafka_password_file or password_file(DEFAULT_HOME / "keys", principal),
+                                     principal, f"{prefix}KAFKA_PASSWORD or {prefix}KAFKA_PASSWORD_FILE")
+        return KafkaAccess(self.kafka_bootstrap, principal, password)
+
+
+class KafkaAdminSettings(KafkaClientSettings):
+    """The ACL set-up of docker-compose.yml (``python -m services.common.kafka_security``)."""
+
+    model_config = service_config("LLR_KAFKA_ADMIN_")
+
+    kafka_username: str = "llr-admin"
+    namespace: str = ""
+
+
+class ServiceSettings(KafkaClientSettings):
     model_config = service_config("LLR_")
 
     service_name: str = "llr"
-    # Kafka bootstrap servers (comma separated host:port).
-    kafka_bootstrap: str = "127.0.0.1:19092"
     # MongoDB wire-protocol server (FerretDB locally, MongoDB in docker-compose and Kubernetes).
     mongo_uri: str = "mongodb://127.0.0.1:27027/"
     mongo_db: str = "llr"
@@ -99,6 +136,9 @@ class ServiceSettings(BaseSettings):
     def audience(self) -> str:
         """What a token's ``aud`` must contain for this service to accept it."""
         return self.auth_audience or audience_of(self.service_name)
+
+    def kafka_principal(self) -> str:
+        return self.kafka_username or self.service_name
 
     def topic(self, context: str, kind: str = "events") -> str:
         """Topic of a bounded context, e.g. ``topic("enrolments")`` -> ``llr.enrolments.v1.events``."""

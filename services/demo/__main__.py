@@ -47,7 +47,7 @@ def run(settings: DemoSettings) -> dict:
     feed = sorted(people, key=lambda p: needed.get(p.person_id, len(needed)))
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("population feed (PersonRegistered)", total=len(people))
-        population.publish(feed, clock, lambda n=1: progress.advance(task, n))
+        population.publish(feed, clock, lambda n=1: progress.advance(task, n), kafka=settings.kafka)
 
         task = progress.add_task("learners' accounts opened and funded", total=len(needed))
         funding.fund(api, feed[:len(needed)], clock, lambda n=1: progress.advance(task, n))

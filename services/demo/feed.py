@@ -1,8 +1,9 @@
 """``python -m services.demo.feed``: the population feed on its own, for docker-compose.yml.
 
 Publishes the synthetic Flanders of ``LLR_DEMO_PERSONS`` adults (seed ``LLR_DEMO_SEED``) as
-PersonRegistered on ``llr.population.v1.events`` (bootstrap and topic from the accounts service's
-settings, ``LLR_ACCOUNTS_KAFKA_BOOTSTRAP``), on the real clock, and ends. The accounts service
+PersonRegistered on ``llr.population.v1.events`` (as the principal ``population-feed``, the only one
+that may write it: ``LLR_DEMO_KAFKA_BOOTSTRAP``, ``LLR_DEMO_KAFKA_PASSWORD``; the topic's namespace
+from the accounts service's settings), on the real clock, and ends. The accounts service
 opens their accounts and the KPI service counts them, so a compose stack does not start empty.
 Event ids are derived from the person ids: running it again changes nothing.
 
@@ -21,6 +22,7 @@ from .settings import DemoSettings
 
 def feed(settings: DemoSettings, clock: Clock, **publish_options) -> int:
     people = population.generate(settings.persons, settings.seed, clock.now().date())
+    publish_options.setdefault("kafka", settings.kafka)
     population.publish(people, clock, **publish_options)
     return len(people)
 

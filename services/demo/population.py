@@ -137,17 +137,20 @@ def to_event(person: Person):
     )
 
 
-def publish(people: list[Person], clock, progress=None, bootstrap: str | None = None, topic: str | None = None) -> None:
-    """Send PersonRegistered for everyone on the population feed (the platform's input)."""
+def publish(people: list[Person], clock, progress=None, kafka=None, topic: str | None = None) -> None:
+    """Send PersonRegistered for everyone on the population feed (the platform's input), as the
+    feed's principal (``kafka``: a ``KafkaAccess``; by default ``DemoSettings().kafka``), the only
+    one that may write it."""
     from services.accounts.settings import AccountsSettings
     from services.common.envelope import wrap
     from services.common.kafka import TopicSpec, ensure_topics, make_producer
+    from services.demo.settings import DemoSettings
 
     settings = AccountsSettings()
-    bootstrap = bootstrap or settings.kafka_bootstrap
+    kafka = kafka or DemoSettings().kafka
     topic = topic or settings.topic("population")
-    ensure_topics(bootstrap, [TopicSpec(topic, partitions=settings.topic_partitions)])
-    producer = make_producer(bootstrap, "population-feed", linger_ms=20)
+    ensure_topics(kafka, [TopicSpec(topic, partitions=settings.topic_partitions)])
+    producer = make_producer(kafka, "population-feed", linger_ms=20)
     for n, person in enumerate(people, 1):
         envelope = wrap(to_event(person), aggregate_type="person", aggregate_id=person.person_id,
                         aggregate_version=1, producer="population-feed", clock=clock,

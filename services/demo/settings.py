@@ -4,15 +4,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import KafkaClientSettings
 
 from .calibration import FLANDERS
 from .plan import Rates
 
 
-class DemoSettings(BaseSettings):
+class DemoSettings(KafkaClientSettings):
     model_config = SettingsConfigDict(env_prefix="LLR_DEMO_", extra="forbid", frozen=True)
 
+    # The demo writes the population feed as the feed's principal, the only one allowed to.
+    kafka_username: str = "population-feed"
     # Size of the synthetic population (adults); deterministic for a given seed.
     persons: int = 3000
     seed: int = 2025

@@ -41,8 +41,11 @@ def stack():
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(stack) -> str:
-    return stack.settings.kafka_bootstrap
+def kafka(stack):
+    """The session broker as its admin principal (``llr-admin``, a super user): what the tests
+    themselves use to create topics and to play the other services. Services started as
+    processes log in as their own principals, with the ACLs of their namespace."""
+    return stack.kafka_access()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from kafka import KafkaConsumer
 
 from llr.accounts.v1 import events_pb2  # noqa: F401  (registers payload types for unwrap)
 from llr.enrolments.v1 import events_pb2 as enrolment_events
@@ -14,7 +13,7 @@ from services.accounts.entrypoints.main import build
 from services.accounts.settings import AccountsSettings
 from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap, wrap
-from services.common.kafka import make_producer
+from services.common.kafka import make_consumer, make_producer
 from services.common.mongo import make_client
 from services.common.tls import service_channel
 
@@ -37,12 +36,12 @@ def enrolment_requested(enrolment_id: str, person_id: str, price_cents: int):
 
 
 class Harness:
-    def __init__(self, settings, runtime, clock, kafka_bootstrap):
+    def __init__(self, settings, runtime, clock, kafka):
         self.settings, self.runtime, self.clock = settings, runtime, clock
         self.service = runtime.service
         self.channel = service_channel(settings, runtime.grpc.port)
-        self.producer = make_producer(kafka_bootstrap, "accounts-test")
-        self.consumer = KafkaConsumer(settings.events_topic, bootstrap_servers=kafka_bootstrap,
+        self.producer = make_producer(kafka, "accounts-test")
+        self.consumer = make_consumer(kafka, settings.events_topic,
                                       auto_offset_reset="earliest", consumer_timeout_ms=500)
         self.seen: list = []
 
@@ -68,14 +67,14 @@ class Harness:
 
 
 @pytest.fixture
-def accounts(kafka_bootstrap, mongo_uri, unique, public_key_file):
+def accounts(kafka, mongo_uri, unique, public_key_file):
     clock = FakeClock(START)
     settings = AccountsSettings(grpc_port=0, mongo_db=f"test_acc_{unique}", topic_namespace=f"t{unique}.",
-                                mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap,
+                                mongo_uri=mongo_uri, **kafka.settings_fields(),
                                 auth_public_key_file=public_key_file, auth_issuer="llr-test-idp",
                                 outbox_poll_interval_s=0.05)
     runtime = build(settings, clock)
-    harness = Harness(settings, runtime, clock, kafka_bootstrap)
+    harness = Harness(settings, runtime, clock, kafka)
     yield harness
     harness.channel.close()
     harness.consumer.close()

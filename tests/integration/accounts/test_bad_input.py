@@ -28,16 +28,16 @@ TODAY = START.date()
 
 
 @pytest.fixture(scope="module")
-def target(kafka_bootstrap, mongo_uri, public_key_file, token_keys):
+def target(kafka, mongo_uri, public_key_file, token_keys):
     """One accounts service for the module, with two opened accounts and a career cheque."""
     unique = uuid.uuid4().hex[:10]
     clock = FakeClock(START)
     settings = AccountsSettings(grpc_port=0, mongo_db=f"test_acc_{unique}", topic_namespace=f"t{unique}.",
-                                mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap,
+                                mongo_uri=mongo_uri, **kafka.settings_fields(),
                                 auth_public_key_file=public_key_file, auth_issuer="llr-test-idp",
                                 outbox_poll_interval_s=0.05)
     runtime = build(settings, clock)
-    harness = Harness(settings, runtime, clock, kafka_bootstrap)
+    harness = Harness(settings, runtime, clock, kafka)
     try:
         for person in (PERSON, OTHER):
             harness.send("population", person_registered(person), person, event_id=f"reg-{person}")

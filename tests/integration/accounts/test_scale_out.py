@@ -12,14 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaConsumer
 
 from infra.run import free_port
 from services.accounts.adapters.repository import AccountRepository
 from services.accounts.domain import BUDGET_WALLET, Account
 from services.accounts.adapters.codec import decode as decode_state
 from services.common.envelope import decode, unwrap, wrap
-from services.common.kafka import make_producer
+from services.common.kafka import make_admin, make_consumer, make_producer
 from services.common.mongo import make_client
 from services.common.persistence import MongoStores
 
@@ -40,20 +40,21 @@ def _answers(consumer: KafkaConsumer, seen: dict, timeout_s: float, until) -> di
     return seen
 
 
-def test_two_processes_fund_exactly_what_one_budget_covers(kafka_bootstrap, mongo_uri, unique, public_key_file):
+def test_two_processes_fund_exactly_what_one_budget_covers(stack, kafka, mongo_uri, unique, public_key_file):
     namespace, db_name = f"t{unique}.", f"test_acc_{unique}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_")}
-    env.update(LLR_ACCOUNTS_MONGO_URI=mongo_uri, LLR_ACCOUNTS_MONGO_DB=db_name, LLR_ACCOUNTS_KAFKA_BOOTSTRAP=kafka_bootstrap,
+    stack.grant_kafka(namespace)  # the processes log in as the accounts principal
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_") or k.startswith("LLR_INFRA_")}
+    env.update(LLR_ACCOUNTS_MONGO_URI=mongo_uri, LLR_ACCOUNTS_MONGO_DB=db_name, LLR_ACCOUNTS_KAFKA_BOOTSTRAP=kafka.bootstrap,
                LLR_ACCOUNTS_TOPIC_NAMESPACE=namespace, LLR_ACCOUNTS_AUTH_PUBLIC_KEY_FILE=str(public_key_file),
                LLR_ACCOUNTS_AUTH_ISSUER="llr-test-idp", LLR_ACCOUNTS_TOPIC_PARTITIONS="4",
                LLR_ACCOUNTS_OUTBOX_POLL_INTERVAL_S="0.05")
     procs = [subprocess.Popen([sys.executable, "-m", "services.accounts.entrypoints.main"], cwd=REPO,
                               env={**env, "LLR_ACCOUNTS_GRPC_PORT": str(free_port())},
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    producer = make_producer(kafka_bootstrap, "scale-out-test")
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+    producer = make_producer(kafka, "scale-out-test")
+    consumer = make_consumer(kafka, auto_offset_reset="earliest",
                              group_id=f"{namespace}reader")
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = make_admin(kafka, "test-admin")
     client = make_client(mongo_uri)
     try:
         group = f"{namespace}accounts.funding-saga"

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 
 import pymongo
 import pytest
-from kafka import KafkaConsumer
 
 from llr.certification.v1 import certification_service_pb2 as api
 from llr.certification.v1 import certification_service_pb2_grpc as api_grpc
@@ -19,6 +18,7 @@ from services.common.auth import Role
 from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap
 from services.common.grpc_server import bearer
+from services.common.kafka import make_consumer
 from services.common.tls import service_channel
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
@@ -84,10 +84,10 @@ def issuer_key_file(tmp_path):
 
 
 @pytest.fixture
-def settings(unique, mongo_uri, kafka_bootstrap, public_key_file, issuer_key_file):
+def settings(unique, mongo_uri, kafka, public_key_file, issuer_key_file):
     return CertificationSettings(
         grpc_port=0, http_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
-        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap,
+        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, **kafka.settings_fields(),
         issuer_key_file=issuer_key_file, expiry_interval_s=0.2, outbox_poll_interval_s=0.1,
     )
 
@@ -112,7 +112,7 @@ def client(runtime, token_for):
 @pytest.fixture
 def events(settings):
     """``events(n, until=predicate)``: the envelopes on the service's topic, in order per key."""
-    consumer = KafkaConsumer(settings.events_topic, bootstrap_servers=settings.kafka_bootstrap,
+    consumer = make_consumer(settings.kafka, settings.events_topic,
                              auto_offset_reset="earliest", group_id=f"test-{uuid.uuid4().hex[:8]}",
                              enable_auto_commit=False)
     seen: list = []

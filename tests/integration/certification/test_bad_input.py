@@ -29,7 +29,7 @@ TODAY = START.date()
 
 
 @pytest.fixture(scope="module")
-def target(kafka_bootstrap, mongo_uri, public_key_file, token_keys, tmp_path_factory):
+def target(kafka, mongo_uri, public_key_file, token_keys, tmp_path_factory):
     """One certification service for the module: an accredited organisation with a certified
     leercoach (its certificate and credential known) and a certified mentor."""
     unique = uuid.uuid4().hex[:10]
@@ -37,7 +37,7 @@ def target(kafka_bootstrap, mongo_uri, public_key_file, token_keys, tmp_path_fac
     generate_issuer_key_file(key_file)
     settings = CertificationSettings(
         grpc_port=0, http_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
-        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap, issuer_key_file=key_file,
+        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, **kafka.settings_fields(), issuer_key_file=key_file,
         expiry_interval_s=0.2, outbox_poll_interval_s=0.1)
     clock = FakeClock(START)
     runtime = build(settings, clock)

@@ -52,7 +52,7 @@ def llr_env(env: dict[str, str]) -> dict[str, str]:
 def cli_platform(stack, tmp_path_factory):
     run_id = f"cli{uuid.uuid4().hex[:8]}"
     state = tmp_path_factory.mktemp("cli-platform")
-    env = isolated_environment(stack.settings.kafka_bootstrap, stack.settings.mongo_uri, run_id, state / "kpi")
+    env = isolated_environment(stack, stack.settings.mongo_uri, run_id, state / "kpi")
     env.update({"LLR_KPI_READOUT_INTERVAL_S": "0.5", "LLR_KPI_DISCLOSURE_MIN_NUMERATOR": "0",
                 "LLR_KPI_DISCLOSURE_MIN_DENOMINATOR": "1",
                 "LLR_ACCOUNTS_OPENING_DRAW_SETTLE_S": "0.5"})
@@ -62,7 +62,7 @@ def cli_platform(stack, tmp_path_factory):
         today = date.today()
         people = [p for p in population.generate(60, 3, today) if 25 <= (today - p.birth_date).days // 365 <= 64]
         assert len(people) >= 20, "the seed population has too few adults of working age"
-        population.publish(people, SystemClock(), bootstrap=stack.settings.kafka_bootstrap,
+        population.publish(people, SystemClock(), kafka=stack.kafka_access("population-feed"),
                            topic=f"{run_id}.llr.population.v1.events")
         regisseur = bearer(token("vdab", Role.REGISSEUR))
         accounts = acc_rpc.AccountServiceStub(grpc.insecure_channel(f"127.0.0.1:{env['LLR_ACCOUNTS_GRPC_PORT']}"))

@@ -42,6 +42,11 @@ class PrivateServer:
         return self.settings.kafka_bootstrap
 
     @property
+    def kafka(self):
+        """The private broker as its admin principal."""
+        return self.stack.kafka_access()
+
+    @property
     def uri(self) -> str:
         return self.settings.mongo_uri
 
@@ -80,6 +85,9 @@ def _private(shared: Stack, name: str, build_dir: str, **settings) -> Iterator[P
     server = None
     try:
         (home / build_dir).symlink_to(shared.settings.home / build_dir, target_is_directory=True)
+        # The principals' passwords of the shared stack, so that services started on the private
+        # server find theirs where they always do.
+        (home / "keys").symlink_to(shared.settings.home / "keys", target_is_directory=True)
         stack = Stack(InfraSettings(home=home, start_timeout_s=60, **settings))
         server = PrivateServer(stack, getattr(stack, name))
         yield server

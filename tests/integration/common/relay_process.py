@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pymongo
 
-from services.common.kafka import make_producer
+from services.common.kafka import KafkaAccess, make_producer
 from services.common.outbox import OutboxRelay
 from services.common.persistence import CommitOutbox
 
@@ -24,6 +24,8 @@ def main() -> None:
     parser.add_argument("--mongo-uri", required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--kafka-user", required=True)
+    parser.add_argument("--kafka-password", required=True)
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--pause-after-publish", type=Path)
     args = parser.parse_args()
@@ -35,7 +37,7 @@ def main() -> None:
                 time.sleep(1)
 
     db = pymongo.MongoClient(args.mongo_uri)[args.db]
-    producer = make_producer(args.bootstrap, "relay-process")
+    producer = make_producer(KafkaAccess(args.bootstrap, args.kafka_user, args.kafka_password), "relay-process")
     # The events were committed by another process (the test), so nothing reaches this relay in
     # memory: it finds their pointers by sweeping, on every pass, at once (grace_s=0).
     relay = OutboxRelay(producer, [CommitOutbox(db, grace_s=0.0)], poll_interval_s=0.1, batch_size=args.batch_size,

@@ -29,7 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pymongo.errors import DuplicateKeyError
 
 from services.common.envelope import wrap
-from services.common.kafka import TopicSpec, make_producer
+from services.common.kafka import KafkaAccess, TopicSpec, make_producer
 from services.common.runtime import ServiceRuntime
 from services.common.settings import ServiceSettings
 from tests.eventually import eventually
@@ -71,8 +71,8 @@ class ThreadKiller(BaseException):
     """Nothing in a consumer catches it: the consumer's thread ends."""
 
 
-def produce(bootstrap: str, topic: str, first: int, count: int) -> None:
-    producer = make_producer(bootstrap, "resilience-test")
+def produce(kafka: KafkaAccess, topic: str, first: int, count: int) -> None:
+    producer = make_producer(kafka, "resilience-test")
     for i in range(first, first + count):
         env = wrap(StringValue(value=str(i)), aggregate_type="probe", aggregate_id=f"agg-{i % 7}",
                    aggregate_version=i + 1, producer="test", occurred_at=datetime.now(timezone.utc),
@@ -85,9 +85,9 @@ def produce(bootstrap: str, topic: str, first: int, count: int) -> None:
 class Probe:
     """A service runtime with one consumer on one topic, and its gRPC health."""
 
-    def __init__(self, bootstrap: str, public_key_file, unique: str, handler, *, stall_after_s: float = 120.0,
+    def __init__(self, kafka: KafkaAccess, public_key_file, unique: str, handler, *, stall_after_s: float = 120.0,
                  restart_parts: bool = True, **consumer_options) -> None:
-        settings = ServiceSettings(service_name="probe", kafka_bootstrap=bootstrap, grpc_port=0,
+        settings = ServiceSettings(service_name="probe", **kafka.settings_fields(), grpc_port=0,
                                    auth_public_key_file=public_key_file, auth_issuer="llr-test-idp",
                                    topic_namespace=f"{unique}.")
         self.topic = settings.topic("probe")
@@ -124,8 +124,8 @@ def effects(mongo_db):
 def probe_factory(public_key_file, unique):
     probes = []
 
-    def start(bootstrap: str, handler, **options) -> Probe:
-        probe = Probe(bootstrap, public_key_file, unique, handler, **options)
+    def start(kafka: KafkaAccess, handler, **options) -> Probe:
+        probe = Probe(kafka, public_key_file, unique, handler, **options)
         probes.append(probe)
         return probe
     yield start
@@ -138,18 +138,18 @@ def warnings_about(caplog, text: str) -> list[str]:
 
 
 def test_member_expired_while_kept_from_polling_rejoins_and_applies_every_record_once(
-        kafka_bootstrap, probe_factory, effects, caplog):
+        kafka, probe_factory, effects, caplog):
     """kafka-python heartbeats from a thread of its own, so what expels a member whose handler
     is stuck is the poll interval: held longer than it, the member leaves the group and the
     commit of its batch fails as after a broker restart."""
     caplog.set_level(logging.WARNING)
-    probe = probe_factory(kafka_bootstrap, effects, stall_after_s=2.0, max_poll_interval_ms=SESSION_TIMEOUT_MS)
-    produce(kafka_bootstrap, probe.topic, 0, 30)
+    probe = probe_factory(kafka, effects, stall_after_s=2.0, max_poll_interval_ms=SESSION_TIMEOUT_MS)
+    produce(kafka, probe.topic, 0, 30)
     eventually(lambda: effects.applied == 30, what="the first records to be applied")
     assert probe.status() == SERVING
 
     effects.hold_at = 40
-    produce(kafka_bootstrap, probe.topic, 30, 30)
+    produce(kafka, probe.topic, 30, 30)
     eventually(effects.held.is_set, what="the handler to be held")
     eventually(lambda: probe.status() == NOT_SERVING, what="health to report the stuck consumer")
     eventually(lambda: warnings_about(caplog, "poll timeout has expired"), what="the member to leave the group")
@@ -167,8 +167,8 @@ def test_broker_killed_during_a_batch_and_back_after_the_session_timeout_loses_a
         stack, probe_factory, effects, caplog):
     caplog.set_level(logging.WARNING, logger="services.common")
     with private_broker(stack) as broker:
-        probe = probe_factory(broker.bootstrap, effects, commit_timeout_s=3.0, max_outage_pause_s=2.0)
-        produce(broker.bootstrap, probe.topic, 0, 300)
+        probe = probe_factory(broker.kafka, effects, commit_timeout_s=3.0, max_outage_pause_s=2.0)
+        produce(broker.kafka, probe.topic, 0, 300)
         effects.hold_at = 100
         eventually(effects.held.is_set, what="the consumer to be mid-stream")
 
@@ -176,7 +176,7 @@ def test_broker_killed_during_a_batch_and_back_after_the_session_timeout_loses_a
         effects.released.set()  # the batch goes on while the broker is gone; its commits cannot land
         time.sleep(SESSION_TIMEOUT_MS / 1000 + 2)  # down for longer than the session timeout
         broker.start()
-        produce(broker.bootstrap, probe.topic, 300, 100)
+        produce(broker.kafka, probe.topic, 300, 100)
 
         eventually(lambda: effects.distinct() == 400, timeout_s=90, what="every record to be applied")
         eventually(lambda: probe.status() == SERVING, what="health to be SERVING")
@@ -185,14 +185,14 @@ def test_broker_killed_during_a_batch_and_back_after_the_session_timeout_loses_a
         assert probe.consumer.outages >= 1 and warnings_about(caplog, "paused")
 
 
-def test_database_outage_pauses_the_stream_and_dead_letters_nothing(stack, kafka_bootstrap, probe_factory):
+def test_database_outage_pauses_the_stream_and_dead_letters_nothing(stack, kafka, probe_factory):
     with private_ferretdb(stack) as ferretdb:
         client = pymongo.MongoClient(ferretdb.uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000,
                                      socketTimeoutMS=2000)
         try:
             effects = Effects(client["probe"]["effects"])
-            probe = probe_factory(kafka_bootstrap, effects, stall_after_s=2.0, max_outage_pause_s=1.0)
-            produce(kafka_bootstrap, probe.topic, 0, 100)
+            probe = probe_factory(kafka, effects, stall_after_s=2.0, max_outage_pause_s=1.0)
+            produce(kafka, probe.topic, 0, 100)
             effects.hold_at = 40
             eventually(effects.held.is_set, what="the consumer to be mid-stream")
 
@@ -209,19 +209,19 @@ def test_database_outage_pauses_the_stream_and_dead_letters_nothing(stack, kafka
             client.close()
 
 
-def test_a_consumer_thread_that_dies_makes_the_service_not_serving(kafka_bootstrap, probe_factory):
+def test_a_consumer_thread_that_dies_makes_the_service_not_serving(kafka, probe_factory):
     def handler(envelope):
         raise ThreadKiller()
 
-    probe = probe_factory(kafka_bootstrap, handler, restart_parts=False)
+    probe = probe_factory(kafka, handler, restart_parts=False)
     assert probe.status() == SERVING
-    produce(kafka_bootstrap, probe.topic, 0, 1)
+    produce(kafka, probe.topic, 0, 1)
     eventually(lambda: probe.status() == NOT_SERVING, what="health to report the dead consumer")
     assert not probe.consumer_alive()
     assert probe.runtime.problems == ["consumer-probe is not running"]
 
 
-def test_a_consumer_thread_that_died_is_started_again_and_carries_on(kafka_bootstrap, probe_factory, effects):
+def test_a_consumer_thread_that_died_is_started_again_and_carries_on(kafka, probe_factory, effects):
     killed = threading.Event()
 
     def handler(envelope):
@@ -230,8 +230,8 @@ def test_a_consumer_thread_that_died_is_started_again_and_carries_on(kafka_boots
             raise ThreadKiller()
         effects(envelope)
 
-    probe = probe_factory(kafka_bootstrap, handler)
-    produce(kafka_bootstrap, probe.topic, 0, 10)
+    probe = probe_factory(kafka, handler)
+    produce(kafka, probe.topic, 0, 10)
     eventually(lambda: effects.distinct() == 10, what="every record to be applied after the restart")
     eventually(lambda: probe.status() == SERVING, what="health to be SERVING again")
     [part] = probe.runtime.parts
@@ -251,8 +251,8 @@ class FailingOutbox:
         raise pymongo.errors.AutoReconnect("connection refused")
 
 
-def test_a_relay_that_cannot_work_makes_the_service_not_serving(kafka_bootstrap, public_key_file, unique, caplog):
-    settings = ServiceSettings(service_name="probe", kafka_bootstrap=kafka_bootstrap, grpc_port=0,
+def test_a_relay_that_cannot_work_makes_the_service_not_serving(kafka, public_key_file, unique, caplog):
+    settings = ServiceSettings(service_name="probe", **kafka.settings_fields(), grpc_port=0,
                                auth_public_key_file=public_key_file, auth_issuer="llr-test-idp",
                                topic_namespace=f"{unique}.", outbox_poll_interval_s=0.05)
     runtime = ServiceRuntime(settings, stall_after_s=1.0)
@@ -270,8 +270,8 @@ def test_a_relay_that_cannot_work_makes_the_service_not_serving(kafka_bootstrap,
 
 
 def test_a_watched_loop_that_stops_beating_makes_the_service_not_serving_until_it_beats_again(
-        kafka_bootstrap, public_key_file, unique):
-    settings = ServiceSettings(service_name="probe", kafka_bootstrap=kafka_bootstrap, grpc_port=0,
+        kafka, public_key_file, unique):
+    settings = ServiceSettings(service_name="probe", **kafka.settings_fields(), grpc_port=0,
                                auth_public_key_file=public_key_file, auth_issuer="llr-test-idp",
                                topic_namespace=f"{unique}.")
     runtime = ServiceRuntime(settings, stall_after_s=1.0)

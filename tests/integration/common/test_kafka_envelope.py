@@ -4,27 +4,26 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from google.protobuf.wrappers_pb2 import StringValue
-from kafka import KafkaConsumer
 
 from services.common.envelope import decode, unwrap, wrap
-from services.common.kafka import DLQ_SUFFIX, EventConsumer, TopicSpec, ensure_topics, make_producer
+from services.common.kafka import DLQ_SUFFIX, EventConsumer, TopicSpec, ensure_topics, make_consumer, make_producer
 
 
-def test_envelope_round_trip_over_kafka(kafka_bootstrap, unique):
+def test_envelope_round_trip_over_kafka(kafka, unique):
     topic = f"test.envelope.{unique}"
-    ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=3)])
+    ensure_topics(kafka, [TopicSpec(topic, partitions=3)])
     when = datetime(2025, 3, 1, 10, 30, tzinfo=timezone.utc)
     sent = [
         wrap(StringValue(value=f"hello {i}"), aggregate_type="greeting", aggregate_id=f"agg-{i % 2}",
              aggregate_version=i + 1, producer="test", occurred_at=when, correlation_id="corr-1")
         for i in range(6)
     ]
-    producer = make_producer(kafka_bootstrap, "test")
+    producer = make_producer(kafka, "test")
     for env in sent:
         producer.send(topic, key=env.aggregate_id.encode(), value=env.SerializeToString()).get(30)
     producer.close()
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+    consumer = make_consumer(kafka, topic, auto_offset_reset="earliest",
                              group_id=f"g-{unique}", consumer_timeout_ms=10000)
     received = []
     for record in consumer:
@@ -43,10 +42,10 @@ def test_envelope_round_trip_over_kafka(kafka_bootstrap, unique):
     assert versions == sorted(versions) == [1, 3, 5]
 
 
-def test_poison_message_goes_to_dead_letter_topic_and_stream_moves_on(kafka_bootstrap, unique):
+def test_poison_message_goes_to_dead_letter_topic_and_stream_moves_on(kafka, unique):
     topic = f"test.poison.{unique}"
-    ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=1)])
-    producer = make_producer(kafka_bootstrap, "test")
+    ensure_topics(kafka, [TopicSpec(topic, partitions=1)])
+    producer = make_producer(kafka, "test")
     good1 = wrap(StringValue(value="a"), aggregate_type="t", aggregate_id="x", aggregate_version=1,
                  producer="test", occurred_at=datetime.now(timezone.utc))
     good2 = wrap(StringValue(value="b"), aggregate_type="t", aggregate_id="x", aggregate_version=2,
@@ -56,7 +55,7 @@ def test_poison_message_goes_to_dead_letter_topic_and_stream_moves_on(kafka_boot
     producer.close()
 
     handled = []
-    consumer = EventConsumer(bootstrap=kafka_bootstrap, group_id=f"g-{unique}", topics=[topic],
+    consumer = EventConsumer(kafka=kafka, group_id=f"g-{unique}", topics=[topic],
                              handler=lambda env: handled.append(unwrap(env).value))
     for _ in range(100):
         consumer.poll_once(timeout_ms=200)
@@ -66,7 +65,7 @@ def test_poison_message_goes_to_dead_letter_topic_and_stream_moves_on(kafka_boot
     assert handled == ["a", "b"]
     assert consumer.dead_lettered == 1
 
-    dlq = KafkaConsumer(topic + DLQ_SUFFIX, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+    dlq = make_consumer(kafka, topic + DLQ_SUFFIX, auto_offset_reset="earliest",
                         consumer_timeout_ms=10000)
     record = next(iter(dlq))
     dlq.close()

@@ -11,10 +11,10 @@ import time
 from datetime import datetime, timezone
 
 from google.protobuf.wrappers_pb2 import StringValue
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from services.common.envelope import unwrap, wrap
-from services.common.kafka import EventConsumer, TopicSpec, ensure_topics
+from services.common.kafka import EventConsumer, TopicSpec, ensure_topics, make_consumer
 from services.common.outbox import PendingEvent
 from services.common.persistence import AggregateNotFound, CommitOutbox, Decision, MongoAggregateStore
 
@@ -28,10 +28,10 @@ def _event(topic, agg_id, version):
     return PendingEvent(topic, env)
 
 
-def _relay(mongo_uri, db, bootstrap, *extra):
+def _relay(mongo_uri, db, kafka, *extra):
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.common.relay_process", "--mongo-uri", mongo_uri, "--db", db,
-         "--bootstrap", bootstrap, *extra],
+         "--bootstrap", kafka.bootstrap, "--kafka-user", kafka.username, "--kafka-password", kafka.password, *extra],
         cwd=os.getcwd(),
     )
 
@@ -51,8 +51,8 @@ def _wait(predicate, timeout_s, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _topic_records(bootstrap, topic):
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, consumer_timeout_ms=3000, auto_offset_reset="earliest")
+def _topic_records(kafka, topic):
+    consumer = make_consumer(kafka, consumer_timeout_ms=3000, auto_offset_reset="earliest")
     parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
@@ -68,9 +68,9 @@ def _topic_records(bootstrap, topic):
 
 
 def test_relay_killed_mid_flight_loses_nothing_and_consumer_applies_each_once(
-        mongo_db, mongo_uri, kafka_bootstrap, unique, tmp_path):
+        mongo_db, mongo_uri, kafka, unique, tmp_path):
     topic = f"test.outbox.{unique}"
-    ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=3)])
+    ensure_topics(kafka, [TopicSpec(topic, partitions=3)])
     # The writes, by this process (whose own relay never runs: the relay process finds them).
     aggregates = MongoAggregateStore(mongo_db, "aggregates", CommitOutbox(mongo_db))
     written = set()
@@ -87,26 +87,26 @@ def test_relay_killed_mid_flight_loses_nothing_and_consumer_applies_each_once(
 
     # First relay: publishes one batch of 10 commits, then is SIGKILLed before clearing them.
     marker = tmp_path / "published"
-    first = _relay(mongo_uri, mongo_db.name, kafka_bootstrap, "--batch-size", "10", "--pause-after-publish", str(marker))
+    first = _relay(mongo_uri, mongo_db.name, kafka, "--batch-size", "10", "--pause-after-publish", str(marker))
     try:
         _wait(marker.exists, 60, "the first relay to publish a batch")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     assert first.returncode == -signal.SIGKILL
-    published_before_crash = len(_topic_records(kafka_bootstrap, topic))
+    published_before_crash = len(_topic_records(kafka, topic))
     assert published_before_crash == 10
     assert _pending(aggregates) == AGGREGATES * EVENTS_EACH, "nothing may be cleared before the crash"
 
     # Restarted relay drains every outbox.
-    second = _relay(mongo_uri, mongo_db.name, kafka_bootstrap)
+    second = _relay(mongo_uri, mongo_db.name, kafka)
     try:
         _wait(lambda: _pending(aggregates) == 0, 60, "the restarted relay to drain the outboxes")
     finally:
         second.terminate()
         second.wait(10)
 
-    records = _topic_records(kafka_bootstrap, topic)
+    records = _topic_records(kafka, topic)
     ids_on_topic = [r.headers[0][1].decode() for r in records]
     assert set(ids_on_topic) == written, "every written event arrives"
     assert len(records) == len(written) + published_before_crash, "the crashed batch was published twice"
@@ -134,7 +134,7 @@ def test_relay_killed_mid_flight_loses_nothing_and_consumer_applies_each_once(
     envelope_id = ""
 
     for group in ("first-pass", "replay-from-zero"):
-        consumer = EventConsumer(bootstrap=kafka_bootstrap, group_id=f"{group}-{unique}", topics=[topic],
+        consumer = EventConsumer(kafka=kafka, group_id=f"{group}-{unique}", topics=[topic],
                                  handler=handle)
         seen = 0
         deadline = time.monotonic() + 60

@@ -17,9 +17,9 @@ from .test_outbox_crash import _topic_records
 NOW = datetime(2026, 7, 6, 9, 0, tzinfo=timezone.utc)
 
 
-def test_an_event_kafka_refuses_is_parked_and_the_rest_is_published(mongo_db, kafka_bootstrap, unique):
+def test_an_event_kafka_refuses_is_parked_and_the_rest_is_published(mongo_db, kafka, unique):
     topic = f"test.parking.{unique}"
-    ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=1)])
+    ensure_topics(kafka, [TopicSpec(topic, partitions=1)])
     store = MongoAggregateStore(mongo_db, "things", CommitOutbox(mongo_db))
     ok = PendingEvent(topic, wrap(StringValue(value="fine"), aggregate_type="thing", aggregate_id="small",
                                   aggregate_version=1, producer="test", occurred_at=NOW, event_id="small:1"))
@@ -31,7 +31,7 @@ def test_an_event_kafka_refuses_is_parked_and_the_rest_is_published(mongo_db, ka
     mongo_db["things_commits"].insert_one({"_id": "huge#1", "body": {"n": 1}, "events": [
         {"event_id": "huge:1", "topic": topic, "key": "huge", "value": huge.SerializeToString()}]})
 
-    producer = make_producer(kafka_bootstrap, "parking-test")
+    producer = make_producer(kafka, "parking-test")
     relay = OutboxRelay(producer, [CommitOutbox(mongo_db, grace_s=0.0)], sweep_interval_s=0.0)
     try:
         relay.run_once()
@@ -39,7 +39,7 @@ def test_an_event_kafka_refuses_is_parked_and_the_rest_is_published(mongo_db, ka
     finally:
         relay.stop()
         producer.close()
-    assert [r.key for r in _topic_records(kafka_bootstrap, topic)] == [b"small"]
+    assert [r.key for r in _topic_records(kafka, topic)] == [b"small"]
     [parked] = list(mongo_db["outbox_parked"].find({}))
     assert parked["_id"] == "things:huge#1" and "MessageSizeTooLarge" in parked["reason"]
     assert parked["events"][0]["event_id"] == "huge:1"

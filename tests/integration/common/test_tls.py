@@ -28,10 +28,13 @@ from tests.eventually import eventually
 REPO = Path(__file__).resolve().parents[3]
 
 
-def accounts_env(kafka_bootstrap, mongo_uri, unique, public_key_file, **settings) -> dict[str, str]:
+def accounts_env(kafka, mongo_uri, unique, public_key_file, **settings) -> dict[str, str]:
+    """The accounts service's environment; on Kafka as the tests' admin principal (what is tested
+    here is gRPC, not the Kafka ACLs: tests/integration/common/test_kafka_acls.py)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_") or k.startswith("LLR_INFRA_")}
     env.update(LLR_ACCOUNTS_MONGO_URI=mongo_uri, LLR_ACCOUNTS_MONGO_DB=f"test_tls_{unique}",
-               LLR_ACCOUNTS_KAFKA_BOOTSTRAP=kafka_bootstrap, LLR_ACCOUNTS_TOPIC_NAMESPACE=f"t{unique}.",
+               LLR_ACCOUNTS_KAFKA_BOOTSTRAP=kafka.bootstrap, LLR_ACCOUNTS_KAFKA_USERNAME=kafka.username,
+               LLR_ACCOUNTS_KAFKA_PASSWORD=kafka.password, LLR_ACCOUNTS_TOPIC_NAMESPACE=f"t{unique}.",
                LLR_ACCOUNTS_AUTH_PUBLIC_KEY_FILE=str(public_key_file), LLR_ACCOUNTS_AUTH_ISSUER="llr-test-idp",
                LLR_ACCOUNTS_GRPC_PORT=str(free_port()))
     env.update({f"LLR_ACCOUNTS_{k.upper()}": str(v) for k, v in settings.items()})
@@ -46,9 +49,9 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture
-def accounts_tls(kafka_bootstrap, mongo_uri, unique, public_key_file, pki):
+def accounts_tls(kafka, mongo_uri, unique, public_key_file, pki):
     ours, _ = pki
-    env = accounts_env(kafka_bootstrap, mongo_uri, unique, public_key_file,
+    env = accounts_env(kafka, mongo_uri, unique, public_key_file,
                        grpc_tls_cert_file=ours.cert, grpc_tls_key_file=ours.key)
     port = int(env["LLR_ACCOUNTS_GRPC_PORT"])
     proc = subprocess.Popen([sys.executable, "-m", "services.accounts.entrypoints.main"], cwd=REPO, env=env,
@@ -128,9 +131,9 @@ def test_tokens_of_another_issuer_or_audience_or_expired_are_unauthenticated_nam
     assert who_am_i(accounts_tls, mine, ca_file=ours.ca).organisation_id == "vdab"
 
 
-def test_a_service_refuses_to_listen_beyond_loopback_without_a_certificate(kafka_bootstrap, mongo_uri, unique,
+def test_a_service_refuses_to_listen_beyond_loopback_without_a_certificate(kafka, mongo_uri, unique,
                                                                             public_key_file):
-    env = accounts_env(kafka_bootstrap, mongo_uri, unique, public_key_file, grpc_host="0.0.0.0")
+    env = accounts_env(kafka, mongo_uri, unique, public_key_file, grpc_host="0.0.0.0")
     done = subprocess.run([sys.executable, "-m", "services.accounts.entrypoints.main"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0

@@ -108,7 +108,7 @@ class Platform:
         private, public = generate_keypair()
         (home / "token.pub.pem").write_bytes(public)
         self.issuer = TokenIssuer(private, "llr-chaos-idp", SystemClock())
-        self.env = isolated_environment(broker.bootstrap, db.uri, run_id, home / "kpi")
+        self.env = isolated_environment(broker.stack, db.uri, run_id, home / "kpi")
         generate_issuer_key_file(home / "issuer.pem")
         self.env["LLR_CERTIFICATION_ISSUER_KEY_FILE"] = str(home / "issuer.pem")
         epoch = datetime.now(timezone.utc)
@@ -256,7 +256,7 @@ def running_platform(shared: Stack, persons: int, seed: int) -> Iterator[tuple[P
 
 def register_persons(plat: Platform, n: int) -> list[str]:
     municipalities = ["11002", "44021", "71016", "23062", "31005"]   # one in each province
-    producer = make_producer(plat.broker.bootstrap, "chaos-population")
+    producer = make_producer(plat.broker.kafka, "chaos-population")
     people = [f"chaos-{i}" for i in range(n)]
     for i, person_id in enumerate(people):
         env = wrap(person(person_id, municipalities[i % 5]), aggregate_type="person", aggregate_id=person_id,
@@ -400,7 +400,7 @@ def compare_kpis(plat: Platform, audit: Audit) -> None:
 
     def same() -> dict | None:
         expected = {(c.kpi, c.cell): to_pb(c).SerializeToString(deterministic=True)
-                    for c in expected_cells(read_source_partitions(plat.broker.bootstrap, plat.namespace), settings)}
+                    for c in expected_cells(read_source_partitions(plat.broker.kafka, plat.namespace), settings)}
         served = {}
         for kpi in {k for k, _ in expected}:
             reply = stub.List(kpi_api.ListRequest(kpi=kpi, page_size=1000), metadata=consumer, timeout=30)

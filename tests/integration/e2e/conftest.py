@@ -64,7 +64,7 @@ def listening(port: int) -> bool:
 def platform_env(stack, unique, tmp_path):
     """Environment of one isolated ``make run``: the session's infrastructure, everything else
     (ports, namespace, databases, faust state) its own."""
-    env = isolated_environment(stack.settings.kafka_bootstrap, stack.settings.mongo_uri, f"e2e{unique}",
+    env = isolated_environment(stack, stack.settings.mongo_uri, f"e2e{unique}",
                                tmp_path / "kpi")
     env.update({"LLR_KPI_READOUT_INTERVAL_S": "0.5", "LLR_KPI_HISTORY_MAX_AGE_S": "5"})
     yield env

@@ -39,7 +39,7 @@ DEMO = {"LLR_DEMO_PERSONS": "2000", "LLR_DEMO_DAYS": "365", "LLR_DEMO_SECONDS_PE
 
 
 def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_recount(
-        platform_env, kafka_bootstrap, tmp_path):
+        platform_env, kafka, tmp_path):
     env = {**platform_env, **DEMO}
     platform = Platform(env)
     try:
@@ -65,7 +65,7 @@ def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_r
             return cells
 
         def recount() -> dict:
-            logs = read_source_partitions(kafka_bootstrap, kpi_settings.topic_namespace)
+            logs = read_source_partitions(kafka, kpi_settings.topic_namespace)
             return {(c.kpi, c.cell): to_pb(c) for c in expected_cells(logs, kpi_settings) if c.kpi in PARTICIPATION}
 
         # The services keep running (deadlines may still fire), so compare once the projection has

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from kafka import KafkaConsumer
+
 
 from infra.run import free_port, wait_for_grpc_health
 from llr.accounts.v1 import accounts_service_pb2 as acc
@@ -37,7 +37,7 @@ from services.common.auth import Role, TokenIssuer
 from services.common.clock import SystemClock
 from services.common.envelope import decode, wrap
 from services.common.grpc_server import bearer
-from services.common.kafka import make_producer
+from services.common.kafka import make_consumer, make_producer
 from services.common.mongo import make_client
 
 REPO = Path(__file__).resolve().parents[3]
@@ -60,15 +60,16 @@ def person(person_id: str) -> pop.PersonRegistered:
 
 
 class Platform:
-    def __init__(self, kafka_bootstrap: str, mongo_uri: str, unique: str, public_key_file: Path) -> None:
+    def __init__(self, stack, mongo_uri: str, unique: str, public_key_file: Path) -> None:
         self.namespace = f"t{unique}."
+        stack.grant_kafka(self.namespace)  # each service logs in as its own principal
         self.dbs = {s: f"test_so_{s}_{unique}" for s in ("accounts", "enrolments")}
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_")}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LLR_") or k.startswith("LLR_INFRA_")}
         epoch = datetime.now(timezone.utc)
         for service in ("accounts", "enrolments"):
             p = f"LLR_{service.upper()}_"
             self.env.update({p + "MONGO_URI": mongo_uri, p + "MONGO_DB": self.dbs[service],
-                             p + "KAFKA_BOOTSTRAP": kafka_bootstrap, p + "TOPIC_NAMESPACE": self.namespace,
+                             p + "KAFKA_BOOTSTRAP": stack.settings.kafka_bootstrap, p + "TOPIC_NAMESPACE": self.namespace,
                              p + "AUTH_PUBLIC_KEY_FILE": str(public_key_file), p + "AUTH_ISSUER": "llr-test-idp",
                              p + "TOPIC_PARTITIONS": "4", p + "OUTBOX_POLL_INTERVAL_S": "0.05",
                              p + "SIM_START": SIM_START.isoformat(), p + "SIM_EPOCH": epoch.isoformat(),
@@ -105,8 +106,8 @@ class Platform:
 
 
 @pytest.fixture
-def platform(kafka_bootstrap, mongo_uri, unique, public_key_file):
-    plat = Platform(kafka_bootstrap, mongo_uri, unique, public_key_file)
+def platform(stack, mongo_uri, unique, public_key_file):
+    plat = Platform(stack, mongo_uri, unique, public_key_file)
     try:
         plat.start()
         yield plat
@@ -115,15 +116,15 @@ def platform(kafka_bootstrap, mongo_uri, unique, public_key_file):
     assert codes == [0, 0, 0, 0], [p.stderr.read()[-2000:] for p in plat.procs]
 
 
-def test_two_processes_of_each_service_keep_every_rule(platform, kafka_bootstrap, token_keys):
+def test_two_processes_of_each_service_keep_every_rule(platform, kafka, token_keys):
     issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=SystemClock())
     regisseur = bearer(issuer.issue("vdab", Role.REGISSEUR, ttl=timedelta(days=365)))
     provider = bearer(issuer.issue("prv-a", Role.PROVIDER, ttl=timedelta(days=365)))
     channels = [grpc.insecure_channel(f"127.0.0.1:{port}") for port in platform.ports["enrolments"]]
     stubs = [api_rpc.EnrolmentServiceStub(c) for c in channels]
     accounts = acc_rpc.AccountServiceStub(grpc.insecure_channel(f"127.0.0.1:{platform.ports['accounts'][0]}"))
-    producer = make_producer(kafka_bootstrap, "scale-out-e2e")
-    events = KafkaConsumer(f"{platform.namespace}llr.enrolments.v1.events", bootstrap_servers=kafka_bootstrap,
+    producer = make_producer(kafka, "scale-out-e2e")
+    events = make_consumer(kafka, f"{platform.namespace}llr.enrolments.v1.events",
                            auto_offset_reset="earliest", group_id=f"{platform.namespace}test-reader")
     try:
         for person_id in ["p-rush"] + [f"q{i}" for i in range(40)]:

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 import grpc
 import pymongo
 import pytest
-from kafka import KafkaConsumer
 
 from llr.accounts.v1 import events_pb2 as accounts_pb
 from llr.certification.v1 import events_pb2 as cert_pb
@@ -21,7 +20,7 @@ from services.common.auth import Role
 from services.common.clock import FakeClock
 from services.common.envelope import decode, unwrap, wrap
 from services.common.grpc_server import bearer
-from services.common.kafka import make_producer
+from services.common.kafka import make_consumer, make_producer
 from services.common.tls import service_channel
 from services.enrolments.entrypoints.main import build
 from services.enrolments.settings import EnrolmentsSettings
@@ -81,10 +80,10 @@ def clock():
 
 
 @pytest.fixture
-def settings(unique, mongo_uri, kafka_bootstrap, public_key_file):
+def settings(unique, mongo_uri, kafka, public_key_file):
     return EnrolmentsSettings(
         grpc_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
-        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap,
+        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, **kafka.settings_fields(),
         deadline_interval_s=0.5, outbox_poll_interval_s=1.0, grpc_max_workers=64,
     )
 
@@ -110,7 +109,7 @@ def client(runtime, token_for):
 @pytest.fixture
 def events(settings):
     """``events(until=predicate)``: the envelopes on the enrolments topic seen so far."""
-    consumer = KafkaConsumer(settings.events_topic, bootstrap_servers=settings.kafka_bootstrap,
+    consumer = make_consumer(settings.kafka, settings.events_topic,
                              auto_offset_reset="earliest", group_id=f"test-{uuid.uuid4().hex[:8]}",
                              enable_auto_commit=False)
     seen: list = []
@@ -132,7 +131,7 @@ class Broker:
 
     def __init__(self, settings):
         self.settings = settings
-        self.producer = make_producer(settings.kafka_bootstrap, "test-other-services")
+        self.producer = make_producer(settings.kafka, "test-other-services")
 
     def _send(self, context: str, payload, aggregate_type: str, key: str, event_id: str | None = None):
         envelope = wrap(payload, aggregate_type=aggregate_type, aggregate_id=key, aggregate_version=1,

@@ -27,12 +27,12 @@ TODAY = START.date()
 
 
 @pytest.fixture(scope="module")
-def target(kafka_bootstrap, mongo_uri, public_key_file, token_keys):
+def target(kafka, mongo_uri, public_key_file, token_keys):
     """One enrolments service for the module: an accredited provider with an offer and an enrolment."""
     unique = uuid.uuid4().hex[:10]
     settings = EnrolmentsSettings(
         grpc_port=0, mongo_db=f"test_{unique}", topic_namespace=f"t{unique}.", auth_public_key_file=public_key_file,
-        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, kafka_bootstrap=kafka_bootstrap,
+        auth_issuer="llr-test-idp", mongo_uri=mongo_uri, **kafka.settings_fields(),
         deadline_interval_s=0.5, outbox_poll_interval_s=0.2)
     clock = FakeClock(START)
     runtime = build(settings, clock)

@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from llr.kpi.v1 import kpi_service_pb2 as api
 from llr.kpi.v1 import kpi_service_pb2_grpc as api_grpc
@@ -28,7 +28,7 @@ from infra.run import free_port
 from services.common.auth import Role
 from services.common.envelope import decode
 from services.common.grpc_server import bearer
-from services.common.kafka import make_producer
+from services.common.kafka import KafkaAccess, make_consumer, make_producer
 from services.common.tls import service_channel
 from services.kpi.adapters.cells import to_pb
 from services.kpi.adapters.envelopes import to_domain, to_envelope
@@ -115,7 +115,7 @@ def subscription(kpi: KpiProcess, token: str, request: api.SubscribeRequest, tim
 
 
 @pytest.fixture(scope="module")
-def start_kpi(tmp_path_factory, kafka_bootstrap, public_key_file):
+def start_kpi(tmp_path_factory, kafka, public_key_file):
     """``start_kpi(namespace, app_id, **settings)`` starts a KPI process; all are stopped at teardown."""
     started: list[KpiProcess] = []
     tmp_path = tmp_path_factory.mktemp("kpi")
@@ -123,7 +123,7 @@ def start_kpi(tmp_path_factory, kafka_bootstrap, public_key_file):
     def start(namespace: str, app_id: str, **overrides) -> KpiProcess:
         values = dict(
             grpc_port=free_port(), dashboard_port=free_port(), topic_namespace=namespace, faust_app_id=app_id,
-            data_dir=tmp_path / f"data-{app_id}", kafka_bootstrap=kafka_bootstrap,
+            data_dir=tmp_path / f"data-{app_id}", **kafka.settings_fields(),
             auth_public_key_file=public_key_file, auth_issuer="llr-test-idp", readout_interval_s=0.5,
             history_months=6,
         )
@@ -155,10 +155,10 @@ def start_kpi(tmp_path_factory, kafka_bootstrap, public_key_file):
         process.stop()
 
 
-def produce(bootstrap: str, namespace: str, events, extra: list[tuple[str, bytes, bytes]] = ()) -> dict:
+def produce(kafka: KafkaAccess, namespace: str, events, extra: list[tuple[str, bytes, bytes]] = ()) -> dict:
     """Publish KPI domain events as the source contexts' envelopes, batched (no per-message get).
     Returns counts and the measured rate."""
-    producer = make_producer(bootstrap, "kpi-test-feed", linger_ms=50, batch_size=512 * 1024)
+    producer = make_producer(kafka, "kpi-test-feed", linger_ms=50, batch_size=512 * 1024)
     started = time.monotonic()
     n = 0
     try:
@@ -176,9 +176,9 @@ def produce(bootstrap: str, namespace: str, events, extra: list[tuple[str, bytes
     return {"messages": n, "seconds": elapsed, "per_second": n / elapsed if elapsed else 0.0}
 
 
-def read_source_partitions(bootstrap: str, namespace: str) -> dict[str, list]:
+def read_source_partitions(kafka: KafkaAccess, namespace: str) -> dict[str, list]:
     """Every source partition from offset 0 to its end, as KPI domain events in log order."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=5000)
+    consumer = make_consumer(kafka, enable_auto_commit=False, consumer_timeout_ms=5000)
     try:
         partitions = []
         for context in CONTEXTS:

@@ -29,8 +29,8 @@ CELLS = ("region=flanders", "province=10000", "province=20001", "province=30000"
 
 
 @pytest.fixture(scope="module")
-def target(kafka_bootstrap, public_key_file, token_keys):
-    settings = KpiSettings(grpc_port=0, kafka_bootstrap=kafka_bootstrap, auth_public_key_file=public_key_file,
+def target(kafka, public_key_file, token_keys):
+    settings = KpiSettings(grpc_port=0, **kafka.settings_fields(), auth_public_key_file=public_key_file,
                            auth_issuer="llr-test-idp")
     runtime = ServiceRuntime(settings)
     board = Board()

@@ -88,13 +88,13 @@ def subscribe_snapshot(kpi, token: str, name: str, size: int) -> dict[str, objec
     return {r.cell.cell: r.cell for r in received if r.snapshot}
 
 
-def test_a_small_cell_is_not_recoverable_from_what_list_and_subscribe_serve(start_kpi, kafka_bootstrap,
+def test_a_small_cell_is_not_recoverable_from_what_list_and_subscribe_serve(start_kpi, kafka,
                                                                            consumer_token):
     namespace = f"t{uuid.uuid4().hex[:10]}."
     kpi = start_kpi(namespace, f"kpi-{namespace}")
     events = population_feed()
-    produce(kafka_bootstrap, namespace, events)
-    expected = as_pb(expected_cells(read_source_partitions(kafka_bootstrap, namespace), kpi.settings))
+    produce(kafka, namespace, events)
+    expected = as_pb(expected_cells(read_source_partitions(kafka, namespace), kpi.settings))
     wait_for(lambda: served(kpi.list_all(consumer_token)) == expected, 120, "the recount to be served")
 
     # the precondition: under primary suppression alone both would be recoverable
@@ -140,7 +140,7 @@ def resident(day: date) -> ev.PersonRegistered:
         birth_country_group=ev.BirthCountryGroup.BE, labour_status=ev.LabourStatus.EMPLOYED, work_disability=False)
 
 
-def test_renewed_and_reinstated_certificates_keep_being_counted(start_kpi, kafka_bootstrap, consumer_token):
+def test_renewed_and_reinstated_certificates_keep_being_counted(start_kpi, kafka, consumer_token):
     namespace = f"t{uuid.uuid4().hex[:10]}."
     kpi = start_kpi(namespace, f"kpi-{namespace}", disclosure_min_numerator=1, disclosure_min_denominator=1)
 
@@ -165,17 +165,17 @@ def test_renewed_and_reinstated_certificates_keep_being_counted(start_kpi, kafka
         cert.renew(trainings=recs + [ce], policy=policy(), now=at(date(2027, 12, 1)))
     expiry_job = at(original_end + timedelta(days=8))
     assert c3.expire_if_due(expiry_job) and not c1.expire_if_due(expiry_job)
-    produce(kafka_bootstrap, namespace, [resident(expiry_job.date())], certification_records(namespace, [c1, c2, c3]))
+    produce(kafka, namespace, [resident(expiry_job.date())], certification_records(namespace, [c1, c2, c3]))
     serves(expiry_job.date(), 2)  # the original end has passed: the renewed two still count
 
     c1.suspend(reason="complaint under investigation", now=at(date(2028, 3, 20)))
-    produce(kafka_bootstrap, namespace, [resident(date(2028, 3, 20))], certification_records(namespace, [c1]))
+    produce(kafka, namespace, [resident(date(2028, 3, 20))], certification_records(namespace, [c1]))
     serves(date(2028, 3, 20), 1)
 
     c1.reinstate(now=at(date(2028, 4, 1)))
     ce = training(org3, cand3, "CE", hours=21, on=date(2027, 1, 10))
     c3.renew(trainings=[ce], policy=policy(), now=at(date(2028, 4, 1), hour=10))  # in the grace period
-    produce(kafka_bootstrap, namespace, [resident(date(2028, 4, 1))], certification_records(namespace, [c1, c3]))
+    produce(kafka, namespace, [resident(date(2028, 4, 1))], certification_records(namespace, [c1, c3]))
     serves(date(2028, 4, 1), 3)  # reinstated and renewed after expiry: counted again
     organisation = next(c for c in kpi.list_all(consumer_token, kpi=d.CERTIFIED_LEERCOACHES)
                         if c.cell == f"organisation={org1.organisation_id}")

@@ -15,7 +15,6 @@ from datetime import date, datetime, time as dtime, timedelta, timezone
 
 import grpc
 import pytest
-from kafka import KafkaConsumer
 from PIL import Image
 
 from llr.accounts.v1 import events_pb2 as acc
@@ -25,6 +24,7 @@ from llr.population.v1 import events_pb2 as pop
 from services.common.auth import Role
 from services.common.envelope import wrap
 from services.common.grpc_server import bearer
+from services.common.kafka import KafkaAccess, make_consumer
 from services.kpi.domain import events as ev
 from services.kpi.domain.synthetic import SyntheticConfig, generate
 
@@ -35,8 +35,8 @@ from .conftest import (
 PERSON_ID = re.compile(rb"P\d{7}")
 
 
-def topic_records(bootstrap: str, topic: str, until, timeout_s: float = 30.0) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+def topic_records(kafka: KafkaAccess, topic: str, until, timeout_s: float = 30.0) -> list:
+    consumer = make_consumer(kafka, topic, auto_offset_reset="earliest",
                              enable_auto_commit=False, group_id=f"test-{uuid.uuid4().hex[:8]}")
     seen: list = []
     try:
@@ -78,14 +78,14 @@ def tokens(token_issuer):
 
 
 @pytest.fixture(scope="module")
-def world(start_kpi, kafka_bootstrap, tokens):
+def world(start_kpi, kafka, tokens):
     """A service fed 2,500 synthetic persons plus redeliveries and poison, caught up."""
     namespace = f"t{uuid.uuid4().hex[:10]}."
     kpi = start_kpi(namespace, f"kpi-{namespace}")
     events = generate(SyntheticConfig(persons=2500, enrolments=2500, certificates=300, seed=11))
     redelivered = events[::17]  # at-least-once: some events arrive twice
-    produce(kafka_bootstrap, namespace, events + redelivered, poison_envelopes(namespace))
-    expected = as_pb(expected_cells(read_source_partitions(kafka_bootstrap, namespace), kpi.settings))
+    produce(kafka, namespace, events + redelivered, poison_envelopes(namespace))
+    expected = as_pb(expected_cells(read_source_partitions(kafka, namespace), kpi.settings))
     try:
         wait_for(lambda: served(kpi.list_all(tokens["consumer"])) == expected, 120, "the recount to be served")
     except AssertionError:
@@ -116,13 +116,13 @@ def test_serves_exactly_the_batch_recount_with_small_cells_suppressed(world, tok
     assert flanders.reference_date == max(c.reference_date for c in cells)
 
 
-def test_poison_goes_to_the_dead_letter_topics_with_the_reason(world, kafka_bootstrap):
+def test_poison_goes_to_the_dead_letter_topics_with_the_reason(world, kafka):
     _, namespace, _, _ = world
-    population = topic_records(kafka_bootstrap, f"{namespace}llr.population.v1.events.dlq", lambda s: len(s) >= 1)
+    population = topic_records(kafka, f"{namespace}llr.population.v1.events.dlq", lambda s: len(s) >= 1)
     reasons = [dict(r.headers)["dlq.reason"].decode() for r in population]
     assert any("attributes.sex" in r for r in reasons), reasons
     junk = b"\xff\x00 not an envelope"
-    enrolments = topic_records(kafka_bootstrap, f"{namespace}llr.enrolments.v1.events.dlq",
+    enrolments = topic_records(kafka, f"{namespace}llr.enrolments.v1.events.dlq",
                                lambda s: any(r.value == junk for r in s))
     record = next(r for r in enrolments if r.value == junk)
     assert "undecodable" in dict(record.headers)["dlq.reason"].decode()
@@ -131,7 +131,7 @@ def test_poison_goes_to_the_dead_letter_topics_with_the_reason(world, kafka_boot
     assert all(reason.startswith("late: ") for reason in late)
 
 
-def test_the_compacted_topic_carries_the_served_cells(world, kafka_bootstrap, tokens):
+def test_the_compacted_topic_carries_the_served_cells(world, kafka, tokens):
     kpi, namespace, expected, _ = world
 
     def latest(records):
@@ -145,9 +145,9 @@ def test_the_compacted_topic_carries_the_served_cells(world, kafka_bootstrap, to
         return {k: kpi_pb2.KpiCell.FromString(v).SerializeToString(deterministic=True)
                 for k, v in latest(records).items()}
 
-    records = topic_records(kafka_bootstrap, topic, lambda s: as_served(s) == expected)
+    records = topic_records(kafka, topic, lambda s: as_served(s) == expected)
     assert as_served(records) == expected
-    history = topic_records(kafka_bootstrap, f"{namespace}llr.kpi.v1.history", lambda s: len(s) >= 6)
+    history = topic_records(kafka, f"{namespace}llr.kpi.v1.history", lambda s: len(s) >= 6)
     for r in history:
         cell = kpi_pb2.KpiCell.FromString(r.value)
         assert cell.kpi in ("participation_4w", "participation_12m")
@@ -399,7 +399,7 @@ def test_dashboard_fits_the_screen_in_headless_chromium(world, tmp_path, width, 
         assert all(n >= 40 for n in drawn.values()), drawn
 
 
-def test_subscribe_sends_the_snapshot_then_each_change(world, kafka_bootstrap, tokens):
+def test_subscribe_sends_the_snapshot_then_each_change(world, kafka, tokens):
     kpi, namespace, expected, events = world
     request = api.SubscribeRequest(kpi="participation_4w", cell_prefix="region=")
     with subscription(kpi, tokens["consumer"], request) as received:
@@ -423,7 +423,7 @@ def test_subscribe_sends_the_snapshot_then_each_change(world, kafka_bootstrap, t
                                       planned_start=ref, planned_end=ref + timedelta(days=10)),
                 ev.EnrolmentStarted(event_id=f"new-s-{i}", occurred_at=at, enrolment_id=enr, start_date=ref),
             ]
-        produce(kafka_bootstrap, namespace, new)
+        produce(kafka, namespace, new)
         # every change is pushed as it is read out (possibly in steps while the 90 events are folded)
         wanted = (before.numerator + 30, before.denominator + 30)
         wait_for(lambda: (received[-1].cell.numerator, received[-1].cell.denominator) == wanted, 60, "the update")

@@ -27,7 +27,7 @@ def serve_until_equal(kpi, token, expected, timeout_s: float = 600) -> float:
     return time.monotonic() - started
 
 
-def test_streaming_projection_equals_the_batch_recount_and_a_replay(start_kpi, kafka_bootstrap, consumer_token):
+def test_streaming_projection_equals_the_batch_recount_and_a_replay(start_kpi, kafka, consumer_token):
     namespace = f"t{uuid.uuid4().hex[:10]}."
     events = generate(SyntheticConfig(persons=50_000, enrolments=30_000, seed=20250101))
     kinds = Counter(type(e).__name__ for e in events)
@@ -35,8 +35,8 @@ def test_streaming_projection_equals_the_batch_recount_and_a_replay(start_kpi, k
     assert sum(n for k, n in kinds.items() if k in ENROLMENT_EVENTS) >= 100_000
 
     first = start_kpi(namespace, f"kpi-a-{namespace}", readout_interval_s=2)
-    fed = produce(kafka_bootstrap, namespace, events)
-    expected = as_pb(expected_cells(read_source_partitions(kafka_bootstrap, namespace), first.settings))
+    fed = produce(kafka, namespace, events)
+    expected = as_pb(expected_cells(read_source_partitions(kafka, namespace), first.settings))
     assert sum(1 for k in expected if k[0] == "participation_4w") > 100  # many cells, municipalities included
     live_s = serve_until_equal(first, consumer_token, expected)
     assert first.stop() == 0

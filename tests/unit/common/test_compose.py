@@ -5,6 +5,7 @@ can write, the dashboard published, the population feed). deploy/k8s: tests/unit
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,47 @@ def test_infrastructure_has_healthchecks_and_services_wait_for_them(compose):
     for name in SERVICES:
         depends = compose["services"][name]["depends_on"]
         conditions = {k: v["condition"] for k, v in depends.items()}
-        assert conditions == {"kafka": "service_healthy", "mongo": "service_healthy"}
+        # kafka-acls runs once the broker is healthy: after it, every principal has its ACLs.
+        assert conditions == {"kafka-acls": "service_completed_successfully", "mongo": "service_healthy"}
+    assert compose["services"]["kafka-acls"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+
+
+def test_kafka_authenticates_every_client_as_its_own_principal(compose):
+    """The broker runs SASL/SCRAM-SHA-512 with the StandardAuthorizer (nothing allowed without an
+    ACL); its start script formats storage with every principal of the platform's table; the ACL
+    set-up is that table's; each service and the feed log in as themselves."""
+    from services.common.kafka_security import PRINCIPAL_NAMES
+    from services.common.settings import KafkaAdminSettings
+    from services.demo.settings import DemoSettings
+
+    kafka = compose["services"]["kafka"]
+    env = kafka["environment"]
+    assert env["KAFKA_LISTENERS"].split(",") == ["SASL_PLAINTEXT://:9092", "CONTROLLER://:9093"]
+    assert env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    script = (REPO / "deploy" / "compose" / "kafka-start.sh").read_text()
+    listed = re.search(r"for principal in ([^;]+);", script).group(1).split()
+    assert sorted(listed) == sorted(PRINCIPAL_NAMES)
+    assert {f"kafka_{p}" for p in PRINCIPAL_NAMES} <= set(kafka["secrets"])
+    acls = compose["services"]["kafka-acls"]
+    assert acls["command"] == ["python", "-m", "services.common.kafka_security"]
+    admin = KafkaAdminSettings(**{k.removeprefix("LLR_KAFKA_ADMIN_").lower(): v for k, v in acls["environment"].items()})
+    assert admin.kafka_principal() == "llr-admin" and admin.namespace == ""
+    for name in SERVICES:
+        svc = compose["services"][name]
+        cls = _settings_class(name)
+        prefix = cls.model_config["env_prefix"]
+        settings = cls(**{k[len(prefix):].lower(): v for k, v in svc["environment"].items()})
+        assert settings.kafka_principal() == name
+        assert str(settings.kafka_password_file) == f"/run/secrets/kafka_{name}"
+        assert f"kafka_{name}" in svc["secrets"]
+    feed = compose["services"]["population-feed"]
+    demo = DemoSettings(**{k.removeprefix("LLR_DEMO_").lower(): v for k, v in feed["environment"].items()})
+    assert demo.kafka_principal() == "population-feed" and demo.kafka_bootstrap == "kafka:9092"
+    assert str(demo.kafka_password_file) == "/run/secrets/kafka_population-feed"
+    assert feed["secrets"] == ["kafka_population-feed"]
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -131,11 +172,11 @@ def test_a_population_feed_fills_the_stack(compose):
     assert feed["command"][:3] == ["python", "-m", module] and module == "services.demo.feed"
     assert (REPO / (module.replace(".", "/") + ".py")).exists()
     env = feed["environment"]
-    accounts = AccountsSettings(**{k.removeprefix("LLR_ACCOUNTS_").lower(): v
-                                   for k, v in env.items() if k.startswith("LLR_ACCOUNTS_")})
-    DemoSettings(**{k.removeprefix("LLR_DEMO_").lower(): v for k, v in env.items() if k.startswith("LLR_DEMO_")})
+    AccountsSettings(**{k.removeprefix("LLR_ACCOUNTS_").lower(): v
+                        for k, v in env.items() if k.startswith("LLR_ACCOUNTS_")})
+    demo = DemoSettings(**{k.removeprefix("LLR_DEMO_").lower(): v for k, v in env.items() if k.startswith("LLR_DEMO_")})
     assert not [k for k in env if not k.startswith(("LLR_ACCOUNTS_", "LLR_DEMO_"))]
-    assert accounts.kafka_bootstrap == "kafka:9092"
+    assert demo.kafka_bootstrap == "kafka:9092"
     assert feed["depends_on"]["accounts"]["condition"] == "service_healthy"
     assert feed["restart"] in ("no", "on-failure"), "it runs once"
 
@@ -161,7 +202,7 @@ def test_kubernetes_deployment_matches_settings(name):
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     cls = _settings_class(name)
     prefix = cls.model_config["env_prefix"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value", "from-a-secret") for e in container["env"]}   # Secret values: placeholders
     fields = {f"{prefix}{f.upper()}" for f in cls.model_fields}
     assert set(env) <= fields, f"{name}: unknown variables {sorted(set(env) - fields)}"
     settings = cls(**{k[len(prefix):].lower(): v for k, v in env.items()})
@@ -191,7 +232,7 @@ def test_the_certification_public_base_url_reaches_its_http_port():
     docs = _k8s_documents()
     container = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "certification")[
         "spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     host = urlsplit(env["LLR_CERTIFICATION_PUBLIC_BASE_URL"]).hostname
     ingress = next(d for d in docs if d["kind"] == "Ingress" and d["metadata"]["name"] == "certification-public")
     rule = next(r for r in ingress["spec"]["rules"] if r["host"] == host)

@@ -16,7 +16,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, OperationFailure, S
 
 from services.common import errors
 from services.common.envelope import UnknownEventType, unwrap, wrap
-from services.common.kafka import EventConsumer, Fault, PoisonMessage, fault_of
+from services.common.kafka import EventConsumer, Fault, KafkaAccess, PoisonMessage, fault_of
 from tests.eventually import eventually
 
 Record = namedtuple("Record", "topic partition offset key value")
@@ -89,7 +89,7 @@ def envelope(text: str) -> bytes:
 
 def consumer_on(kafka: FakeKafka, handler) -> tuple[EventConsumer, FakeDeadLetters]:
     dlq = FakeDeadLetters()
-    consumer = EventConsumer(bootstrap="unused:9092", group_id="g", topics=[TOPIC], handler=handler,
+    consumer = EventConsumer(kafka=KafkaAccess("unused:9092", "test", "unused"), group_id="g", topics=[TOPIC], handler=handler,
                              attempts=ATTEMPTS, retry_pause_s=0, max_outage_pause_s=0.01,
                              dead_letters=dlq, connect=lambda config: kafka)
     return consumer, dlq

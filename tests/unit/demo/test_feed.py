@@ -29,7 +29,7 @@ def run_feed(monkeypatch, persons=25):
     monkeypatch.setattr("services.common.kafka.ensure_topics", lambda bootstrap, specs, *a: topics.extend(specs))
     monkeypatch.setattr("services.common.kafka.make_producer", lambda *a, **k: Producer(sent))
     clock = FakeClock(datetime(2026, 3, 2, 9, tzinfo=timezone.utc))
-    count = feed.feed(DemoSettings(persons=persons), clock)
+    count = feed.feed(DemoSettings(persons=persons, kafka_password="unused"), clock)
     return count, sent, topics
 
 

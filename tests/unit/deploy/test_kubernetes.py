@@ -109,7 +109,8 @@ def service_settings(objects, name: str):
     container = pod_spec(one(objects, "Deployment", name))["containers"][0]
     cls = settings_class(name)
     prefix = cls.model_config["env_prefix"]
-    return cls(**{e["name"][len(prefix):].lower(): e["value"] for e in container["env"]})
+    # A value from a Secret (the Kafka password) stands in as a placeholder.
+    return cls(**{e["name"][len(prefix):].lower(): e.get("value", "from-a-secret") for e in container["env"]})
 
 
 def mount_of(workload: dict, container: dict, path: str | PurePosixPath) -> tuple[dict, dict]:
@@ -147,6 +148,9 @@ def test_every_secret_and_config_map_referenced_is_defined_or_made_by_the_keys_j
                for o in objects if o["kind"] in ("Secret", "ConfigMap")}
     made = {("Secret", name): set(make()) for name, make in keys_script().SECRETS.items()
             if find(objects, "Job", "llr-keys")}
+    # Strimzi's User Operator makes a Secret per SCRAM KafkaUser, named after it.
+    made |= {("Secret", u["metadata"]["name"]): {"password", "sasl.jaas.config"} for u in find(objects, "KafkaUser")
+             if u["spec"]["authentication"]["type"] == "scram-sha-512"}
     workloads = [o for o in objects if o["kind"] in WORKLOADS]
     assert workloads
     for w in workloads:
@@ -215,6 +219,51 @@ def test_every_topic_the_platform_writes_is_declared_with_the_partitions_the_kpi
 
 
 # -- MongoDB --------------------------------------------------------------------------------------
+def kafka_users(objects) -> dict[str, list]:
+    """Each KafkaUser's ACLs as ``kafka_security.Acl`` rows (Strimzi spells "prefixed" "prefix")."""
+    from services.common.kafka_security import Acl
+
+    return {u["metadata"]["name"]: [Acl(u["metadata"]["name"], a["resource"]["type"], a["resource"]["name"],
+                                        {"prefix": "prefixed"}.get(p := a["resource"]["patternType"], p),
+                                        tuple(a["operations"]))
+                                    for a in u["spec"]["authorization"]["acls"]]
+            for u in find(objects, "KafkaUser")}
+
+
+def test_kafka_authenticates_every_client_and_its_acls_are_the_platforms(objects):
+    from services.common.kafka_security import KPI_APP_PREFIX, PRINCIPALS, acls
+
+    kafka = one(objects, "Kafka", "llr")["spec"]["kafka"]
+    assert kafka["authorization"]["type"] == "simple"
+    assert all(listener["authentication"]["type"] == "scram-sha-512" for listener in kafka["listeners"])
+    users = kafka_users(objects)
+    assert sorted(users) == sorted(p.name for p in PRINCIPALS)
+    assert sorted(map(repr, (row for rows in users.values() for row in rows))) == sorted(map(repr, acls("")))
+    for name in SERVICES:   # each service logs in as its own user, with that user's password
+        settings = service_settings(objects, name)
+        assert settings.kafka_principal() == name
+        [password] = [e for e in pod_spec(one(objects, "Deployment", name))["containers"][0]["env"]
+                      if e["name"].endswith("_KAFKA_PASSWORD")]
+        assert password["valueFrom"]["secretKeyRef"] == {"name": name, "key": "password"}
+    assert service_settings(objects, "kpi").faust_app_id.startswith(KPI_APP_PREFIX), "faust's topics need its ACLs"
+
+
+def test_only_the_feed_writes_the_population_feed_and_kpi_consumers_read_only_kpi_topics(objects):
+    users = kafka_users(objects)
+
+    def may(user: str, operation: str, topic: str) -> bool:
+        return any(a.resource == "topic" and (operation in a.operations or "All" in a.operations)
+                   and (topic == a.name if a.pattern == "literal" else topic.startswith(a.name))
+                   for a in users[user])
+    writers = {u for u in users if may(u, "Write", "llr.population.v1.events")}
+    assert writers == {"population-feed"}
+    for context in ("accounts", "certification", "enrolments"):
+        assert {u for u in users if may(u, "Write", f"llr.{context}.v1.events")} == {context}
+    person_level = [f"llr.{c}.v1.events" for c in ("population", "accounts", "certification", "enrolments")]
+    assert not any(may("kpi-consumer", "Read", t) or may("kpi-consumer", "Read", t + ".dlq") for t in person_level)
+    assert may("kpi-consumer", "Read", "llr.kpi.v1.cells") and may("kpi-consumer", "Read", "llr.kpi.v1.history")
+
+
 def test_the_replica_set_the_services_name_is_initiated_with_every_member(objects):
     mongo = one(objects, "StatefulSet", "mongo")
     args = pod_spec(mongo)["containers"][0]["args"]
