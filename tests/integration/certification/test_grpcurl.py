@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pool
 
-from services.accounts.entrypoints.grpc_api import registration as accounts_registration
+from services.accounts.entrypoints.grpc_api import registration as accounts_with_openings
 from services.common.auth import Role
 from services.common.grpc_server import build_server
 from services.common.settings import DEFAULT_HOME
@@ -70,6 +70,11 @@ def test_grpcurl_explores_the_certification_service_and_verifies_a_credential(ru
     who = json.loads(grpcurl(port, "llr.common.v1.PlatformService/WhoAmI", data={},
                              token=client.org("org-a")))
     assert (who["organisation_id"], who["role"], who["service"]) == ("org-a", "MENTORING_ORGANISATION", "certification")
+
+
+def accounts_registration(service):
+    """The accounts servicer (its budget-openings use cases are not called here)."""
+    return accounts_with_openings(service, None)
 
 
 @pytest.mark.parametrize("name, registration", [

@@ -70,6 +70,7 @@ class World:
         self.offer = self.enrolment_service.create_offer(
             PROVIDER, request_id="o", title="Excel", price_cents=40_000, hours=20, earliest_start="2026-07-01",
             latest_start="2026-09-30", instruments=["TRAINING_BUDGET"])
+        self._relay(self.enrolments.outbox)  # the provider's accreditation event
 
     @staticmethod
     def _relay(outbox: CommitOutbox) -> list:
