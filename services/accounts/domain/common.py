@@ -11,10 +11,11 @@ Glossary (Dutch terms used in the code):
 """
 from __future__ import annotations
 
-import calendar
 import uuid
 from datetime import date, datetime, timezone
 from enum import StrEnum
+
+from services.common.dates import add_months
 
 # A fixed namespace so that ids derived from idempotency keys are stable across replays.
 ACCOUNTS_NAMESPACE = uuid.UUID("6f1d6a8e-3c55-4b8e-9a57-2f1c0d7a4b11")
@@ -54,13 +55,6 @@ def ensure_aware_utc(instant: datetime, name: str = "now") -> datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise InvalidArgument(f"{name} must be a timezone-aware datetime")
     return instant.astimezone(timezone.utc)
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` plus ``months`` calendar months, clamped to the end of the month (31 Jan + 1 = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def add_years(day: date, years: int) -> date:

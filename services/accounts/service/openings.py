@@ -139,16 +139,10 @@ class BudgetOpenings:
         if opening.status is o.OpeningStatus.ANNOUNCED:
             now = self.clock.now()
             o.check_drawable(opening, seed, now)   # before reading every application
-            applicants = self.repo.applicants(opening_id)
-            _, ranked, _ = o.draw(opening, seed=seed, applicants=applicants, now=now)
+            done, ranked, events = o.draw(opening, seed=seed, applicants=self.repo.applicants(opening_id), now=now)
             self.repo.record_results(opening_id, ranked, opening.grants)
-
-            def drawn(current: o.BudgetOpening):
-                if current.draw is not None:
-                    return None       # another process drew it: the same ranking
-                done, _, events = o.draw(current, seed=seed, applicants=applicants, now=now)
-                return done, events
-            opening = self.repo.change_opening(opening_id, drawn)
+            # Another process may have drawn it meanwhile: the same ranking (the terms never change).
+            opening = self.repo.change_opening(opening_id, lambda current: None if current.draw else (done, events))
             log.info("budget opening %s drawn: %d applicants, %d granted", opening_id, opening.draw.applicants,
                      len(opening.draw.winners))
         if opening.status is o.OpeningStatus.DRAWN:

@@ -14,11 +14,12 @@ Constructors validate every field and raise one ``ValidationError`` listing all 
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Iterable
+
+from services.common.dates import add_months
 
 from .errors import Errors, NotOwner, ProviderNotAllowed, ValidationError
 
@@ -78,7 +79,7 @@ class Provider:
     def rescreen(self, today: date, validity_months: int) -> "Provider":
         """Screened (again) today: accredited for ``validity_months`` from today. A suspension
         stays until the regisseur reinstates."""
-        return replace(self, screened_on=today, accredited_until=_add_months(today, validity_months))
+        return replace(self, screened_on=today, accredited_until=add_months(today, validity_months))
 
     @property
     def can_post(self) -> bool:
@@ -107,13 +108,6 @@ class Provider:
                 f"the accreditation of provider {self.provider_id} expired after "
                 f"{self.accredited_until.isoformat()} and cannot post offers or enrolments until the "
                 "regisseur re-screens it")
-
-
-def _add_months(day: date, months: int) -> date:
-    """``day`` plus ``months`` calendar months, clamped to the end of the month."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
