@@ -66,17 +66,17 @@ def find_conflict(
     existing: Iterable[EnrolmentPeriod],
     exclude_enrolment_id: str | None = None,
 ) -> EnrolmentPeriod | None:
-    """The first existing enrolment that blocks the new one, or None."""
-    for other in existing:
-        if (
-            other.enrolment_id != exclude_enrolment_id
-            and other.person_id == person_id
-            and other.offer_id == offer_id
-            and other.status in BLOCKING_STATUSES
-            and periods_overlap(planned_start, planned_end, other.planned_start, other.planned_end)
-        ):
-            return other
-    return None
+    """The first existing enrolment on the same offer that blocks the new one, or None."""
+    return next((o for o in blocking_overlaps(person_id, planned_start, planned_end, existing, exclude_enrolment_id)
+                 if o.offer_id == offer_id), None)
+
+
+def blocking_overlaps(person_id: str, planned_start: date, planned_end: date, existing: Iterable[EnrolmentPeriod],
+                      exclude_enrolment_id: str | None = None) -> list[EnrolmentPeriod]:
+    """The person's live or completed enrolments (any offer) whose periods overlap the new one."""
+    return [o for o in existing
+            if o.enrolment_id != exclude_enrolment_id and o.person_id == person_id and o.status in BLOCKING_STATUSES
+            and periods_overlap(planned_start, planned_end, o.planned_start, o.planned_end)]
 
 
 def conflict_reason(conflict: EnrolmentPeriod) -> str:
@@ -105,18 +105,13 @@ def ensure_no_conflict(*, person_id: str, offer_id: str, planned_start: date, pl
     """Raise ``DuplicateEnrolment`` (ALREADY_EXISTS) when ``find_conflict`` finds one; apply
     ``cross_offer`` to the blocking enrolments of the person on other offers that overlap: the
     ones to flag (FLAG), or ``DoubleFinancing`` (REFUSE)."""
-    existing = list(existing)
-    conflict = find_conflict(person_id=person_id, offer_id=offer_id, planned_start=planned_start,
-                             planned_end=planned_end, existing=existing,
-                             exclude_enrolment_id=exclude_enrolment_id)
+    overlaps = blocking_overlaps(person_id, planned_start, planned_end, existing, exclude_enrolment_id)
+    conflict = next((o for o in overlaps if o.offer_id == offer_id), None)
     if conflict is not None:
         raise DuplicateEnrolment(conflict.enrolment_id, conflict_reason(conflict))
     if cross_offer is CrossOfferOverlap.ALLOW:
         return ()
-    others = tuple(o for o in existing
-                   if o.enrolment_id != exclude_enrolment_id and o.person_id == person_id and o.offer_id != offer_id
-                   and o.status in BLOCKING_STATUSES
-                   and periods_overlap(planned_start, planned_end, o.planned_start, o.planned_end))
+    others = tuple(o for o in overlaps if o.offer_id != offer_id)
     if others and cross_offer is CrossOfferOverlap.REFUSE:
         raise DoubleFinancing(
             f"person already has an enrolment on another offer in a period that overlaps "
