@@ -13,6 +13,10 @@ class AccountsSettings(ServiceSettings):
 
     # How often the career-cheque expiry job runs (service clock decides what is due).
     expiry_interval_s: float = 60.0
+    # How often the yearly-credit job looks for credits due (1 January, 1 September) and how many
+    # accounts one of its ticks credits at most (it resumes from its cursor at the next tick).
+    yearly_credit_interval_s: float = 60.0
+    yearly_credit_batch: int = 2_000
     # A budget opening is drawn at the earliest this long after its window closes, so that an
     # application accepted just before the close (written within its RPC deadline) is in the draw.
     opening_draw_settle_s: float = 30.0

@@ -258,8 +258,9 @@ class KeyedLog(ABC):
         """Add ``item`` at the end of ``key``'s list; returns its sequence number (from 1)."""
 
     @abstractmethod
-    def read(self, key: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
-        """The entries of ``key`` with a sequence number above ``after``, in order."""
+    def read(self, key: str, after: int = 0, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """The entries of ``key`` with a sequence number above ``after``, in order (at most
+        ``limit`` of them: a long list is read in pages, resuming after the last one read)."""
 
 
 class DailySchedule:
@@ -309,9 +310,10 @@ class InMemoryKeyedLog(KeyedLog):
             entries.append(dict(item))
             return len(entries)
 
-    def read(self, key: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
+    def read(self, key: str, after: int = 0, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
         with self._lock:
-            return [(i + 1, dict(e)) for i, e in enumerate(self._lists.get(key, ())) if i + 1 > after]
+            entries = self._lists.get(key, [])[after:]
+            return [(after + i + 1, dict(e)) for i, e in enumerate(entries[:limit])]
 
 
 class InMemoryOnceStore(OnceStore):
@@ -630,9 +632,10 @@ class MongoKeyedLog(KeyedLog):
             self._next[key] = max(self._next.get(key, 0), seq + 1)
         return seq
 
-    def read(self, key: str, after: int = 0) -> list[tuple[int, dict[str, Any]]]:
+    def read(self, key: str, after: int = 0, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
         out, seq = [], after + 1
-        while (doc := _find_one(self.collection, _numbered(key, seq))) is not None:
+        while (limit is None or len(out) < limit) and \
+                (doc := _find_one(self.collection, _numbered(key, seq))) is not None:
             doc.pop("_id")
             out.append((seq, doc))
             seq += 1

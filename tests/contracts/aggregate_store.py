@@ -211,6 +211,8 @@ class KeyedLogContract:
         assert log.read("2025-04-01") == [(1, {"id": "a"}), (2, {"id": "b"}), (3, {"id": "c"})]
         assert log.read("2025-04-01", after=2) == [(3, {"id": "c"})]
         assert log.read("2025-04-03") == []
+        assert log.read("2025-04-01", after=0, limit=2) == [(1, {"id": "a"}), (2, {"id": "b"})]
+        assert log.read("2025-04-01", after=2, limit=2) == [(3, {"id": "c"})]
 
     def test_concurrent_appenders_in_several_processes_lose_nothing(self):
         logs = [self.make_log("deadlines", fresh=True) for _ in range(3)]

@@ -27,6 +27,9 @@ def to_proto(event):
             value = value.isoformat()
         elif isinstance(value, date):
             value = value.isoformat()
+        elif isinstance(value, (tuple, list)):
+            getattr(message, field.name).extend(value)
+            continue
         setattr(message, field.name, value)
     return message
 

@@ -31,6 +31,11 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   ignores: it ranks distinct persons).
 * ``opening_results`` -- ``<opening id>/<person id>`` -> rank and outcome, written (one
   ``insert_many`` per 1,000) before the commit that marks the opening drawn.
+* ``account_roster`` -- a ``KeyedLog`` of every account id, in ``ROSTER_SHARDS`` lists (by a hash
+  of the account id), appended when the account is opened: what the yearly-credit job walks, by
+  ``_id``, in pages from its cursor (one sequence number per list). Its progress is the ``jobs``
+  aggregate ``yearly-credits``: the periods granted per policy kind and the pass under way (its
+  grants and cursors), which only moves forward, so a restarted or second process resumes.
 * ``cheque_deadlines`` -- a ``DailySchedule`` of the accounts with a career cheque that expires
   on each day, added before the cheque is saved; the expiry job reads the days since its last
   run by ``_id`` (its progress is the ``jobs`` aggregate ``cheque-expiry``), so it never scans.
@@ -90,6 +95,10 @@ APPLICATION_SHARDS = 16
 RESULTS_PER_WRITE = 1_000
 # Lookups a draw runs at once (reading the applicants, crediting the winners).
 READERS = 4
+# The account roster's lists (see the module docstring): appends to one list contend for its next
+# number, so concurrent account openings are spread over several.
+ROSTER_SHARDS = 16
+YEARLY_JOB = "yearly-credits"
 
 
 class AccountRepository:
@@ -102,8 +111,9 @@ class AccountRepository:
         self.applications = stores.once("opening_applications")
         self.application_log = stores.log("opening_application_log")
         self.opening_results = stores.once("opening_results")
-        self.cheque_deadlines = DailySchedule(stores.log("cheque_deadlines"), stores.aggregates("jobs"),
-                                              "cheque-expiry")
+        self.jobs = stores.aggregates("jobs")
+        self.cheque_deadlines = DailySchedule(stores.log("cheque_deadlines"), self.jobs, "cheque-expiry")
+        self.roster = stores.log("account_roster")
         self.outbox = stores.outbox
         self.topic = topic
 
@@ -115,7 +125,12 @@ class AccountRepository:
         return None if record is None else _loaded(record)
 
     def open(self, account: Account, profile: PersonProfile) -> bool:
-        """Store a new account with its first events; False when the person has one already."""
+        """Store a new account with its first events; False when the person has one already.
+        The account joins the roster first, so every stored account is on it (a crash in
+        between leaves an id without an account, which the yearly-credit job skips)."""
+        if self.accounts.peek(account.account_id) is not None:
+            return False
+        self.roster.append(self.roster_list(account.account_id), {"account_id": account.account_id})
         self._schedule_new_cheques(account, set())
         events = account.take_events()  # before the state is encoded: it must not keep them as pending
         body = {"person_id": account.person_id, "state": encode(account.state()), "profile": encode(profile),
@@ -253,3 +268,52 @@ class AccountRepository:
         for cheque in account.career_cheques.values():
             if cheque.cheque_id not in known and cheque.status is ChequeStatus.BOUGHT:
                 self.cheque_deadlines.add(cheque.start_deadline + timedelta(days=1), account.account_id)
+
+    # -- the account roster and the yearly-credit job's progress -----------------------------------
+    @staticmethod
+    def roster_list(account_id: str) -> str:
+        return f"roster-{zlib.crc32(account_id.encode()) % ROSTER_SHARDS:02d}"
+
+    def roster_page(self, shard: int, after: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` (sequence number, account id) of roster list ``shard`` after ``after``."""
+        return [(seq, entry["account_id"]) for seq, entry in self.roster.read(f"roster-{shard:02d}", after, limit)]
+
+    def yearly_progress(self) -> dict[str, Any]:
+        """``{"granted": {kind: last period label}, "pass": None | {"grants": [...], "cursors":
+        {shard: seq}}}`` of the yearly-credit job."""
+        record = self.jobs.load(YEARLY_JOB)
+        return dict(record.body) if record else {"granted": {}, "pass": None}
+
+    def start_yearly_pass(self, grants: list[str]) -> dict[str, Any]:
+        """Start a pass granting ``grants``, or join the one another process started first."""
+        def start(body: Mapping[str, Any]) -> dict[str, Any] | None:
+            return None if body["pass"] else {**body, "pass": {"grants": grants, "cursors": {}}}
+        return self._change_progress(start)["pass"]
+
+    def advance_yearly_pass(self, grants: list[str], cursors: Mapping[str, int]) -> None:
+        """Move the pass's cursors forward (never back: another process may be further)."""
+        def advance(body: Mapping[str, Any]) -> dict[str, Any] | None:
+            current = body["pass"]
+            if not current or current["grants"] != grants:
+                return None
+            merged = {k: max(v, current["cursors"].get(k, 0)) for k, v in cursors.items()}
+            if all(current["cursors"].get(k, 0) >= v for k, v in merged.items()):
+                return None
+            return {**body, "pass": {**current, "cursors": {**current["cursors"], **merged}}}
+        self._change_progress(advance)
+
+    def finish_yearly_pass(self, grants: list[str], granted: Mapping[str, str]) -> None:
+        """The pass granted ``grants`` to every account on the roster: record ``granted``."""
+        def finish(body: Mapping[str, Any]) -> dict[str, Any] | None:
+            if not body["pass"] or body["pass"]["grants"] != grants:
+                return None
+            return {"granted": {**body["granted"], **granted}, "pass": None}
+        self._change_progress(finish)
+
+    def _change_progress(self, change: Callable[[Mapping[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+        empty = {"granted": {}, "pass": None}
+
+        def decide(record: Record) -> Decision:
+            body = change(record.body)
+            return Decision(record.body if body is None else body, body)
+        return self.jobs.create_or_update(YEARLY_JOB, lambda: ((b := change(empty) or empty), b, []), decide)

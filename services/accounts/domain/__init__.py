@@ -27,6 +27,7 @@ from services.accounts.domain.common import (
     Unit,
     school_year_of,
 )
+from services.accounts.domain.development_plan import DevelopmentPlan, lists_in_plan, record_development_plan
 from services.accounts.domain.funding import (
     EnrolmentRequest,
     Instrument,
@@ -57,6 +58,8 @@ from services.accounts.domain.ledger import (
 from services.accounts.domain.person import PersonProfile
 from services.accounts.domain.policies import (
     CapturePoint,
+    Credited,
+    CreditPeriod,
     EducationLevel,
     LabourStatus,
     PolicyCatalog,
@@ -66,6 +69,7 @@ from services.accounts.domain.policies import (
     load_policies,
     policy_in_force,
 )
+from services.accounts.domain.yearly import Grant, Period, apply_grant, grants_between, grants_due
 
 from types import ModuleType as _ModuleType
 

@@ -17,17 +17,20 @@ def yearly_credit_amount(balance_cents: int, policy: TrainingBudgetPolicy) -> in
 
 
 def credit_yearly_budget(
-    account: Account, *, policy: TrainingBudgetPolicy, year: int, now: datetime
+    account: Account, *, policy: TrainingBudgetPolicy, year: int | str, now: datetime
 ) -> MutationResult | None:
-    """Credit the yearly training budget for ``year`` (the decision concerns 1 January of it).
+    """Credit the yearly training budget for ``year``: a calendar year (``2026``, the decision
+    concerns 1 January) or a school year (``"2026-2027"``, 1 September), as the policy's
+    ``credit_period`` says.
 
     Idempotent per account and year (key ``training-budget:<year>``). Returns None when the cap
     leaves nothing to credit (nothing is written then) or the account is closed.
     """
-    on_date = date(year, 1, 1)
+    label = str(year)
+    on_date = date(int(label[:4]), 9 if "-" in label else 1, 1)
     if not policy.in_force_on(on_date):
         raise PolicyNotInForce(policy.kind, on_date)
-    key = f"training-budget:{year}"
+    key = f"training-budget:{label}"
     if (done := account.result_for(key)) is not None:
         return done
     if account.closed_on is not None:
@@ -37,7 +40,7 @@ def credit_yearly_budget(
         return None
     capped = " (reduced to stay within the cap)" if amount < policy.yearly_credit_cents else ""
     return _credit(account, amount, key, now, policy,
-                   f"yearly training budget {year}: {amount} cents{capped}, {policy.id} "
+                   f"yearly training budget {label}: {amount} cents{capped}, {policy.id} "
                    f"(cap {policy.cap_cents} cents)")
 
 

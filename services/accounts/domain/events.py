@@ -50,6 +50,12 @@ class BudgetCredited(AccountEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DevelopmentPlanRecorded(AccountEvent):
+    offer_ids: tuple[str, ...]
+    recorded_on: date
+
+
+@dataclass(frozen=True, kw_only=True)
 class BudgetReserved(AccountEvent):
     reservation_id: str
     enrolment_id: str
@@ -157,6 +163,7 @@ ALL_EVENT_TYPES: tuple[type[AccountEvent], ...] = (
     AccountOpened,
     AccountClosed,
     BudgetCredited,
+    DevelopmentPlanRecorded,
     BudgetReserved,
     ReservationRejected,
     ReservationReleased,

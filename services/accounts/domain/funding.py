@@ -26,9 +26,9 @@ from services.accounts.domain.common import (
     require_key,
     school_year_of,
 )
+from services.accounts.domain.development_plan import lists_in_plan
 from services.accounts.domain.events import (
     AccountEvent,
-    BudgetCredited,
     BudgetReserved,
     ReservationCaptured,
     ReservationRejected,
@@ -46,6 +46,7 @@ from services.accounts.domain.policies import (
     TrainingChequePolicy,
     TrainingLeavePolicy,
 )
+from services.accounts.domain.yearly import allowance_key, allowance_of, credit_allowance
 
 
 class Instrument(StrEnum):
@@ -96,9 +97,8 @@ class EnrolmentRequest:
     planned_start: date
     planned_end: date
     requested_at: datetime
-    in_training_database: bool = False  # course listed in the Flemish training database
-    listed_in_pop: bool = False  # training listed in the person's personal development plan
-    eligible_for_training_leave: bool = False
+    in_training_database: bool = False  # the offer is listed in the Flemish training database
+    eligible_for_training_leave: bool = False  # the offer qualifies for Flemish training leave
 
     def __post_init__(self) -> None:
         for name in ("event_id", "enrolment_id", "person_id", "provider_id", "offer_id"):
@@ -150,13 +150,10 @@ def policy_for_request(catalog: PolicyCatalog, request: EnrolmentRequest) -> Any
         return None
 
 
-def allowance_key(wallet: WalletRef) -> str:
-    return f"allowance:{wallet.key}"
-
-
-def _allowance(account: Account, wallet: WalletRef, yearly: int) -> int:
-    """The school-year allowance still to credit (credited lazily on first use)."""
-    return 0 if account.result_for(allowance_key(wallet)) is not None else yearly
+def _allowance(account: Account, wallet: WalletRef, policy: TrainingChequePolicy | TrainingLeavePolicy) -> int:
+    """The school-year allowance still to credit: all of it when neither the yearly-credit job
+    nor an earlier enrolment credited it (``domain/yearly.py``), else 0."""
+    return 0 if account.result_for(allowance_key(wallet)) is not None else allowance_of(policy)
 
 
 def decide_reservation(
@@ -223,7 +220,7 @@ def decide_reservation(
                           f"training cheques are for {sorted(policy.eligible_labour_statuses)}, "
                           f"not {person.labour_status}")
         if person.education_level not in policy.eligible_education_levels and not (
-            policy.pop_exception and request.listed_in_pop
+            policy.pop_exception and lists_in_plan(account, request.offer_id)
         ):
             return reject(RejectionReason.NOT_ELIGIBLE,
                           f"education level {person.education_level}: training cheques only for "
@@ -235,7 +232,7 @@ def decide_reservation(
         if request.price_cents == 0:
             return reject(RejectionReason.NOT_ELIGIBLE, "the offer is free: nothing to fund")
         wallet = WalletRef(WalletKind.TRAINING_CHEQUE, school_year)
-        allowance = _allowance(account, wallet, policy.max_per_school_year_cents)
+        allowance = _allowance(account, wallet, policy)
         available = account.available(wallet) + allowance
         share = request.price_cents * policy.government_share_percent // 100
         amount = min(share, available)
@@ -254,7 +251,7 @@ def decide_reservation(
     if request.hours == 0:
         return reject(RejectionReason.NOT_ELIGIBLE, "the offer has no hours to take as leave")
     wallet = WalletRef(WalletKind.TRAINING_LEAVE, school_year)
-    allowance = _allowance(account, wallet, policy.max_hours_per_school_year)
+    allowance = _allowance(account, wallet, policy)
     available = account.available(wallet) + allowance
     if request.hours > available:
         return reject(RejectionReason.INSUFFICIENT_FUNDS,
@@ -319,18 +316,10 @@ def rejection_event(
 
 
 def _credit_allowance(account: Account, decision: Reserved, request: EnrolmentRequest, now: datetime) -> None:
-    key = allowance_key(decision.wallet)
-    explanation = (f"{decision.wallet.kind} allowance for school year {decision.wallet.period} "
-                   f"({decision.policy_version_id}), opened by enrolment {request.enrolment_id}")
-    result = account.credit(decision.wallet, decision.allowance_credit, idempotency_key=key, now=now,
-                            explanation=explanation, policy_version_id=decision.policy_version_id)
-    account.raise_event(BudgetCredited(
-        **account.event_fields(key, BudgetCredited, now),
-        wallet=decision.wallet.key, amount=decision.allowance_credit, unit=decision.unit,
-        entry_id=result.entries[0].entry_id, policy_version_id=decision.policy_version_id,
-        explanation=explanation,
-    ))
-
+    credit_allowance(account, decision.wallet, decision.allowance_credit,
+                     policy_version_id=decision.policy_version_id, now=now,
+                     explanation=f"{decision.wallet.kind} allowance for school year {decision.wallet.period} "
+                                 f"({decision.policy_version_id}), opened by enrolment {request.enrolment_id}")
 
 
 def _active_hold_for(account: Account, enrolment_id: str):

@@ -308,6 +308,7 @@ class AccountState:
     saga_decisions: tuple[tuple[str, Any], ...]
     pending_events: tuple[Any, ...] = ()
     decisions_archived: int = 0
+    development_plan: Any = None
 
 
 class Account:
@@ -333,6 +334,7 @@ class Account:
         # business state kept in the same document (see career_cheques / funding)
         self.career_cheques: dict[str, Any] = {}
         self.complexity_assessments: list[Any] = []
+        self.development_plan: Any = None  # the person's POP (``domain/development_plan.py``)
         # the funding saga's decision per request event id, oldest first; the oldest are moved
         # out to an archive (``archive_decisions``) so that the account stays small
         self.saga_decisions: dict[str, Any] = {}
@@ -356,6 +358,7 @@ class Account:
             saga_decisions=tuple(self.saga_decisions.items()),
             pending_events=tuple(self.pending_events),
             decisions_archived=self.decisions_archived,
+            development_plan=self.development_plan,
         )
 
     @classmethod
@@ -373,6 +376,7 @@ class Account:
         account.complexity_assessments = list(state.complexity_assessments)
         account.saga_decisions = dict(state.saga_decisions)
         account.decisions_archived = state.decisions_archived
+        account.development_plan = state.development_plan
         account.pending_events = list(state.pending_events)
         account.check_invariants()
         return account

@@ -15,6 +15,8 @@ File format (one file per kind; see the shipped files for complete examples)::
         source: "..."               # where the rule comes from (document, decree, seed file)
         capture_point: COMPLETION   # START | COMPLETION: when the funding saga captures a hold
         illustrative: false         # optional; true = plausible values, not a legal source
+        credit_period: SCHOOL_YEAR  # training budget, cheque, leave: CALENDAR_YEAR | SCHOOL_YEAR
+        credited: AT_PERIOD_START   # AT_PERIOD_START (yearly-credit job) | AT_FIRST_USE (funding saga)
         notes: "..."                # optional
         ...kind-specific parameters (amounts in euro cents, durations in hours/months/days)...
 
@@ -53,6 +55,20 @@ class CapturePoint(StrEnum):
 
     START = "START"
     COMPLETION = "COMPLETION"
+
+
+class CreditPeriod(StrEnum):
+    """The period a yearly credit (or allowance) belongs to."""
+
+    CALENDAR_YEAR = "CALENDAR_YEAR"  # 1 January - 31 December
+    SCHOOL_YEAR = "SCHOOL_YEAR"      # 1 September - 31 August
+
+
+class Credited(StrEnum):
+    """When a period's credit is written to a person's wallet."""
+
+    AT_PERIOD_START = "AT_PERIOD_START"  # by the scheduled yearly-credit job (and at account opening)
+    AT_FIRST_USE = "AT_FIRST_USE"        # by the funding saga, when an enrolment first draws on it
 
 
 class EducationLevel(StrEnum):
@@ -144,7 +160,15 @@ class CareerChequePolicy(PolicyVersion):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingChequePolicy(PolicyVersion):
+class YearlyCredit:
+    """What a policy that credits per period says about it (``credit_period``, ``credited``)."""
+
+    credit_period: CreditPeriod
+    credited: Credited
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingChequePolicy(PolicyVersion, YearlyCredit):
     government_share_percent: int
     max_per_school_year_cents: int
     eligible_education_levels: frozenset[EducationLevel]
@@ -154,13 +178,13 @@ class TrainingChequePolicy(PolicyVersion):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingLeavePolicy(PolicyVersion):
+class TrainingLeavePolicy(PolicyVersion, YearlyCredit):
     max_hours_per_school_year: int
     eligible_labour_statuses: frozenset[LabourStatus]
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingBudgetPolicy(PolicyVersion):
+class TrainingBudgetPolicy(PolicyVersion, YearlyCredit):
     yearly_credit_cents: int
     cap_cents: int
     requires_accredited_provider: bool
@@ -339,7 +363,7 @@ def _parse_version(kind: PolicyKind, raw: Any, where: str) -> AnyPolicy:
         )
     elif kind is PolicyKind.TRAINING_CHEQUE:
         policy = TrainingChequePolicy(
-            **common,
+            **common, **_yearly_credit(r, kind),
             government_share_percent=r.int("government_share_percent", minimum=1),
             max_per_school_year_cents=r.int("max_per_school_year_cents", minimum=1),
             eligible_education_levels=r.enum_set("eligible_education_levels", EducationLevel),
@@ -351,13 +375,13 @@ def _parse_version(kind: PolicyKind, raw: Any, where: str) -> AnyPolicy:
             raise PolicyError(f"{where}: government_share_percent must be <= 100")
     elif kind is PolicyKind.TRAINING_LEAVE:
         policy = TrainingLeavePolicy(
-            **common,
+            **common, **_yearly_credit(r, kind),
             max_hours_per_school_year=r.int("max_hours_per_school_year", minimum=1),
             eligible_labour_statuses=r.enum_set("eligible_labour_statuses", LabourStatus),
         )
     else:
         policy = TrainingBudgetPolicy(
-            **common,
+            **common, **_yearly_credit(r, kind),
             yearly_credit_cents=r.int("yearly_credit_cents", minimum=1),
             cap_cents=r.int("cap_cents", minimum=1),
             requires_accredited_provider=r.bool("requires_accredited_provider", default=True),
@@ -366,6 +390,16 @@ def _parse_version(kind: PolicyKind, raw: Any, where: str) -> AnyPolicy:
             raise PolicyError(f"{where}: yearly_credit_cents exceeds cap_cents")
     r.done()
     return replace(policy, unconfirmed_fields=tuple(unconfirmed))
+
+
+def _yearly_credit(r: _Reader, kind: PolicyKind) -> dict[str, Any]:
+    """``credit_period`` and ``credited``; the training-cheque and training-leave wallets are kept
+    per school year, so their credits can only be per school year."""
+    period, credited = r.enum("credit_period", CreditPeriod), r.enum("credited", Credited)
+    if kind is not PolicyKind.TRAINING_BUDGET and period is not CreditPeriod.SCHOOL_YEAR:
+        raise PolicyError(f"{r.where}: credit_period of a {kind} policy must be SCHOOL_YEAR (its wallet is "
+                          "kept per school year)")
+    return {"credit_period": period, "credited": credited}
 
 
 # --- catalog ---------------------------------------------------------------------------------
@@ -387,6 +421,9 @@ class PolicyCatalog:
             grouped.setdefault(version.kind, []).append(version)
         for kind, items in grouped.items():
             items.sort(key=lambda v: v.effective_from)
+            if len({getattr(v, "credit_period", None) for v in items}) > 1:
+                raise PolicyError(f"{kind} versions disagree on credit_period: a wallet's periods "
+                                  "cannot change kind")
             for earlier, later in zip(items, items[1:]):
                 if earlier.effective_until is None or earlier.effective_until >= later.effective_from:
                     raise PolicyError(

@@ -37,6 +37,11 @@ def cheque_pb(c) -> pb.CareerCheque:
                            own_contribution_cents=c.own_contribution_cents, policy_version_id=c.policy_version_id)
 
 
+def plan_pb(plan: d.DevelopmentPlan | None) -> pb.DevelopmentPlan | None:
+    return None if plan is None else pb.DevelopmentPlan(offer_ids=list(plan.offer_ids),
+                                                        recorded_on=plan.recorded_on.isoformat())
+
+
 def account_pb(a: d.Account) -> pb.Account:
     return pb.Account(
         account_id=a.account_id, person_id=a.person_id, opened_on=a.opened_at.date().isoformat(),
@@ -44,7 +49,8 @@ def account_pb(a: d.Account) -> pb.Account:
         holds=[pb.Hold(reservation_id=h.hold_id, wallet=h.wallet.key, amount=h.amount, captured=h.captured,
                        released=h.released, enrolment_id=h.enrolment_id or "", status=h.status.value,
                        capture_point=h.capture_point.value if h.capture_point else "") for h in a.holds.values()],
-        career_cheques=[cheque_pb(c) for c in a.career_cheques.values()])
+        career_cheques=[cheque_pb(c) for c in a.career_cheques.values()],
+        development_plan=plan_pb(a.development_plan))
 
 
 def opening_pb(x, now) -> pb.BudgetOpening:
@@ -115,6 +121,11 @@ class AccountServicer(rpc.AccountServiceServicer):
         w = self.s.credit_budget(current_principal(), request.person_id, request.request_id, request.amount_cents,
                                  request.explanation)
         return pb.CreditBudgetResponse(wallet=wallet_pb(w))
+
+    def RecordDevelopmentPlan(self, request, context):
+        plan = self.s.record_development_plan(current_principal(), request.person_id, request.request_id,
+                                              list(request.offer_ids))
+        return pb.RecordDevelopmentPlanResponse(development_plan=plan_pb(plan))
 
     def ListPolicies(self, request, context):
         current_principal()

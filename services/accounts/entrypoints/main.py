@@ -1,8 +1,8 @@
 """The accounts service process: ``python -m services.accounts.entrypoints.main``.
 
 ``build(settings, clock)`` wires MongoDB (alias ``accounts``), the event topic, the outbox relay,
-the population-feed and funding-saga consumers, the career-cheque expiry job and the gRPC API (accounts and budget
-openings).
+the population-feed and funding-saga consumers, the career-cheque expiry job, the yearly-credit job
+and the gRPC API (accounts and budget openings).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from services.common.runtime import ServiceRuntime
 from ..adapters.repository import AccountRepository
 from ..service.handlers import AccountsService
 from ..service.openings import BudgetOpenings
+from ..service.yearly_credits import YearlyCredits
 from ..settings import AccountsSettings
 from .grpc_api import registration
 
@@ -32,10 +33,13 @@ def build(settings: AccountsSettings, clock: Clock | None = None) -> ServiceRunt
     runtime.add_consumer("population", [settings.topic("population")], service.on_population_event)
     runtime.add_consumer("funding-saga", [settings.topic("enrolments")], service.on_enrolment_event)
     runtime.add_periodic("career-cheque-expiry", settings.expiry_interval_s, service.expire_cheques)
+    yearly = YearlyCredits(repo, runtime.clock, service.catalog, batch=settings.yearly_credit_batch)
+    runtime.add_periodic("yearly-credits", settings.yearly_credit_interval_s, yearly.run)
     openings = BudgetOpenings(repo, runtime.clock, service, timedelta(seconds=settings.opening_draw_settle_s))
     runtime.serve_grpc([registration(service, openings)])
     runtime.service = service
     runtime.openings = openings
+    runtime.yearly_credits = yearly
     return runtime
 
 

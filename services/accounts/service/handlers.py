@@ -113,18 +113,14 @@ class AccountsService:
 
     @translate_errors
     def open_account(self, person_id: str, profile: d.PersonProfile, key: str, occurred_at: datetime) -> bool:
-        """Open the person's account (once) and credit the training budget of that year; False
-        when the person has one already (the account id derives from the person, so the create
-        itself tells)."""
+        """Open the person's account (once) with the yearly credits of the periods it opens in
+        (from the registration's date to today's, usually one: ``domain/yearly.py``); False when
+        the person has one already (the account id derives from the person, so the create itself
+        tells)."""
         now = self.clock.now()
         account = d.open_account(person_id=person_id, idempotency_key=key, now=now)
-        year = occurred_at.year
-        try:
-            policy = self.catalog.policy_in_force(PolicyKind.TRAINING_BUDGET, date(year, 1, 1))
-        except d.PolicyNotInForce:
-            policy = None
-        if policy is not None:
-            d.credit_yearly_budget(account, policy=policy, year=year, now=now)
+        for grant in d.grants_between(self.catalog, occurred_at.date(), now.date()):
+            d.apply_grant(account, profile, self.catalog, grant, now)
         return self.repo.open(account, profile)  # False: a concurrent delivery of the same person won
 
     # -- funding saga ----------------------------------------------------------------------
@@ -176,7 +172,8 @@ class AccountsService:
             # offers that accept the instrument (it refuses the enrolment otherwise).
             provider_accredited=True, accepted_instruments=frozenset({p.instrument}),
             planned_start=date.fromisoformat(p.planned_start), planned_end=date.fromisoformat(p.planned_end),
-            requested_at=requested_at)
+            requested_at=requested_at, in_training_database=p.in_training_database,
+            eligible_for_training_leave=p.eligible_for_training_leave)
 
         def change(loaded: LoadedAccount):
             if event_id not in loaded.account.saga_decisions:
@@ -270,6 +267,14 @@ class AccountsService:
         return self._mutate_person(person_id, lambda a: d.record_complexity_assessment(
             a.account, assessment_id=d.common.derived_id(a.account.account_id, key, "assessment"), idempotency_key=key,
             assessed_on=day, complex=complex_, assessor_id=principal.subject, now=self.clock.now(), note=note))
+
+    def record_development_plan(self, principal: Principal, person_id: str, request_id: str, offer_ids: list[str]):
+        """Record the person's POP (the counter for its own person, or the regisseur)."""
+        self.authorize(principal, person_id)
+        key = self._key(request_id)
+        return self._mutate_person(person_id, lambda a: d.record_development_plan(
+            a.account, offer_ids=offer_ids, recorded_on=self.clock.now().date(), idempotency_key=key,
+            now=self.clock.now()))
 
     def credit_budget(self, principal: Principal, person_id: str, request_id: str, amount_cents: int,
                       explanation: str):

@@ -47,13 +47,15 @@ def provider_from(doc: dict[str, Any]) -> Provider:
 def offer_fields(o: Offer) -> dict[str, Any]:
     return {"provider_id": o.provider_id, "title": o.title, "price_cents": o.price_cents, "hours": o.hours,
             "earliest_start": o.earliest_start.isoformat(), "latest_start": o.latest_start.isoformat(),
-            "instruments": sorted(i.value for i in o.instruments)}
+            "instruments": sorted(i.value for i in o.instruments), "in_training_database": o.in_training_database,
+            "eligible_for_training_leave": o.eligible_for_training_leave}
 
 
 def offer_from(doc: dict[str, Any]) -> Offer:
     return Offer(doc["_id"], doc["provider_id"], doc["title"], doc["price_cents"], doc["hours"],
                  date.fromisoformat(doc["earliest_start"]), date.fromisoformat(doc["latest_start"]),
-                 frozenset(FundingInstrument(i) for i in doc["instruments"]))
+                 frozenset(FundingInstrument(i) for i in doc["instruments"]),
+                 doc.get("in_training_database", False), doc.get("eligible_for_training_leave", False))
 
 
 # --- enrolments ------------------------------------------------------------------------------
@@ -104,7 +106,8 @@ def payload_of(event: ev.EnrolmentEvent):
                 enrolment_id=e.enrolment_id, person_id=e.person_id, provider_id=e.provider_id, offer_id=e.offer_id,
                 provider_reference=e.provider_reference, instrument=e.instrument, planned_start=_d(e.planned_start),
                 planned_end=_d(e.planned_end), price_cents=e.price_cents, hours=e.hours,
-                policy_version=e.policy_version, leercoach_id=e.leercoach_id or "")
+                policy_version=e.policy_version, leercoach_id=e.leercoach_id or "",
+                in_training_database=e.in_training_database, eligible_for_training_leave=e.eligible_for_training_leave)
         case ev.EnrolmentFlagged():
             return pb.EnrolmentFlagged(enrolment_id=e.enrolment_id, person_id=e.person_id, provider_id=e.provider_id,
                                        flag=e.flag, overlapping_enrolment_ids=list(e.overlapping_enrolment_ids),
@@ -187,7 +190,9 @@ def offer_pb(o: Offer) -> api.Offer:
     return api.Offer(offer_id=o.offer_id, provider_id=o.provider_id, title=o.title, price_cents=o.price_cents,
                      hours=o.hours, earliest_start=o.earliest_start.isoformat(),
                      latest_start=o.latest_start.isoformat(),
-                     instruments=sorted(INSTRUMENT_TO_PB[i] for i in o.instruments))
+                     instruments=sorted(INSTRUMENT_TO_PB[i] for i in o.instruments),
+                     in_training_database=o.in_training_database,
+                     eligible_for_training_leave=o.eligible_for_training_leave)
 
 
 def enrolment_pb(e: Enrolment, due_at: datetime | None = None, flags: tuple[str, ...] = ()) -> api.Enrolment:

@@ -155,7 +155,9 @@ class Enrolment:
             **m, person_id=person_id, provider_id=provider.provider_id, offer_id=offer.offer_id,
             provider_reference=provider_reference, instrument=str(parsed), planned_start=planned_start,
             planned_end=planned_end, price_cents=offer.price_cents, hours=offer.hours,
-            policy_version=policy.version, leercoach_id=leercoach_id))
+            policy_version=policy.version, leercoach_id=leercoach_id,
+            in_training_database=offer.in_training_database,
+            eligible_for_training_leave=offer.eligible_for_training_leave))
         return enrolment
 
     # --- queries -------------------------------------------------------------------------------

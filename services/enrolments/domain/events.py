@@ -67,6 +67,8 @@ class EnrolmentRequested(EnrolmentEvent):
     hours: int
     policy_version: str
     leercoach_id: str | None = None
+    in_training_database: bool = False
+    eligible_for_training_leave: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

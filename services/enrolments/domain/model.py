@@ -112,7 +112,9 @@ class Provider:
 
 @dataclass(frozen=True)
 class Offer:
-    """A course published by one provider: price, hours, start window, accepted instruments."""
+    """A course published by one provider: price, hours, start window, accepted instruments, and
+    the two facts the funding rules of accounts need: whether it is listed in the Flemish training
+    database (training cheques) and whether it qualifies for Flemish training leave."""
 
     offer_id: str
     provider_id: str
@@ -122,6 +124,8 @@ class Offer:
     earliest_start: date
     latest_start: date
     instruments: frozenset[FundingInstrument]
+    in_training_database: bool = False
+    eligible_for_training_leave: bool = False
 
     @classmethod
     def create(
@@ -137,6 +141,8 @@ class Offer:
         instruments: Iterable[FundingInstrument | str],
         known_instruments: Iterable[FundingInstrument] = tuple(FundingInstrument),
         today: date | None = None,
+        in_training_database: bool = False,
+        eligible_for_training_leave: bool = False,
     ) -> "Offer":
         """Validate every field (all errors at once), then check the provider may post.
 
@@ -158,7 +164,7 @@ class Offer:
         errs.raise_if_any()
         provider.ensure_can_post(today)
         return cls(offer_id, provider.provider_id, title.strip(), price_cents, hours,
-                   earliest_start, latest_start, parsed)
+                   earliest_start, latest_start, parsed, bool(in_training_database), bool(eligible_for_training_leave))
 
     def accepts(self, instrument: FundingInstrument) -> bool:
         return instrument in self.instruments

@@ -66,7 +66,9 @@ class EnrolmentServicer(api_grpc.EnrolmentServiceServicer):
         offer = self.service.create_offer(
             current_principal(), request_id=request.request_id, title=request.title,
             price_cents=request.price_cents, hours=request.hours, earliest_start=request.earliest_start,
-            latest_start=request.latest_start, instruments=[m.instrument_from_pb(i) for i in request.instruments])
+            latest_start=request.latest_start, instruments=[m.instrument_from_pb(i) for i in request.instruments],
+            in_training_database=request.in_training_database,
+            eligible_for_training_leave=request.eligible_for_training_leave)
         return api.CreateOfferResponse(offer=m.offer_pb(offer))
 
     def GetOffer(self, request, context):

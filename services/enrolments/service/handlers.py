@@ -253,7 +253,8 @@ class EnrolmentService:
 
     # --- offers ----------------------------------------------------------------------------------
     def create_offer(self, p: Principal, *, request_id: str, title: str, price_cents: int, hours: int,
-                     earliest_start: str, latest_start: str, instruments: list[str]) -> Offer:
+                     earliest_start: str, latest_start: str, instruments: list[str],
+                     in_training_database: bool = False, eligible_for_training_leave: bool = False) -> Offer:
         provider_id = self._provider_of(p)
         require("request_id", request_id)
         offer_id = derived_id("offer", provider_id, request_id)
@@ -266,7 +267,8 @@ class EnrolmentService:
         offer = Offer.create(offer_id=offer_id, provider=provider, title=title, price_cents=price_cents, hours=hours,
                              earliest_start=parse_date(earliest_start), latest_start=parse_date(latest_start),
                              instruments=instruments, known_instruments=policy.funding_instruments,
-                             today=policy.local_date(now))
+                             today=policy.local_date(now), in_training_database=in_training_database,
+                             eligible_for_training_leave=eligible_for_training_leave)
         try:
             self.repo.offers.create(offer_id, m.offer_fields(offer))
         except AlreadyExists:

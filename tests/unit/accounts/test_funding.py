@@ -19,6 +19,7 @@ from services.accounts.domain import (
     capture_reservation,
     credit_yearly_budget,
     decide_reservation,
+    record_development_plan,
     policy_for_request,
     policy_in_force,
     release_reservation,
@@ -189,7 +190,9 @@ class TestTrainingCheques:
         high = profile(education_level=EducationLevel.HIGH)
         req = request(instrument="TRAINING_CHEQUE")
         assert reserve(acc, req, high).reason is RejectionReason.NOT_ELIGIBLE
-        assert isinstance(reserve(acc, replace(req, event_id="evt-pop", listed_in_pop=True), high), Reserved)
+        record_development_plan(acc, offer_ids=[req.offer_id], recorded_on=date(2025, 3, 1),
+                                idempotency_key="pop-1", now=at(date(2025, 3, 1)))
+        assert isinstance(reserve(acc, replace(req, event_id="evt-pop"), high), Reserved)
         jobseeker = profile(labour_status=LabourStatus.JOBSEEKER)
         rejected = reserve(acc, request("e-2", instrument="TRAINING_CHEQUE"), jobseeker)
         assert rejected.reason is RejectionReason.NOT_ELIGIBLE

@@ -73,13 +73,17 @@ def test_a_person_registered_twice_gets_one_account_and_one_credit(world):
     world.register("p-1", "e-1")
     world.register("p-1", "e-1")
     world.register("p-1", "e-2")
-    assert sorted(names(world.published())) == ["AccountOpened", "BudgetCredited"]
+    published = world.published()
+    # the yearly credits of the periods it opens in: the 2025 budget, the 2024-2025 training leave
+    assert sorted(names(published)) == ["AccountOpened", "BudgetCredited", "BudgetCredited"]
+    assert sorted((p.wallet, p.amount) for p in published if names([p]) == ["BudgetCredited"]) == \
+        [("TRAINING_BUDGET", YEARLY_CREDIT), ("TRAINING_LEAVE@2024-2025", 125)]
     assert world.repo.get("p-1").account.available(BUDGET_WALLET) == YEARLY_CREDIT
 
 
 def test_the_first_change_after_the_opening_publishes_only_its_own_events(world):
     world.register("p-1")
-    assert sorted(names(world.published())) == ["AccountOpened", "BudgetCredited"]
+    assert sorted(names(world.published())) == ["AccountOpened", "BudgetCredited", "BudgetCredited"]
     world.service.credit_budget(REGISSEUR, "p-1", "extra-1", 10_000, "extra")
     # (the opening's events were once stored as pending in the state and published again here)
     assert names(world.published()) == ["BudgetCredited"]

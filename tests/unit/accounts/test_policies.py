@@ -76,7 +76,7 @@ def test_shipped_other_policies():
 def _doc(**overrides):
     version = {
         "id": "tb-1", "effective_from": "2025-01-01", "source": "test", "capture_point": "START",
-        "yearly_credit_cents": 100, "cap_cents": 300,
+        "credit_period": "CALENDAR_YEAR", "credited": "AT_PERIOD_START", "yearly_credit_cents": 100, "cap_cents": 300,
     }
     version.update(overrides)
     return {"kind": "TRAINING_BUDGET", "versions": [version]}
@@ -92,6 +92,8 @@ def _doc(**overrides):
         ({"effective_until": "2024-01-01"}, "effective_until is before effective_from"),
         ({"yearly_credit_cents": 400}, "exceeds cap_cents"),
         ({"source": None}, "missing field source"),
+        ({"credit_period": "MONTH"}, "must be one of"),
+        ({"credited": None}, "missing field credited"),
     ],
 )
 def test_loader_rejects_bad_versions(overrides, message):
