@@ -12,6 +12,7 @@
     llr account show PERSON_ID --as vdab:REGISSEUR                   # wallets, holds, explained balance
     llr account show PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID  # a counter serves one person
     llr account credit|assess PERSON_ID --as vdab:REGISSEUR
+    llr account pop PERSON_ID --offer O [--offer O2] --as loket:CITIZEN_COUNTER:PERSON_ID  # the POP
     llr cheque buy|guidance PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID
     llr cert register PERSON_ID --role LEERCOACH --as ORG:MENTORING_ORGANISATION
     llr cert train CANDIDATE_ID MODULE HOURS [--result PASSED] --as ORG:MENTORING_ORGANISATION
@@ -413,6 +414,11 @@ def offers_publish(as_: str = AS, title: str = typer.Option(..., metavar="TITLE"
                    instrument: list[str] = typer.Option(["TRAINING_BUDGET"], metavar="INSTRUMENT",
                                                         help=f"accepted funding (repeat for more): "
                                                              f"{', '.join(INSTRUMENTS)}"),
+                   training_database: bool = typer.Option(False, "--in-training-database",
+                                                          help="listed in the Flemish training database "
+                                                               "(training cheques need it)"),
+                   training_leave: bool = typer.Option(False, "--training-leave",
+                                                       help="qualifies for Flemish training leave"),
                    request_id: str = typer.Option("", metavar="ID",
                                                   help="repeat a request safely (the offer id derives from it); "
                                                        "default: a new one")) -> None:
@@ -423,12 +429,15 @@ def offers_publish(as_: str = AS, title: str = typer.Option(..., metavar="TITLE"
     reply = _stub("enrolments", "enrolments_service", "EnrolmentService").CreateOffer(
         pb.CreateOfferRequest(request_id=request_id or new_request_id(), title=title,
                               price_cents=show.parse_euro(price, "price"), hours=hours, earliest_start=earliest,
-                              latest_start=latest, instruments=kinds), metadata=auth(as_))
+                              latest_start=latest, instruments=kinds, in_training_database=training_database,
+                              eligible_for_training_leave=training_leave), metadata=auth(as_))
     o = reply.offer
     table = _fields()
     for label, value in (("offer_id", o.offer_id), ("title", escape(o.title)), ("price", money(o.price_cents)),
                          ("hours", str(o.hours)), ("start window", f"{o.earliest_start} .. {o.latest_start}"),
-                         ("instruments", _instrument_names(o.instruments))):
+                         ("instruments", _instrument_names(o.instruments)),
+                         ("training database", "listed" if o.in_training_database else "not listed"),
+                         ("training leave", "eligible" if o.eligible_for_training_leave else "not eligible")):
         table.add_row(label, value)
     console.print(table)
 
@@ -692,6 +701,9 @@ def account_show(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_:
             cheques.add_row(c.cheque_id, c.purchase_date, f"{c.hours_used} of {c.hours} h", c.status,
                             c.start_deadline, money(c.own_contribution_cents))
         console.print(cheques)
+    if account.HasField("development_plan"):
+        plan = account.development_plan
+        console.print(f"personal development plan (POP) of {plan.recorded_on}: {', '.join(plan.offer_ids)}")
     unit = units.get(explained.wallet, "EUR_CENT")
     lines = Table("#", "when", "entry", "amount", "balance", "held", "available", "why", title_justify="left",
                   title=f"{explained.wallet}: balance {show.amount(explained.balance, unit)} = the sum of these entries")
@@ -719,6 +731,21 @@ def account_assess(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as
                                              note=note, assessed_on=on), metadata=auth(as_))
     console.print(f"assessment {reply.assessment_id} recorded for {person_id}: "
                   f"{'complex' if complex_ else 'not complex'}")
+
+
+@account_app.command("pop")
+@handled
+def account_pop(person_id: str = typer.Argument(..., metavar="PERSON_ID"), as_: str = AS,
+                offer: list[str] = typer.Option(..., metavar="OFFER_ID",
+                                                help="a training the POP lists (repeat for more)")) -> None:
+    """Record a person's personal development plan (POP): the trainings it lists, which training
+    cheques fund for the higher educated too. It replaces the previous plan."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    plan = _stub("accounts", "accounts_service", "AccountService").RecordDevelopmentPlan(
+        pb.RecordDevelopmentPlanRequest(request_id=new_request_id(), person_id=person_id, offer_ids=offer),
+        metadata=auth(as_)).development_plan
+    console.print(f"POP of {person_id} recorded on {plan.recorded_on}: {', '.join(plan.offer_ids)}")
 
 
 @account_app.command("credit")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 from rich.console import Console
@@ -77,12 +78,14 @@ def run(settings: DemoSettings) -> dict:
         progress.update(task, completed=settings.days)
     api.close()
     t = simulation.tally
+    instruments = Counter(e.instrument for e in plan.enrolments)
     return {"persons": len(people), "enrolments_posted": t.posted, "rows_refused": t.rows_refused,
             "rejected_for_funding": " ".join([str(sum(t.rejected.values())),
                                               *(f"({reason}: {n})" for reason, n in sorted(t.rejected.items()))]),
             "started": t.started, "completed": t.completed, "cancelled": t.cancelled, "dropped_out": t.dropped_out,
             "left_to_no_show_deadline": t.no_shows_left_to_deadline, "declared_too_late": " ".join([str(t.declared_too_late),
                                            *(f"({why}: {n})" for why, n in sorted(t.refusals.items()))]),
+            "enrolments_by_instrument": " ".join(f"{k}: {n}" for k, n in sorted(instruments.items())),
             "career_cheques_bought": t.cheques_bought, "guidance_sessions": t.guidance_sessions,
             "leercoaches": len(coaches), "simulated_until": clock.now().date().isoformat()}
 

@@ -1,5 +1,6 @@
-"""What the demo's training providers offer: the providers, their courses (price, hours and how
-long a course runs from its start to its end) and the training budget a learner has to spend.
+"""What the demo's training providers offer: the providers, their courses (price, hours, how
+long a course runs from its start to its end, whether it is listed in the Flemish training database
+and qualifies for training leave) and the training budget a learner has to spend.
 
 A course's length decides how long a learner counts in the 4-week participation rate (an
 enrolment is a learning activity from its start to its end), so the catalogue mixes short
@@ -36,6 +37,8 @@ class Course:
     hours: int
     days: int    # planned end minus planned start
     long: bool   # a semester or school-year programme of adult education
+    training_database: bool = False  # listed in the Flemish training database: training cheques
+    training_leave: bool = False     # qualifies for Flemish training leave
 
     @property
     def affordable(self) -> bool:
@@ -45,14 +48,14 @@ class Course:
 
 COURSES = [
     Course("Python voor data-analyse", 45_000, 40, 70, False),
-    Course("Boekhouden basis", 32_000, 30, 56, False),
-    Course("Heftruckattest", 21_000, 8, 0, False),
-    Course("Nederlands NT2 niveau 2", 12_000, 60, 120, True),
+    Course("Boekhouden basis", 32_000, 30, 56, False, training_database=True, training_leave=True),
+    Course("Heftruckattest", 21_000, 8, 0, False, training_database=True),
+    Course("Nederlands NT2 niveau 2", 12_000, 60, 120, True, training_database=True, training_leave=True),
     Course("Projectmanagement", 68_000, 24, 28, False),
-    Course("Lassen TIG", 85_000, 80, 140, True),
+    Course("Lassen TIG", 85_000, 80, 140, True, training_database=True, training_leave=True),
     Course("Digitale vaardigheden", 9_000, 12, 21, False),
-    Course("Zorgkundige bijscholing", 27_000, 20, 14, False),
-    Course("Graduaat Boekhouden (jaar 1)", 38_000, 240, 270, True),
+    Course("Zorgkundige bijscholing", 27_000, 20, 14, False, training_database=True, training_leave=True),
+    Course("Graduaat Boekhouden (jaar 1)", 38_000, 240, 270, True, training_leave=True),
 ]
 # Career centres publish a few courses too (they are accredited providers), nobody enrols there.
 CAREER_CENTRE_COURSES = COURSES[:4]

@@ -30,6 +30,10 @@ def setup(api, today: date, days: int) -> dict[str, dict[str, str]]:
                 request_id=f"demo-offer-{provider_id}-{course.title}", title=course.title,
                 price_cents=course.price_cents, hours=course.hours, earliest_start=today.isoformat(),
                 latest_start=(today + timedelta(days=max(400, days + 35))).isoformat(),
-                instruments=[pb.FUNDING_INSTRUMENT_TRAINING_BUDGET]), metadata=provider).offer
+                instruments=[pb.FUNDING_INSTRUMENT_TRAINING_BUDGET]
+                + ([pb.FUNDING_INSTRUMENT_TRAINING_CHEQUE] if course.training_database else [])
+                + ([pb.FUNDING_INSTRUMENT_TRAINING_LEAVE] if course.training_leave else []),
+                in_training_database=course.training_database, eligible_for_training_leave=course.training_leave),
+                metadata=provider).offer
             offers[provider_id][course.title] = offer.offer_id
     return offers

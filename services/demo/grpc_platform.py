@@ -28,10 +28,15 @@ class GrpcPlatform:
 
     def post(self, provider_id: str, enrolments: list[PlannedEnrolment]) -> list[str | None]:
         pb = self.pb
+        for e in enrolments:
+            if e.in_pop:  # the counter records the course in the person's POP first (training cheques)
+                self.accounts.RecordDevelopmentPlan(self.accounts_pb.RecordDevelopmentPlanRequest(
+                    request_id=f"demo-pop-{e.reference}", person_id=e.person_id,
+                    offer_ids=[self.offers[provider_id][e.course.title]]), metadata=self._counter(e.person_id))
         rows = [pb.BulkCreateEnrolmentsRequest(
             person_id=e.person_id, offer_id=self.offers[provider_id][e.course.title],
             planned_start=e.start.isoformat(), planned_end=e.end.isoformat(),
-            instrument=pb.FUNDING_INSTRUMENT_TRAINING_BUDGET, provider_reference=e.reference,
+            instrument=pb.FundingInstrument.Value(f"FUNDING_INSTRUMENT_{e.instrument}"), provider_reference=e.reference,
             leercoach_id=(self.leercoaches[e.leercoach % len(self.leercoaches)]
                           if e.leercoach is not None and self.leercoaches else ""))
             for e in enrolments]

@@ -28,12 +28,19 @@ beyond budget       first picks a course above the yearly credit: the platform r
 Each enrolment: posted in its provider's weekly bulk upload 7-27 days before its start;
 cancelled before the start, left undeclared (the platform's deadline makes it NO_SHOW),
 dropped out during the course, or completed on its planned end.
+
+How a learner's first enrolment is funded (a draw of its own, so the other draws stay as they
+were): training cheques for ``Rates.training_cheque`` of the employees enrolling in a course of
+the Flemish training database (a higher-educated one has the course put in their personal
+development plan first, as the cheque rule asks), training leave for ``Rates.training_leave`` of
+the employees enrolling in a course that qualifies and fits in a school year's hours; everything
+else from the training budget. Each is funded, so participation does not depend on it.
 """
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import cached_property
@@ -53,6 +60,11 @@ PROPENSITY = {
     "labour_status": {"LABOUR_STATUS_EMPLOYED": 11.2, "LABOUR_STATUS_JOBSEEKER": 20.5,
                       "LABOUR_STATUS_INACTIVE": 7.7},
 }
+# Training cheques and training leave are for employees; cheques without a POP for at most a
+# secondary diploma; leave up to 125 h a school year (services/accounts/policies).
+EMPLOYED = "LABOUR_STATUS_EMPLOYED"
+HIGHER_EDUCATED = "EDUCATION_LEVEL_HIGH"
+TRAINING_LEAVE_HOURS = 125
 # Career cheques: the 2025 policy asks 7 years of work experience (services/accounts/policies).
 CHEQUE_MIN_WORK_EXPERIENCE_DAYS = 2555
 CHEQUE_SESSION_HOURS = 2          # two sessions of 2 h use the cheque's 4 h
@@ -82,6 +94,10 @@ class Rates:
     # (VDAB), about 0.5% of Flanders' 3.5 million 25-64-year-olds; the demo takes three times
     # that, so that the cheque KPIs of a 3,000-person demo are not all below the disclosure limit.
     career_cheque: float = 0.015
+    # Of the employees whose first course allows it (assumptions): funded by training cheques, by
+    # training leave.
+    training_cheque: float = 0.15
+    training_leave: float = 0.10
 
 
 class Fate(StrEnum):
@@ -116,6 +132,8 @@ class PlannedEnrolment:
     fate_on: date             # day of the cancellation, drop-out or completion (no-show: the start)
     outcome: str              # at completion: PASSED, FAILED or ATTENDED
     leercoach: int | None     # which certified leercoach (modulo their number), or none
+    instrument: str = "TRAINING_BUDGET"  # or TRAINING_CHEQUE, TRAINING_LEAVE
+    in_pop: bool = False      # the course is put in the learner's POP before posting (cheques)
 
     @property
     def beyond_budget(self) -> bool:
@@ -245,17 +263,35 @@ class Planner:
                 if len(learned) >= self.target:
                     break
                 mine = self._learner_draws(person.person_id).enrolments(long_share, self.rates, self.window)
+                mine = _funded(person, mine, self._instrument_draw(person.person_id), self.rates)
                 enrolments.extend(mine)
                 if any(e.starts for e in mine):
                     learned.add(person.person_id)
         return Plan(self.first_day, self.end_day, tuple(enrolments), tuple(self.cheques), long_share,
                     len(self.crowd.order), len(learned))
 
+    def _instrument_draw(self, person_id: str) -> float:
+        return random.Random(f"llr-demo-instrument:{self.seed}:{person_id}").random()
+
     def _learner_draws(self, person_id: str) -> "_LearnerDraws":
         if person_id not in self._draws:
             rng = random.Random(f"llr-demo-learner:{self.seed}:{person_id}")
             self._draws[person_id] = _LearnerDraws.draw(person_id, rng, self.window, self.rates)
         return self._draws[person_id]
+
+
+def _funded(person: Person, enrolments: list[PlannedEnrolment], u: float, rates: Rates) -> list[PlannedEnrolment]:
+    """The enrolments with the instrument of the first one drawn (see the module docstring)."""
+    first = enrolments[0]
+    course = first.course
+    if person.labour_status != EMPLOYED or first.beyond_budget:
+        return enrolments
+    if u < rates.training_cheque and course.training_database:
+        first = replace(first, instrument="TRAINING_CHEQUE", in_pop=person.education_level == HIGHER_EDUCATED)
+    elif rates.training_cheque <= u < rates.training_cheque + rates.training_leave and course.training_leave \
+            and course.hours <= TRAINING_LEAVE_HOURS:
+        first = replace(first, instrument="TRAINING_LEAVE")
+    return [first, *enrolments[1:]]
 
 
 def make_plan(crowd: Crowd, *, first_day: date, days: int, seed: int, participation_12m: float,

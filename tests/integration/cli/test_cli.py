@@ -212,6 +212,24 @@ def test_a_counter_sees_only_the_person_it_serves(llr, cli_platform):
     assert code == 2 and "--as loket-gent:CITIZEN_COUNTER:PERSON_ID" in err
 
 
+def test_an_offer_carries_the_training_flags_and_a_counter_records_the_pop(llr, cli_platform):
+    today = date.today()
+    code, out, err = llr("offers", "publish", *AS_PROVIDER, "--title", "Boekhouden (opleidingscheques)",
+                         "--price", "600", "--hours", "40", "--earliest", today.isoformat(),
+                         "--latest", (today + timedelta(days=60)).isoformat(), "--instrument", "TRAINING_CHEQUE",
+                         "--instrument", "TRAINING_LEAVE", "--in-training-database", "--training-leave")
+    assert code == 0, err
+    assert field(out, "training database") == "listed" and field(out, "training leave") == "eligible"
+    offer_id = field(out, "offer_id")
+    person = cli_platform.persons[8]
+    counter = ("--as", f"loket-gent:CITIZEN_COUNTER:{person}")
+    code, out, err = llr("account", "pop", person, "--offer", offer_id, *counter)
+    assert code == 0, err
+    assert one_line(out) == f"POP of {person} recorded on {today.isoformat()}: {offer_id}"
+    code, out, err = llr("account", "show", person, *counter)
+    assert code == 0 and f"personal development plan (POP) of {today.isoformat()}: {offer_id}" in one_line(out)
+
+
 # --- a mentoring organisation and anyone who verifies ---------------------------------------------------
 def test_a_mentoring_organisation_certifies_a_leercoach_and_anyone_verifies_it(llr, cli_platform, tmp_path):
     code, _, err = llr("org", "accredit", ORG, "--name", "CLI Leercoachnetwerk", *REGISSEUR)

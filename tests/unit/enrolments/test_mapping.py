@@ -11,7 +11,7 @@ from services.enrolments.adapters import mapping as m
 from services.enrolments.domain import EnrolmentStatus
 from services.enrolments.domain.deadlines import next_deadline
 
-from .builders import NO_SHOW_DUE, in_status, policy
+from .builders import NO_SHOW_DUE, in_status, offer, policy, requested
 
 
 @pytest.mark.parametrize("status", list(EnrolmentStatus))
@@ -41,3 +41,21 @@ def test_events_become_enveloped_payloads_with_stable_ids():
     requested = unwrap(first[0].envelope)
     assert isinstance(requested, pb.EnrolmentRequested) and requested.planned_start == "2026-07-17"
     assert {p.envelope.aggregate_id for p in first} == {e.enrolment_id}
+
+
+def test_the_offers_training_flags_travel_with_the_offer_and_into_the_reserve_request():
+    flagged = offer(in_training_database=True, eligible_for_training_leave=True)
+    doc = {"_id": flagged.offer_id, **m.offer_fields(flagged)}
+    assert m.offer_from(doc) == flagged
+    pb_offer = m.offer_pb(flagged)
+    assert (pb_offer.in_training_database, pb_offer.eligible_for_training_leave) == (True, True)
+    plain_doc = {"_id": "OFF-OLD", **m.offer_fields(offer())}
+    del plain_doc["in_training_database"], plain_doc["eligible_for_training_leave"]   # stored before the flags
+    assert not m.offer_from(plain_doc).in_training_database
+
+    events = requested(offer=flagged, instrument="TRAINING_CHEQUE").pull_events()
+    request = unwrap(m.pending("topic", events, correlation_id="r")[0].envelope)
+    assert (request.in_training_database, request.eligible_for_training_leave) == (True, True)
+    events = requested(offer=offer(), instrument="TRAINING_CHEQUE").pull_events()
+    request = unwrap(m.pending("topic", events, correlation_id="r")[0].envelope)
+    assert (request.in_training_database, request.eligible_for_training_leave) == (False, False)
