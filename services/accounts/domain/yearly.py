@@ -119,13 +119,8 @@ def grants_due(catalog: PolicyCatalog, today: date, granted: dict[str, str]) -> 
     due = []
     for kind in scheduled_kinds(catalog):
         period_kind = credit_period_of(catalog, kind)
-        current = Period.of(period_kind, today)
-        period = Period.parse(period_kind, granted[kind]).next() if kind in granted else current
-        while period <= current:
-            policy = _policy(catalog, kind, period)
-            if policy is not None and policy.credited is Credited.AT_PERIOD_START:
-                due.append(Grant(kind, period))
-            period = period.next()
+        first = Period.parse(period_kind, granted[kind]).next() if kind in granted else Period.of(period_kind, today)
+        due += _scheduled(catalog, kind, first, Period.of(period_kind, today))
     return due
 
 
@@ -135,13 +130,19 @@ def grants_between(catalog: PolicyCatalog, first: date, last: date) -> list[Gran
     due = []
     for kind in scheduled_kinds(catalog):
         period_kind = credit_period_of(catalog, kind)
-        period, end = Period.of(period_kind, first), Period.of(period_kind, last)
-        while period <= end:
-            policy = _policy(catalog, kind, period)
-            if policy is not None and policy.credited is Credited.AT_PERIOD_START:
-                due.append(Grant(kind, period))
-            period = period.next()
+        due += _scheduled(catalog, kind, Period.of(period_kind, first), Period.of(period_kind, last))
     return due
+
+
+def _scheduled(catalog: PolicyCatalog, kind: PolicyKind, first: Period, last: Period) -> list[Grant]:
+    """The grants of ``kind`` from period ``first`` to ``last`` whose version credits at period start."""
+    grants, period = [], first
+    while period <= last:
+        policy = _policy(catalog, kind, period)
+        if policy is not None and policy.credited is Credited.AT_PERIOD_START:
+            grants.append(Grant(kind, period))
+        period = period.next()
+    return grants
 
 
 def _policy(catalog: PolicyCatalog, kind: PolicyKind, period: Period):

@@ -40,7 +40,10 @@ def test_population_feed_opens_exactly_one_account_even_when_delivered_twice(acc
     assert opened == {"p-1": 1, "p-2": 1}
     assert h.runtime.db["accounts"].count_documents({"person_id": "p-1"}) == 1
     credited = [p for p in h.of_type("BudgetCredited") if p.person_id == "p-1"]
-    assert [(c.amount, c.unit, c.wallet) for c in credited] == [(YEARLY_CREDIT, "EUR_CENT", "TRAINING_BUDGET")]
+    # the yearly credits of the periods the account opens in: the 2025 budget and, for an
+    # employee, the training leave of school year 2024-2025
+    assert sorted((c.amount, c.unit, c.wallet) for c in credited) == [
+        (125, "HOUR", "TRAINING_LEAVE@2024-2025"), (YEARLY_CREDIT, "EUR_CENT", "TRAINING_BUDGET")]
 
     reply = _stub(h).GetAccount(api.GetAccountRequest(person_id="p-1"), metadata=bearer(token_for("vdab", Role.REGISSEUR)))
     budget = next(w for w in reply.account.wallets if w.wallet == "TRAINING_BUDGET")
