@@ -126,16 +126,17 @@ def test_training_leave_hours_are_capped_per_school_year(accounts):
     wallet = WalletRef(WalletKind.TRAINING_LEAVE, "2024-2025")
     assert h.service.repo.get("p-leave").account.available(wallet) == 125
 
-    def leave(enrolment_id: str, hours: int, eligible: bool = True, start: str = "2025-04-01"):
+    def leave(enrolment_id: str, hours: int, eligible: bool = True, start: str = "2025-04-01", end: str = "2025-05-01"):
         request = enrolment_requested(enrolment_id, "p-leave", 40_000)
-        request.instrument, request.hours, request.planned_start = "TRAINING_LEAVE", hours, start
+        request.instrument, request.hours = "TRAINING_LEAVE", hours
+        request.planned_start, request.planned_end = start, end
         request.eligible_for_training_leave = eligible
         h.send("enrolments", request, enrolment_id)
 
     leave("l-1", 100)
     leave("l-2", 40)                       # 25 h left in 2024-2025
     leave("l-3", 10, eligible=False)       # the offer does not qualify
-    leave("l-4", 40, start="2025-09-15")   # the next school year has hours of its own
+    leave("l-4", 40, start="2025-09-15", end="2025-10-15")   # the next school year has hours of its own
     h.wait_for(lambda seen: len([p for _, p in seen if type(p).__name__ in ("BudgetReserved", "ReservationRejected")
                                  and p.enrolment_id.startswith("l-")]) == 4)
     reserved = {p.enrolment_id: (p.wallet, p.amount, p.unit) for p in h.of_type("BudgetReserved")}
