@@ -186,45 +186,77 @@ class CertificationService:
         return f"{self.status_list_base_url}/{purpose.value}/{number}"
 
     # --- organisations (regisseur) -----------------------------------------------------------------
+    def today(self) -> date:
+        """Today as the certification rules count days (the UTC date of the service clock)."""
+        return self._now().date()
+
     def accredit_organisation(self, p: Principal, *, request_id: str, organisation_id: str, name: str) -> MentoringOrganisation:
-        """Accredit a new organisation, or re-accredit a suspended one."""
+        """Accredit a new organisation for the policy's period. Accrediting an existing one again
+        under the same name changes nothing (``ReinstateOrganisation`` lifts a suspension,
+        ``RescreenOrganisation`` renews the period); under another name it is ALREADY_EXISTS."""
         p.require(Role.REGISSEUR)
         require_fields(request_id=request_id, organisation_id=organisation_id, name=name)
         key, fp = self._key("AccreditOrganisation", p, request_id), fingerprint(organisation_id, name)
 
         def create():
-            org, event = MentoringOrganisation.accredit(organisation_id, name, now=self._now())
+            now = self._now()
+            org, event = MentoringOrganisation.accredit(
+                organisation_id, name, now=now,
+                validity_months=self._policy(now.date()).organisation_accreditation_months)
             fields = organisation_fields(org)
             return org, remembering(fields, key, fp, fields), self._pending([event], org.version, request_id)
 
-        def reinstate(record: Record) -> Decision[MentoringOrganisation]:
+        def existing(record: Record) -> Decision[MentoringOrganisation]:
             if (result := self._replayed(record.body, key, fp)) is not None:
                 return Decision(organisation_from({"_id": organisation_id, **result}))
             org = organisation_from(as_doc(record))
-            if org.is_accredited:
-                raise AlreadyExists(f"organisation {quote(organisation_id)} is already accredited")
-            org, event = org.reinstate(now=self._now())
-            fields = organisation_fields(org)
-            return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
-                            self._pending([event], org.version, request_id))
-        return self.repo.organisations.create_or_update(organisation_id, create, reinstate)
+            if org.name != name:
+                raise AlreadyExists(f"organisation {quote(organisation_id)} is already accredited (as {quote(org.name)})")
+            return Decision(org)
+        return self.repo.organisations.create_or_update(organisation_id, create, existing)
 
-    def suspend_organisation(self, p: Principal, *, request_id: str, organisation_id: str, reason: str) -> MentoringOrganisation:
+    def _change_organisation(self, p: Principal, method: str, request_id: str, organisation_id: str, parts: tuple,
+                             change: Callable[[MentoringOrganisation, datetime], tuple]) -> MentoringOrganisation:
+        """The regisseur's change of an organisation and its event, one commit; a retry with the
+        same ``request_id`` gets the first answer."""
         p.require(Role.REGISSEUR)
-        require_fields(request_id=request_id, organisation_id=organisation_id, reason=reason)
-        key, fp = self._key("SuspendOrganisation", p, request_id), fingerprint(organisation_id, reason)
+        require_fields(request_id=request_id, organisation_id=organisation_id)
+        key, fp = self._key(method, p, request_id), fingerprint(organisation_id, *parts)
 
-        def suspend(record: Record) -> Decision[MentoringOrganisation]:
+        def decide(record: Record) -> Decision[MentoringOrganisation]:
             if (result := self._replayed(record.body, key, fp)) is not None:
                 return Decision(organisation_from({"_id": organisation_id, **result}))
-            org, event = organisation_from(as_doc(record)).suspend(reason, now=self._now())
+            org, event = change(organisation_from(as_doc(record)), self._now())
             fields = organisation_fields(org)
             return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
                             self._pending([event], org.version, request_id))
         try:
-            return self.repo.organisations.update(organisation_id, suspend)
+            return self.repo.organisations.update(organisation_id, decide)
         except AggregateNotFound:
             raise NotFound(f"organisation_id {quote(organisation_id)}: no such organisation") from None
+
+    def suspend_organisation(self, p: Principal, *, request_id: str, organisation_id: str, reason: str) -> MentoringOrganisation:
+        require_fields(reason=reason)
+        return self._change_organisation(p, "SuspendOrganisation", request_id, organisation_id, (reason,),
+                                         lambda org, now: org.suspend(reason, now=now))
+
+    def reinstate_organisation(self, p: Principal, *, request_id: str, organisation_id: str) -> MentoringOrganisation:
+        return self._change_organisation(p, "ReinstateOrganisation", request_id, organisation_id, (),
+                                         lambda org, now: org.reinstate(now=now))
+
+    def rescreen_organisation(self, p: Principal, *, request_id: str, organisation_id: str) -> MentoringOrganisation:
+        return self._change_organisation(
+            p, "RescreenOrganisation", request_id, organisation_id, (),
+            lambda org, now: org.rescreen(now=now, validity_months=self._policy(now.date()).organisation_accreditation_months))
+
+    def get_organisation(self, p: Principal, *, organisation_id: str) -> MentoringOrganisation:
+        p.require(*READERS)
+        require_fields(organisation_id=organisation_id)
+        self._check_scope(p, organisation_id, read=True)
+        doc = self.repo.organisation(organisation_id)
+        if doc is None:
+            raise NotFound(f"organisation_id {quote(organisation_id)}: no such organisation")
+        return organisation_from(doc)
 
     # --- candidates and training ---------------------------------------------------------------------
     def register_candidate(self, p: Principal, *, request_id: str, organisation_id: str, person_id: str,
@@ -318,7 +350,7 @@ class CertificationService:
         trainings = trainings_from(cand_doc)
         policy = self._policy(now.date())
         # Decide everything that can say no before allocating a status index and a number.
-        organisation.ensure_accredited()
+        organisation.ensure_accredited(now.date())
         evaluate_requirements(candidate, trainings, policy, now.date()).raise_if_not_met()
         slot = live_slot(candidate.candidate_id, candidate.role)
         self._free_live_slot(slot, now)
@@ -398,6 +430,7 @@ class CertificationService:
 
     def renew_certificate(self, p: Principal, *, request_id: str, certificate_id: str) -> StoredCertificate:
         def renew(cert: Certificate, now: datetime) -> bool:
+            self._organisation(cert.organisation_id).ensure_accredited(now.date())
             cand_doc = self._candidate_doc(cert.candidate_id)
             cert.renew(trainings=trainings_from(cand_doc), policy=self._policy(now.date()), now=now)
             return True
