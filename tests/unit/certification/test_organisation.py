@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from services.certification.domain.assignments import assign_mentee
-from services.certification.domain.certificate import Certificate
 from services.certification.domain.errors import IllegalTransition, InvalidArgument, OrganisationNotAccredited
 from services.certification.domain.events import (
     OrganisationAccredited, OrganisationReinstated, OrganisationRescreened, OrganisationSuspended,
@@ -18,7 +17,7 @@ from services.certification.domain.model import Candidate, MentoringOrganisation
 from services.certification.domain.policy import load_policy_book, parse_policy_book, POLICY_FILE
 from services.certification.domain.values import CertificateStatus, CredentialType, OrganisationStatus
 
-from .builders import T0, candidate, issue, leercoach_programme, mentor_training, pointers, policy
+from .builders import T0, candidate, issue, mentor_training, policy
 
 MONTHS = policy().organisation_accreditation_months
 
