@@ -50,6 +50,10 @@ def payload_of(event: ev.CertificationEvent):
                 organisation_id=event.organisation_id, screened_on=_d(event.screened_on),
                 accredited_until=_d(event.accredited_until),
                 previous_accredited_until=_d(event.previous_accredited_until))
+        case ev.OrganisationAccreditationExpired():
+            return "organisation", pb.OrganisationAccreditationExpired(
+                organisation_id=event.organisation_id, accredited_until=_d(event.accredited_until),
+                expired_on=_d(event.expired_on))
         case ev.CandidateRegistered():
             return "candidate", pb.CandidateRegistered(
                 candidate_id=event.candidate_id, organisation_id=event.organisation_id,

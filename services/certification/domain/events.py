@@ -66,6 +66,13 @@ class OrganisationRescreened(CertificationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OrganisationAccreditationExpired(CertificationEvent):
+    organisation_id: str
+    accredited_until: date         # the last day it was accredited
+    expired_on: date               # the first day it is not
+
+
+@dataclass(frozen=True, kw_only=True)
 class CandidateRegistered(CertificationEvent):
     candidate_id: str
     organisation_id: str

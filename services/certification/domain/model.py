@@ -7,7 +7,7 @@ and records their training. ``person_id`` is always a pseudonymous id, never a n
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from services.common.dates import add_months
@@ -15,7 +15,7 @@ from services.common.dates import add_months
 from .errors import IllegalTransition, InvalidArgument, NotOwnOrganisation, OrganisationNotAccredited
 from .values import AssessmentResult, CredentialType, OrganisationStatus
 from .events import (
-    CandidateRegistered, OrganisationAccredited, OrganisationReinstated, OrganisationRescreened, OrganisationSuspended,
+    CandidateRegistered, OrganisationAccreditationExpired, OrganisationAccredited, OrganisationReinstated, OrganisationRescreened, OrganisationSuspended,
     TrainingRecorded,
 )
 
@@ -56,12 +56,15 @@ class MentoringOrganisation:
     ``suspend``               ACCREDITED                   SUSPENDED, ``OrganisationSuspended``
     ``reinstate``             SUSPENDED                    ACCREDITED, ``OrganisationReinstated``
     ``rescreen``              ACCREDITED or SUSPENDED      the same, ``OrganisationRescreened``
+    ``expire_if_due`` (job)   past ``accredited_until``    EXPIRED, ``OrganisationAccreditationExpired``
     ========================  ===========================  ===================================
 
     An accreditation is valid for the months the certification policy in force says
     (``organisation_accreditation_months``) from its last screening, through ``accredited_until``
     inclusive; a re-screening renews it and leaves a suspension as it is. After that day the
-    organisation is EXPIRED (``status_on``): no event, the date was published with the screening.
+    organisation is EXPIRED (``status_on``, from the first day on, whenever the expiry job runs);
+    the job publishes it once per period (``expire_if_due``, ``expiry_announced`` remembers the
+    period it announced).
     A suspended or expired organisation keeps its data but registers no candidates, records no
     training, issues or renews no certificates and assigns no mentees (``ensure_accredited``).
     The certificates it issued stay valid: a certificate is its holder's qualification (the
@@ -77,6 +80,7 @@ class MentoringOrganisation:
     version: int = 1
     screened_on: date | None = None
     accredited_until: date | None = None
+    expiry_announced: date | None = None    # the accredited_until whose expiry was published
 
     def _event_id(self) -> str:
         return f"{self.organisation_id}:{self.version}"
@@ -125,6 +129,18 @@ class MentoringOrganisation:
             event_id=org._event_id(), aggregate_id=self.organisation_id, occurred_at=now,
             organisation_id=self.organisation_id, screened_on=today, accredited_until=org.accredited_until,
             previous_accredited_until=self.accredited_until,
+        )
+
+    def expire_if_due(self, *, now: datetime) -> tuple["MentoringOrganisation", OrganisationAccreditationExpired] | None:
+        """The expiry of the current period, once, when it has passed; None otherwise."""
+        require_aware("now", now)
+        if not self.expired_on(now.astimezone(timezone.utc).date()) or self.expiry_announced == self.accredited_until:
+            return None
+        org = replace(self, expiry_announced=self.accredited_until, version=self.version + 1)
+        return org, OrganisationAccreditationExpired(
+            event_id=org._event_id(), aggregate_id=self.organisation_id, occurred_at=now,
+            organisation_id=self.organisation_id, accredited_until=self.accredited_until,
+            expired_on=self.accredited_until + timedelta(days=1),
         )
 
     def expired_on(self, today: date) -> bool:

@@ -28,7 +28,7 @@ from services.common.errors import (
 )
 
 from services.common.paging import PageTokens
-from services.common.persistence import AggregateNotFound, Decision, Record, conflict_retrying
+from services.common.persistence import AggregateNotFound, DailySchedule, Decision, Record, conflict_retrying
 
 from ..adapters import events as event_mapping
 from ..adapters.mapping import (
@@ -203,6 +203,7 @@ class CertificationService:
             org, event = MentoringOrganisation.accredit(
                 organisation_id, name, now=now,
                 validity_months=self._policy(now.date()).organisation_accreditation_months)
+            self.repo.schedule_organisation_expiry(organisation_id, org.accredited_until)
             fields = organisation_fields(org)
             return org, remembering(fields, key, fp, fields), self._pending([event], org.version, request_id)
 
@@ -226,7 +227,10 @@ class CertificationService:
         def decide(record: Record) -> Decision[MentoringOrganisation]:
             if (result := self._replayed(record.body, key, fp)) is not None:
                 return Decision(organisation_from({"_id": organisation_id, **result}))
-            org, event = change(organisation_from(as_doc(record)), self._now())
+            before = organisation_from(as_doc(record))
+            org, event = change(before, self._now())
+            if org.accredited_until != before.accredited_until:
+                self.repo.schedule_organisation_expiry(organisation_id, org.accredited_until)
             fields = organisation_fields(org)
             return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
                             self._pending([event], org.version, request_id))
@@ -472,17 +476,42 @@ class CertificationService:
         except AggregateNotFound:
             return False   # scheduled by an issue that did not happen
 
+    def _expire_organisation(self, organisation_id: str, now: datetime) -> bool:
+        """Publish the expiry of the organisation's accreditation if it is due; True when it did."""
+        def expire(record: Record) -> Decision[bool]:
+            outcome = organisation_from(as_doc(record)).expire_if_due(now=now)
+            if outcome is None:
+                return Decision(False)   # re-screened meanwhile, or announced already
+            org, event = outcome
+            return Decision(True, {**record.body, **organisation_fields(org)},
+                            self._pending([event], org.version, "expiry"))
+        try:
+            return self.repo.organisations.update(organisation_id, expire)
+        except AggregateNotFound:
+            return False   # scheduled by an accreditation that did not happen
+
+    def _run_schedule(self, schedule: DailySchedule, expire: Callable[[str, datetime], bool], what: str) -> int:
+        """Expire what ``schedule`` lists up to today; never scans, idempotent, safe in several
+        processes at once."""
+        now, expired = self._now(), 0
+        for _, item_ids in schedule.days(now.date()):
+            expired += sum(1 for item_id in item_ids if expire(item_id, now))
+        schedule.done_through(now.date())
+        if expired:
+            log.info("expired %d %s", expired, what)
+        return expired
+
     def expire_due_certificates(self) -> int:
         """The periodic job: every live certificate past its last valid day becomes EXPIRED
-        (``CertificateExpired``). The certificates come from the per-day expiry schedule, so this
-        never scans; idempotent, safe in several processes at once."""
-        now, expired = self._now(), 0
-        for _, certificate_ids in self.repo.expiries.days(now.date()):
-            expired += sum(1 for certificate_id in certificate_ids if self._expire(certificate_id, now))
-        self.repo.expiries.done_through(now.date())
-        if expired:
-            log.info("expired %d certificate(s) past their last valid day", expired)
-        return expired
+        (``CertificateExpired``)."""
+        return self._run_schedule(self.repo.expiries, self._expire, "certificate(s) past their last valid day")
+
+    def expire_due_organisations(self) -> int:
+        """The periodic job: the expiry of every organisation's accreditation past its
+        ``accredited_until`` is published once (``OrganisationAccreditationExpired``); the
+        organisation acts as not accredited from that day on whether the job ran or not."""
+        return self._run_schedule(self.repo.organisation_expiries, self._expire_organisation,
+                                  "organisation accreditation(s) past their last day")
 
     def get_certificate(self, p: Principal, *, certificate_id: str) -> StoredCertificate:
         p.require(*READERS)

@@ -1,6 +1,6 @@
 """The accreditation lifecycle of a mentoring organisation over gRPC, on the real Kafka and
 FerretDB: valid for the policy's months from the regisseur's screening, expired after it (refused
-with the day it expired), re-screening renews it, suspension blocks and reinstatement restores,
+with the day it expired, the expiry published by the job), re-screening renews it, suspension blocks and reinstatement restores,
 every change an event on the certification topic, only the regisseur decides, and a retry with
 the same request id changes nothing. The certificates an organisation issued stay valid."""
 from __future__ import annotations
@@ -44,6 +44,10 @@ def test_accreditation_runs_for_the_policy_period_expires_and_a_rescreening_rene
     assert "organisation org-a is not accredited: its accreditation expired after 2028-03-03" in details
     code, details = code_of(client.register, "org-a", "person-late", MENTOR)
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "expired after 2028-03-03" in details
+    # The expiry job publishes it by itself.
+    expired, = [e for e in events(lambda s: "OrganisationAccreditationExpired" in types(s, "org-a"))
+                if e.event_type.endswith("OrganisationAccreditationExpired")]
+    assert (payload(expired).accredited_until, payload(expired).expired_on) == ("2028-03-03", "2028-03-04")
 
     renewed = client("RescreenOrganisation", api.RescreenOrganisationRequest(
         request_id="rescreen-1", organisation_id="org-a"), client.regisseur).organisation
@@ -52,12 +56,13 @@ def test_accreditation_runs_for_the_policy_period_expires_and_a_rescreening_rene
     assert client.issue("org-a", waiting.candidate_id).certificate.status == api.CERTIFICATE_STATUS_ACTIVE
 
     seen = events(lambda s: "OrganisationRescreened" in types(s, "org-a"))
-    assert types(seen, "org-a") == ["OrganisationAccredited", "OrganisationRescreened"]
-    first, rescreen = [e for e in seen if e.aggregate_id == "org-a"]
+    assert types(seen, "org-a") == ["OrganisationAccredited", "OrganisationAccreditationExpired",
+                                    "OrganisationRescreened"]
+    first, _, rescreen = [e for e in seen if e.aggregate_id == "org-a"]
     assert (payload(first).screened_on, payload(first).accredited_until) == ("2025-03-03", "2028-03-03")
     assert (payload(rescreen).previous_accredited_until, payload(rescreen).accredited_until) == (
         "2028-03-03", "2031-03-04")
-    assert rescreen.aggregate_type == "organisation" and rescreen.aggregate_version == 2
+    assert rescreen.aggregate_type == "organisation" and rescreen.aggregate_version == 3
 
 
 def test_suspension_blocks_the_organisation_and_reinstatement_restores_it_its_certificates_stay_valid(client, events):
@@ -140,6 +145,7 @@ def test_a_retry_with_the_same_request_id_changes_nothing(client, clock, events,
         first = call(method, request)
         assert call(method, request) == first, method
     clock.set(EXPIRED_DAY)
+    events(lambda s: "OrganisationAccreditationExpired" in types(s, "org-r"))    # the job's, once
     first = call("RescreenOrganisation", rescreen)
     clock.set(EXPIRED_DAY.replace(year=2029))
     assert call("RescreenOrganisation", rescreen) == first     # a day later: still the first screening
@@ -154,8 +160,8 @@ def test_a_retry_with_the_same_request_id_changes_nothing(client, clock, events,
         request_id="sus-1", organisation_id="org-r", reason="another reason"))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("request_id")
 
-    assert runtime.db["organisations"].find_one({"_id": "org-r"})["version"] == 4   # four commits, no more
-    seen = events(lambda s: len(types(s, "org-r")) >= 4)
+    assert runtime.db["organisations"].find_one({"_id": "org-r"})["version"] == 5   # five commits, no more
+    seen = events(lambda s: len(types(s, "org-r")) >= 5)
     assert [(e.event_type.rsplit(".", 1)[1], e.aggregate_version) for e in seen if e.aggregate_id == "org-r"] == [
         ("OrganisationAccredited", 1), ("OrganisationSuspended", 2), ("OrganisationReinstated", 3),
-        ("OrganisationRescreened", 4)]
+        ("OrganisationAccreditationExpired", 4), ("OrganisationRescreened", 5)]

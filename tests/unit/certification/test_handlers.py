@@ -13,7 +13,7 @@ import pytest
 from services.certification.adapters.repository import CertificationRepository, live_slot
 from services.certification.domain.credentials.credential import IssuerProfile
 from services.certification.domain.policy import load_policy_book
-from services.certification.domain.values import CertificateStatus, CredentialType
+from services.certification.domain.values import CertificateStatus, CredentialType, OrganisationStatus
 from services.certification.service.handlers import CertificationService
 from services.common.auth import Principal, Role
 from services.common.clock import FakeClock
@@ -254,3 +254,20 @@ def test_an_expired_organisation_neither_issues_nor_renews_and_says_since_when(w
     assert world.service.renew_certificate(ORG, request_id="renew-x", certificate_id=cert.certificate_id) \
         .certificate.valid_until.isoformat() == "2035-03-02"
     assert world.issue(waiting, "issue-w").certificate.status is CertificateStatus.ACTIVE
+
+
+def test_the_expiry_job_publishes_an_organisations_expiry_once_and_not_after_a_rescreening(world):
+    world.service.accredit_organisation(REGISSEUR, request_id="acc-b", organisation_id="org-b", name="Org B")
+    world.envelopes()
+    world.clock.set(START.replace(year=2028, month=3, day=3, hour=23))     # the last accredited day
+    assert world.service.expire_due_organisations() == 0
+    world.service.rescreen_organisation(REGISSEUR, request_id="rs-b", organisation_id="org-b")
+    world.clock.set(START.replace(year=2028, month=3, day=4))
+    assert world.service.expire_due_organisations() == 1          # org-a; org-b was re-screened
+    assert world.service.expire_due_organisations() == 0
+    assert world.service.get_organisation(ORG, organisation_id="org-a").status_on(world.clock.now().date()) \
+        is OrganisationStatus.EXPIRED
+    assert [(e.event_type.rsplit(".", 1)[1], e.aggregate_id) for e in world.envelopes()] == [
+        ("OrganisationRescreened", "org-b"), ("OrganisationAccreditationExpired", "org-a")]
+    world.clock.set(START.replace(year=2031, month=3, day=4))
+    assert world.service.expire_due_organisations() == 1          # org-b's new period ran out on 2031-03-03

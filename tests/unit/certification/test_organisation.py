@@ -11,7 +11,8 @@ import pytest
 from services.certification.domain.assignments import assign_mentee
 from services.certification.domain.errors import IllegalTransition, InvalidArgument, OrganisationNotAccredited
 from services.certification.domain.events import (
-    OrganisationAccredited, OrganisationReinstated, OrganisationRescreened, OrganisationSuspended,
+    OrganisationAccreditationExpired, OrganisationAccredited, OrganisationReinstated, OrganisationRescreened,
+    OrganisationSuspended,
 )
 from services.certification.domain.model import Candidate, MentoringOrganisation, TrainingRecord
 from services.certification.domain.policy import load_policy_book, parse_policy_book, POLICY_FILE
@@ -136,3 +137,20 @@ def test_the_accreditation_period_is_policy_data_per_version():
     with pytest.raises(ValueError, match="organisation_accreditation_months"):
         parse_policy_book({"versions": [dict(first, organisation_accreditation_months=0)]})
     assert load_policy_book().versions[0].organisation_accreditation_months == 36
+
+
+def test_the_expiry_of_a_period_is_published_once_and_a_rescreening_starts_a_new_period():
+    org = accredited()
+    assert org.expire_if_due(now=datetime(2028, 3, 3, 23, tzinfo=timezone.utc)) is None   # its last day
+    at = datetime(2028, 3, 4, 1, tzinfo=timezone.utc)
+    expired, event = org.expire_if_due(now=at)
+    assert event == OrganisationAccreditationExpired(
+        event_id="org-1:2", aggregate_id="org-1", occurred_at=at, organisation_id="org-1",
+        accredited_until=date(2028, 3, 3), expired_on=date(2028, 3, 4))
+    assert expired.expire_if_due(now=at + timedelta(days=5)) is None
+    assert expired.status_on(at.date()) is OrganisationStatus.EXPIRED
+    rescreened, _ = expired.rescreen(now=at, validity_months=MONTHS)
+    assert rescreened.status_on(at.date()) is OrganisationStatus.ACCREDITED
+    assert rescreened.expire_if_due(now=at) is None
+    assert rescreened.expire_if_due(now=datetime(2031, 3, 5, tzinfo=timezone.utc))[1].accredited_until == \
+        date(2031, 3, 4)
