@@ -1,8 +1,9 @@
 """Mentoring organisations, candidates and training records.
 
 Organisations are accredited for a period, re-screened, suspended and reinstated by the
-*regisseur*, the Flemish authority that steers the learning and career account. An accredited organisation registers candidates
-and records their training. ``person_id`` is always a pseudonymous id, never a national number.
+*regisseur*, the Flemish authority that steers the learning and career account. An accredited
+organisation registers candidates and records their training. ``person_id`` is always a
+pseudonymous id, never a national number.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from services.common.dates import add_months
 from .errors import IllegalTransition, InvalidArgument, NotOwnOrganisation, OrganisationNotAccredited
 from .values import AssessmentResult, CredentialType, OrganisationStatus
 from .events import (
-    CandidateRegistered, OrganisationAccreditationExpired, OrganisationAccredited, OrganisationReinstated, OrganisationRescreened, OrganisationSuspended,
-    TrainingRecorded,
+    CandidateRegistered, OrganisationAccreditationExpired, OrganisationAccredited, OrganisationReinstated,
+    OrganisationRescreened, OrganisationSuspended, TrainingRecorded,
 )
 
 MAX_TEXT = 200

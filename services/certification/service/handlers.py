@@ -240,7 +240,6 @@ class CertificationService:
             raise NotFound(f"organisation_id {quote(organisation_id)}: no such organisation") from None
 
     def suspend_organisation(self, p: Principal, *, request_id: str, organisation_id: str, reason: str) -> MentoringOrganisation:
-        require_fields(reason=reason)
         return self._change_organisation(p, "SuspendOrganisation", request_id, organisation_id, (reason,),
                                          lambda org, now: org.suspend(reason, now=now))
 

@@ -1,8 +1,8 @@
 """The accreditation lifecycle of a mentoring organisation over gRPC, on the real Kafka and
 FerretDB: valid for the policy's months from the regisseur's screening, expired after it (refused
-with the day it expired, the expiry published by the job), re-screening renews it, suspension blocks and reinstatement restores,
-every change an event on the certification topic, only the regisseur decides, and a retry with
-the same request id changes nothing. The certificates an organisation issued stay valid."""
+with the day it expired, the expiry published by the job), re-screening renews it, suspension
+blocks and reinstatement restores, every change an event on the certification topic, only the
+regisseur decides, and a retry with the same request id changes nothing. The certificates an organisation issued stay valid."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
