@@ -3,7 +3,8 @@
     llr stack start|stop|status
     llr token ORG ROLE [--person PERSON_ID]
     llr provider accredit|suspend|reinstate|show PROVIDER_ID --as vdab:REGISSEUR
-    llr org accredit|suspend ORGANISATION_ID --as vdab:REGISSEUR
+    llr provider rescreen PROVIDER_ID --as vdab:REGISSEUR
+    llr organisation accredit|suspend|reinstate|rescreen|show ORGANISATION_ID --as vdab:REGISSEUR
     llr policies [--kind KIND] --as vdab:REGISSEUR
     llr offers [publish] --as PROVIDER:PROVIDER
     llr enrol post --as PROVIDER:PROVIDER --person P --offer O --start YYYY-MM-DD --end YYYY-MM-DD
@@ -60,7 +61,7 @@ def _typer(help_text: str) -> typer.Typer:
 app = _typer("The leer- en loopbaanrekening platform on this machine.")
 stack_app = _typer("The local Kafka and FerretDB.")
 provider_app = _typer("Training providers (the regisseur accredits, suspends and reinstates them).")
-org_app = _typer("Mentoring organisations (the regisseur accredits and suspends them).")
+org_app = _typer("Mentoring organisations (the regisseur accredits, re-screens, suspends and reinstates them).")
 cert_app = _typer("Mentor and leercoach certificates.")
 enrol_app = _typer("Training enrolments (as a training provider).")
 account_app = _typer("Learning and career accounts.")
@@ -72,7 +73,8 @@ opening_app = _typer("Budget openings: a limited budget shared out by a seeded l
 app.add_typer(stack_app, name="stack")
 app.add_typer(offers_app, name="offers")
 app.add_typer(provider_app, name="provider")
-app.add_typer(org_app, name="org")
+app.add_typer(org_app, name="organisation")
+app.add_typer(org_app, name="org", hidden=True)   # the short name of earlier releases
 app.add_typer(cert_app, name="cert")
 app.add_typer(enrol_app, name="enrol")
 app.add_typer(account_app, name="account")
@@ -299,7 +301,19 @@ def _organisation_table(o) -> Table:
     table.add_row("status", _name(pb.OrganisationStatus, "ORGANISATION_STATUS_", o.status))
     if o.suspension_reason:
         table.add_row("suspension reason", escape(o.suspension_reason))
+    if o.accredited_until:
+        table.add_row("accredited until", f"{o.accredited_until} (screened {o.screened_on})")
     return table
+
+
+def _organisation_call(method: str, as_: str, **fields) -> None:
+    """Call ``method`` of the certification service with ``fields`` and show the organisation."""
+    from llr.certification.v1 import certification_service_pb2 as pb
+
+    request = getattr(pb, f"{method}Request")(**fields)
+    reply = getattr(_stub("certification", "certification_service", "CertificationService"), method)(
+        request, metadata=auth(as_))
+    console.print(_organisation_table(reply.organisation))
 
 
 @org_app.command("accredit")
@@ -307,26 +321,39 @@ def _organisation_table(o) -> Table:
 def org_accredit(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"),
                  name: str = typer.Option(..., metavar="NAME", help="the organisation's name"),
                  as_: str = REGISSEUR) -> None:
-    """Accredit a mentoring organisation, or reinstate a suspended one."""
-    from llr.certification.v1 import certification_service_pb2 as pb
-
-    reply = _stub("certification", "certification_service", "CertificationService").AccreditOrganisation(
-        pb.AccreditOrganisationRequest(request_id=new_request_id(), organisation_id=organisation_id, name=name),
-        metadata=auth(as_))
-    console.print(_organisation_table(reply.organisation))
+    """Accredit a mentoring organisation for the policy's period (again with the same name: nothing changes)."""
+    _organisation_call("AccreditOrganisation", as_, request_id=new_request_id(), organisation_id=organisation_id,
+                       name=name)
 
 
 @org_app.command("suspend")
 @handled
 def org_suspend(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"),
                 reason: str = typer.Option(..., metavar="TEXT", help="why"), as_: str = REGISSEUR) -> None:
-    """Suspend a mentoring organisation (`llr org accredit` reinstates it)."""
-    from llr.certification.v1 import certification_service_pb2 as pb
+    """Suspend an organisation: it registers, trains, certifies and assigns nothing until reinstated."""
+    _organisation_call("SuspendOrganisation", as_, request_id=new_request_id(), organisation_id=organisation_id,
+                       reason=reason)
 
-    reply = _stub("certification", "certification_service", "CertificationService").SuspendOrganisation(
-        pb.SuspendOrganisationRequest(request_id=new_request_id(), organisation_id=organisation_id, reason=reason),
-        metadata=auth(as_))
-    console.print(_organisation_table(reply.organisation))
+
+@org_app.command("reinstate")
+@handled
+def org_reinstate(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"), as_: str = REGISSEUR) -> None:
+    """Reinstate a suspended organisation."""
+    _organisation_call("ReinstateOrganisation", as_, request_id=new_request_id(), organisation_id=organisation_id)
+
+
+@org_app.command("rescreen")
+@handled
+def org_rescreen(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"), as_: str = REGISSEUR) -> None:
+    """Record a new screening today: the accreditation is renewed for the policy's period."""
+    _organisation_call("RescreenOrganisation", as_, request_id=new_request_id(), organisation_id=organisation_id)
+
+
+@org_app.command("show")
+@handled
+def org_show(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"), as_: str = AS) -> None:
+    """Show an organisation and its accreditation (the regisseur, or the organisation itself)."""
+    _organisation_call("GetOrganisation", as_, organisation_id=organisation_id)
 
 
 @app.command("policies")

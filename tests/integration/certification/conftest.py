@@ -44,6 +44,12 @@ class Client:
         return self("AccreditOrganisation", api.AccreditOrganisationRequest(
             request_id=f"acc-{org_id}", organisation_id=org_id, name=f"Organisation {org_id}"), self.regisseur)
 
+    def rescreen(self, org_id: str):
+        """The regisseur screens the organisation again today (its accreditation runs 36 months,
+        less than a certificate's life)."""
+        return self("RescreenOrganisation", api.RescreenOrganisationRequest(
+            request_id=f"rescreen-{uuid.uuid4().hex}", organisation_id=org_id), self.regisseur)
+
     def register(self, org_id: str, person_id: str, role: int, request_id: str | None = None):
         return self("RegisterCandidate", api.RegisterCandidateRequest(
             request_id=request_id or f"reg-{person_id}", person_id=person_id, role=role), self.org(org_id)).candidate

@@ -71,14 +71,24 @@ def test_only_the_regisseur_accredits_and_an_unknown_provider_is_named(llr):
     assert code == 1 and err.startswith("NOT_FOUND: ") and "prov-never-accredited" in err
 
 
-def test_the_regisseur_accredits_suspends_and_reaccredits_an_organisation(llr):
-    code, out, _ = llr("org", "accredit", "mo-cli-other", "--name", "Ander Netwerk", *REGISSEUR)
+def test_the_regisseur_accredits_suspends_reinstates_and_rescreens_an_organisation(llr):
+    code, out, _ = llr("organisation", "accredit", "mo-cli-other", "--name", "Ander Netwerk", *REGISSEUR)
     assert code == 0 and field(out, "status") == "ACCREDITED"
-    code, out, _ = llr("org", "suspend", "mo-cli-other", "--reason", "no coaches left", *REGISSEUR)
+    assert field(out, "accredited until").startswith(str(date.today().year + 3))   # 36 months from today
+    code, out, _ = llr("organisation", "suspend", "mo-cli-other", "--reason", "no coaches left", *REGISSEUR)
     assert code == 0 and field(out, "status") == "SUSPENDED" and field(out, "suspension reason") == "no coaches left"
-    code, out, _ = llr("org", "accredit", "mo-cli-other", "--name", "Ander Netwerk", *REGISSEUR)
+    code, out, _ = llr("organisation", "show", "mo-cli-other", "--as", "mo-cli-other:MENTORING_ORGANISATION")
+    assert code == 0 and field(out, "status") == "SUSPENDED"
+    code, out, _ = llr("organisation", "rescreen", "mo-cli-other", *REGISSEUR)   # renews; the suspension stays
+    assert code == 0 and field(out, "status") == "SUSPENDED"
+    code, out, _ = llr("organisation", "reinstate", "mo-cli-other", *REGISSEUR)
     assert code == 0 and field(out, "status") == "ACCREDITED"
-    code, _, err = llr("org", "suspend", "mo-cli-unknown", "--reason", "r", *REGISSEUR)
+    code, _, err = llr("organisation", "reinstate", "mo-cli-other", *REGISSEUR)
+    assert code == 1 and err.startswith("FAILED_PRECONDITION: ") and "not suspended" in err
+    code, _, err = llr("organisation", "suspend", "mo-cli-other", "--reason", "r",
+                       "--as", "mo-cli-other:MENTORING_ORGANISATION")
+    assert code == 1 and err.startswith("PERMISSION_DENIED: ")
+    code, _, err = llr("org", "suspend", "mo-cli-unknown", "--reason", "r", *REGISSEUR)   # the short name
     assert code == 1 and err.startswith("NOT_FOUND: ")
 
 
@@ -214,7 +224,7 @@ def test_a_counter_sees_only_the_person_it_serves(llr, cli_platform):
 
 # --- a mentoring organisation and anyone who verifies ---------------------------------------------------
 def test_a_mentoring_organisation_certifies_a_leercoach_and_anyone_verifies_it(llr, cli_platform, tmp_path):
-    code, _, err = llr("org", "accredit", ORG, "--name", "CLI Leercoachnetwerk", *REGISSEUR)
+    code, _, err = llr("organisation", "accredit", ORG, "--name", "CLI Leercoachnetwerk", *REGISSEUR)
     assert code == 0, err
     code, out, err = llr("cert", "register", cli_platform.persons[8], "--role", "LEERCOACH", *AS_ORG)
     assert code == 0, err
