@@ -94,7 +94,7 @@ def _named_ids(msg: object, depth: int = 1) -> Iterator[str]:
     if not isinstance(msg, pb_message.Message):
         return
     for field, value in msg.ListFields():
-        if field.label == field.LABEL_REPEATED:
+        if field.is_repeated:
             continue
         if field.message_type is not None:
             if depth > 0:
