@@ -14,6 +14,8 @@ import pytest
 from llr.common.v1 import audit_pb2, audit_pb2_grpc
 from llr.enrolments.v1 import enrolments_service_pb2 as api
 from llr.enrolments.v1 import enrolments_service_pb2_grpc as api_grpc
+from services.common import mongo
+from services.common import runtime as service_runtime
 from services.common.audit import LOG_NAME
 from services.common.auth import Role
 from services.common.grpc_server import bearer
@@ -84,9 +86,13 @@ def test_only_the_regisseur_reads_the_trail(client, runtime, token_for):
 
 
 def test_two_instances_racing_on_one_provider_leave_a_trail_without_gaps_or_doubles(client, runtime, settings,
-                                                                                   clock, token_for):
+                                                                                   clock, monkeypatch):
     client.accredit("prv-a")
-    second = build(settings, clock)   # another replica: its own process state, the same database
+    # Another replica: its own stores and database connection (in this process the connection is
+    # registered under the service's name, which the first instance holds), the same database.
+    monkeypatch.setattr(service_runtime, "connect", lambda s: mongo.connect(s, alias="enrolments-replica"))
+    monkeypatch.setattr(service_runtime, "disconnect", lambda _: mongo.disconnect("enrolments-replica"))
+    second = build(settings, clock)
     channels = [service_channel(settings, rt.grpc.port) for rt in (runtime, second)]
     try:
         stubs = [api_grpc.EnrolmentServiceStub(c) for c in channels]
