@@ -122,6 +122,6 @@ def test_two_instances_racing_on_one_provider_leave_a_trail_without_gaps_or_doub
     assert [e.seq for e in entries] == list(range(1, 42))
     assert sorted(e.request_id for e in entries[1:]) == sorted(f"r{i}" for i in range(40))
     assert [e.code for e in sorted(entries[1:], key=lambda e: int(e.request_id[1:]))] == answers
-    with pymongo.MongoClient(settings.mongo_uri) as mongo:
-        stored = mongo[settings.mongo_db][LOG_NAME].count_documents({"_id": {"$regex": "^provider:prv-a#"}})
+    with pymongo.MongoClient(settings.mongo_uri) as database_client:
+        stored = database_client[settings.mongo_db][LOG_NAME].count_documents({"_id": {"$regex": "^provider:prv-a#"}})
     assert stored == 41
