@@ -20,6 +20,7 @@
     llr cert show CERTIFICATE_ID --as ORG:MENTORING_ORGANISATION [--credential-out c.json]
     llr cert verify CREDENTIAL.json                                  # public, no token
     llr kpi list|watch [--kpi participation_12m] [--cell province=] --as statbel:KPI_CONSUMER
+    llr audit account|enrolment|provider|certificate|organisation|candidate|opening ID --as vdab:REGISSEUR
 
 ``--as ORG:ROLE`` signs a development token with the key ``make run`` created (.llr/keys).
 Exit codes: 0 done, 1 the platform said no (the gRPC status and its reason are printed) or a
@@ -373,6 +374,52 @@ def policies(kind: str = typer.Option("", metavar="KIND",
         note = " (illustrative)" if p.illustrative else ""
         table.add_row(p.id, p.kind, period, p.capture_point or "-", escape(p.source) + note)
     console.print(table)
+
+
+# --- the regisseur: the audit trail ------------------------------------------------------------------
+AUDIT_SERVICES = ("accounts", "certification", "enrolments")   # the services that keep a trail
+
+
+def _audit_entries(service: str, kind: str, subject_id: str, metadata) -> list:
+    from llr.common.v1 import audit_pb2, audit_pb2_grpc
+
+    _last_service[0] = service
+    stub, entries, page_token = audit_pb2_grpc.AuditServiceStub(channel(service)), [], ""
+    while True:
+        reply = stub.GetAuditTrail(audit_pb2.GetAuditTrailRequest(kind=kind, id=subject_id, page_size=500,
+                                                                  page_token=page_token), metadata=metadata)
+        entries += reply.entries
+        page_token = reply.next_page_token
+        if not page_token:
+            return entries
+
+
+@app.command("audit")
+@handled
+def audit_trail(kind: str = typer.Argument(..., metavar="KIND",
+                                           help="account (by person id), enrolment, provider, certificate, "
+                                                "organisation, candidate or opening"),
+                subject_id: str = typer.Argument(..., metavar="ID"), as_: str = REGISSEUR) -> None:
+    """Every command on a subject, in every service, oldest first: who, when, and what was decided why."""
+    from llr.common.v1 import audit_pb2
+    from services.common.audit import KINDS
+
+    if kind not in KINDS:
+        raise UsageError(f"KIND must be one of {', '.join(KINDS)}; got {kind!r}")
+    metadata = auth(as_)
+    entries = [(service, e) for service in AUDIT_SERVICES for e in _audit_entries(service, kind, subject_id, metadata)]
+    entries.sort(key=lambda se: (se[1].at.seconds, se[1].at.nanos, se[0], se[1].seq))
+    table = Table("at", "service #", "actor", "command", "request id", "decision", "reason",
+                  title=f"audit trail of {kind} {subject_id}", title_justify="left")
+    for service, e in entries:
+        decision = audit_pb2.AuditDecision.Name(e.decision).removeprefix("AUDIT_DECISION_")
+        colour = "green" if decision == "ACCEPTED" else "red"
+        table.add_row(e.at.ToDatetime().isoformat(timespec="seconds") + "Z", f"{service} #{e.seq}",
+                      escape(f"{e.actor.organisation_id}:{e.actor.role} ({e.actor.subject})"),
+                      e.method.rsplit("/", 1)[-1], escape(e.request_id) or "-",
+                      f"[{colour}]{decision}[/{colour}]" + ("" if e.code == "OK" else f" {e.code}"),
+                      escape(e.reason) or "-")
+    console.print(table if entries else f"no command on {kind} {escape(subject_id)} in the audit trail")
 
 
 # --- training providers: offers and enrolments -----------------------------------------------------

@@ -456,3 +456,25 @@ def test_the_regisseur_announces_and_draws_a_budget_opening_that_counters_apply_
     assert len(granted) == 2
     code, _, err = llr("opening", "draw", "cli-opening", "--seed-file", str(tmp_path / "missing.seed"), *REGISSEUR)
     assert code == 2 and "cannot read --seed-file" in err
+
+
+def test_the_regisseur_reads_the_audit_trail_of_a_provider_and_of_an_account_across_services(llr, cli_platform):
+    llr("provider", "accredit", "prov-cli-audit", "--name", "Audit Opleidingen", *REGISSEUR)
+    code, _, err = llr("provider", "suspend", "prov-cli-audit", "--reason", "r", *AS_PROVIDER)
+    assert code == 1 and err.startswith("PERMISSION_DENIED: ")
+    code, out, _ = llr("audit", "provider", "prov-cli-audit", *REGISSEUR)
+    assert code == 0, out
+    # one row each (a long cell may wrap onto a second line of its row)
+    rows = [line for line in out.splitlines() if "enrolments #" in line]
+    assert len(rows) == 2 and "AccreditProvider" in rows[0] and "vdab:REGISSEUR" in rows[0] \
+        and "ACCEPTED" in rows[0]
+    assert "SuspendProvider" in rows[1] and f"{PROVIDER}:PROVIDER" in rows[1] and "REFUSED" in rows[1]
+    assert "PERMISSION_DENIED" in out.split("SuspendProvider", 1)[1]
+    person = cli_platform.persons[2]
+    assert llr("account", "credit", person, "10", "--explanation", "audit test", *REGISSEUR)[0] == 0
+    code, out, _ = llr("audit", "account", person, *REGISSEUR)
+    assert code == 0 and "accounts #" in out and "CreditBudget" in out
+    code, _, err = llr("audit", "account", person, *AS_PROVIDER)
+    assert code == 1 and err.startswith("PERMISSION_DENIED: ")
+    code, _, err = llr("audit", "person", person, *REGISSEUR)
+    assert code == 2 and "KIND must be one of account" in err
