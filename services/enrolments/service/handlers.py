@@ -148,7 +148,7 @@ class EnrolmentService:
         self.clock = clock
         self.policies = policies
         self.topic = events_topic
-        self.payables = Payables(repo, clock=clock, policies=policies, events_topic=events_topic)
+        self.payables = Payables(repo, now=self._now, today=self.today, policies=policies, events_topic=events_topic)
 
     # --- helpers -------------------------------------------------------------------------------
     def _now(self) -> datetime:

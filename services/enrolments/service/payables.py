@@ -30,10 +30,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from services.common.auth import Principal, Role
-from services.common.clock import Clock
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied, quote
 from services.common.paging import PageTokens
 from services.common.persistence import AggregateNotFound, Decision, Record
@@ -64,19 +63,15 @@ class PayableView:
 
 
 class Payables:
-    def __init__(self, repo: EnrolmentRepository, *, clock: Clock, policies: PolicyBook, events_topic: str) -> None:
+    """``now`` and ``today`` are the enrolment service's (its clock, its calendar day)."""
+
+    def __init__(self, repo: EnrolmentRepository, *, now: Callable[[], datetime], today: Callable[[], date],
+                 policies: PolicyBook, events_topic: str) -> None:
         self.repo = repo
-        self.clock = clock
+        self._now = now
+        self.today = today
         self.policies = policies
         self.topic = events_topic
-
-    def _now(self) -> datetime:
-        now = self.clock.now()
-        return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-    def today(self) -> date:
-        now = self._now()
-        return self.policies.in_force(now.date()).local_date(now)
 
     def _frozen_because(self, provider_id: str) -> str | None:
         doc = self.repo.provider(provider_id)
