@@ -123,24 +123,30 @@ class Payables:
             raise NotFound(f"payable_id {quote(payable_id)}: no such payable")
         now = self._now()
 
-        def pay(record: Record) -> tuple[Payable, object, bool]:
+        def pay(record: Record, day: date) -> tuple[Payable, object, bool]:
             payable = m.payable_from(as_doc(record), record.version)
             frozen = self._frozen_because(payable.provider_id)
             paid, event = payable.record_payment(reference=reference, amount_cents=amount_cents, paid_on=day,
                                                  today=today, frozen_because=frozen, now=now)
             return paid, event, frozen is not None
-        pay(record)  # bad input or a refusal binds no reference
-        claim = {"payable_id": payable_id, "amount_cents": amount_cents, "paid_on": day.isoformat()}
-        if not self.repo.payment_references.put(reference, claim):
-            first = dict(self.repo.payment_references.get(reference) or {})
-            if first != claim:
+        # What the caller sent (paid_on as sent: a retry without it on a later day is the same
+        # payment) and the day it was booked on.
+        sent = {"payable_id": payable_id, "amount_cents": amount_cents, "sent_paid_on": paid_on}
+        bound = self.repo.payment_references.get(reference)
+        if bound is None:
+            pay(record, day)  # bad input or a refusal binds no reference
+            if not self.repo.payment_references.put(reference, {**sent, "paid_on": day.isoformat()}):
+                bound = self.repo.payment_references.get(reference)
+        if bound is not None:
+            if {k: bound.get(k) for k in sent} != sent:
                 raise PaymentReferenceReused(
                     f"payment reference {quote(reference)} was already used for another payment "
-                    f"({first.get('amount_cents')} cents on payable {first.get('payable_id')}, "
-                    f"paid on {first.get('paid_on')})")
+                    f"({bound.get('amount_cents')} cents on payable {bound.get('payable_id')}, "
+                    f"paid on {bound.get('paid_on')})")
+            day = date.fromisoformat(bound["paid_on"])
 
         def decide(record: Record) -> Decision[PayableView]:
-            paid, event, frozen = pay(record)
+            paid, event, frozen = pay(record, day)
             view = self._view(paid, today, frozen)
             if event is None:
                 return Decision(view)

@@ -99,13 +99,15 @@ def test_record_payment_is_idempotent_on_its_reference(world):
     first = pay(PAYMENTS, reference="BANK-1", payable_id=pid, amount_cents=20_000, paid_on="")
     again = pay(PAYMENTS, reference="BANK-1", payable_id=pid, amount_cents=20_000, paid_on="")
     assert first == again and first.payable.paid_cents == 20_000
+    at(world, date(2026, 8, 3))     # the payment system retries a day later, still without a date
+    assert pay(PAYMENTS, reference="BANK-1", payable_id=pid, amount_cents=20_000, paid_on="").payable == first.payable
     with pytest.raises(AlreadyExists, match="BANK-1"):
         pay(PAYMENTS, reference="BANK-1", payable_id=pid, amount_cents=20_001, paid_on="")
     with pytest.raises(FailedPrecondition, match="overpayment"):
         pay(PAYMENTS, reference="BANK-2", payable_id=pid, amount_cents=100_001, paid_on="")
     # a refused payment leaves its reference free
     paid = pay(REGISSEUR, reference="BANK-2", payable_id=pid, amount_cents=100_000, paid_on="")
-    assert (paid.status, paid.payable.term_days) == (PayableStatus.PAID, 0)
+    assert (paid.status, paid.payable.term_days) == (PayableStatus.PAID, 3)
     with pytest.raises(PermissionDenied):
         pay(PROVIDER, reference="BANK-3", payable_id=pid, amount_cents=1, paid_on="")
     with pytest.raises(NotFound):
