@@ -2,12 +2,19 @@
 (reservation, capture) and the payment system (a SERVICE token)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import grpc
 
 from llr.enrolments.v1 import enrolments_service_pb2 as api
-from services.common.auth import Role
+from services.common.auth import Principal, Role
+from services.common.errors import AlreadyExists
+from services.common.mongo import make_client
+from services.common.persistence import MongoStores
+from services.enrolments.adapters.repository import EnrolmentRepository
+from services.enrolments.domain.policy import default_policy_book
+from services.enrolments.service.handlers import EnrolmentService
 
 from .conftest import payload, rpc_error, types, wait_for
 
@@ -151,3 +158,45 @@ def test_overdue_first_providers_apart_freeze_and_figures(client, broker, events
     assert types(seen, "prv-b")[-4:] == ["ProviderSuspended", "PayablesFrozen", "ProviderReinstated",
                                           "PayablesReleased"]
     assert payload([e for e in seen if e.aggregate_id == "prv-b"][-3]).reason == "fraud inquiry"
+
+
+def test_two_writers_racing_payments_with_one_reference_pay_once(client, broker, clock, settings, runtime,
+                                                                 token_for):
+    """A second writer on the same database, with its own connection and stores (what a second
+    replica has): calls with one reference but different amounts and payables, half through the
+    service's gRPC API and half through the second writer, record exactly one payment."""
+    client.accredit("prv-a")
+    e1, e2 = funded_and_started(client, broker, clock, "prv-a", ["R-1", "R-2"])
+    clock.set(day("2026-07-31"))
+    for e in (e1, e2):
+        complete(client, "prv-a", e, "2026-07-31")
+        broker.captured(e)
+    ids = [payable_of(client, e).payable_id for e in (e1, e2)]
+    mongo = make_client(settings.mongo_uri)
+    other = EnrolmentService(EnrolmentRepository(MongoStores(mongo[settings.mongo_db])), clock=clock,
+                             policies=default_policy_book(), events_topic=settings.events_topic)
+    payments = token_for("payment-system", Role.SERVICE)
+
+    def pay(i: int):
+        payable_id, amount = ids[i % 4 // 2], 10_000 + i % 3
+        try:
+            if i % 2:
+                return other.payables.record_payment(Principal("pay-1", "payment-system", Role.SERVICE),
+                                                     reference="BANK-RACE", payable_id=payable_id,
+                                                     amount_cents=amount, paid_on="").payable.payable_id
+            return client("RecordPayment", api.RecordPaymentRequest(
+                reference="BANK-RACE", payable_id=payable_id, amount_cents=amount), payments).payable.payable_id
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.ALREADY_EXISTS, err
+        except AlreadyExists:
+            pass
+        return None
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            answers = [a for a in pool.map(pay, range(48)) if a is not None]
+    finally:
+        mongo.close()
+    assert len(answers) >= 2 and len(set(answers)) == 1
+    paid = [p for p in listed(client, client.regisseur) if p.paid_cents]
+    assert len(paid) == 1 and [x.reference for x in paid[0].payments] == ["BANK-RACE"]
+    assert paid[0].paid_cents in (10_000, 10_001, 10_002)
