@@ -253,7 +253,7 @@ def provider_accredit(provider_id: str = typer.Argument(..., metavar="PROVIDER_I
 def provider_suspend(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"),
                      reason: str = typer.Option(..., metavar="TEXT", help="why (shown to the provider)"),
                      as_: str = REGISSEUR) -> None:
-    """Suspend a provider: it can post no new enrolments until it is reinstated."""
+    """Suspend a provider: it can post no new enrolments and its payables are frozen until it is reinstated."""
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
     reply = _stub("enrolments", "enrolments_service", "EnrolmentService").SuspendProvider(
@@ -265,7 +265,7 @@ def provider_suspend(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID
 @provider_app.command("reinstate")
 @handled
 def provider_reinstate(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"), as_: str = REGISSEUR) -> None:
-    """Reinstate a suspended provider."""
+    """Reinstate a suspended provider (its frozen payables can be paid again)."""
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
     reply = _stub("enrolments", "enrolments_service", "EnrolmentService").ReinstateProvider(
