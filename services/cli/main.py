@@ -10,6 +10,9 @@
     llr enrol post --as PROVIDER:PROVIDER --person P --offer O --start YYYY-MM-DD --end YYYY-MM-DD
     llr enrol bulk FILE.csv --as PROVIDER:PROVIDER                   # per-row results
     llr enrol show|start|complete|dropout|cancel ENROLMENT_ID --as PROVIDER:PROVIDER
+    llr payables list [--status OVERDUE] --as PROVIDER:PROVIDER      # or vdab:REGISSEUR [--provider P]
+    llr payables pay PAYABLE_ID --reference R --amount EUR [--paid-on D] --as payments:SERVICE
+    llr payables stats [--provider P] --as vdab:REGISSEUR            # payment-term p50/p95, overdue
     llr account show PERSON_ID --as vdab:REGISSEUR                   # wallets, holds, explained balance
     llr account show PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID  # a counter serves one person
     llr account credit|assess PERSON_ID --as vdab:REGISSEUR
@@ -70,6 +73,7 @@ account_app = _typer("Learning and career accounts.")
 offers_app = typer.Typer(rich_markup_mode=None, add_completion=False, context_settings={"max_content_width": 120})
 cheque_app = _typer("Career cheques (loopbaancheques), at a citizen's counter.")
 kpi_app = _typer("Participation KPIs (aggregates only).")
+payables_app = _typer("Payment terms: what the platform owes training providers, and when.")
 opening_app = _typer("Budget openings: a limited budget shared out by a seeded lottery after a window.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(offers_app, name="offers")
@@ -82,6 +86,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(cheque_app, name="cheque")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(opening_app, name="opening")
+app.add_typer(payables_app, name="payables")
 
 AS = typer.Option(..., "--as", metavar="ORG:ROLE",
                   help="who acts, e.g. prov-cvo-gent:PROVIDER or vdab:REGISSEUR; a citizen's counter "
@@ -251,7 +256,7 @@ def provider_accredit(provider_id: str = typer.Argument(..., metavar="PROVIDER_I
 def provider_suspend(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"),
                      reason: str = typer.Option(..., metavar="TEXT", help="why (shown to the provider)"),
                      as_: str = REGISSEUR) -> None:
-    """Suspend a provider: it can post no new enrolments until it is reinstated."""
+    """Suspend a provider: it can post no new enrolments and its payables are frozen until it is reinstated."""
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
     reply = _stub("enrolments", "enrolments_service", "EnrolmentService").SuspendProvider(
@@ -263,7 +268,7 @@ def provider_suspend(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID
 @provider_app.command("reinstate")
 @handled
 def provider_reinstate(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"), as_: str = REGISSEUR) -> None:
-    """Reinstate a suspended provider."""
+    """Reinstate a suspended provider (its frozen payables can be paid again)."""
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
     reply = _stub("enrolments", "enrolments_service", "EnrolmentService").ReinstateProvider(
@@ -1152,6 +1157,83 @@ def kpi_watch(as_: str = AS, kpi: str = typer.Option("participation_4w", metavar
                 raise
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+# --- payment terms -------------------------------------------------------------------------------
+def _payables_table(rows, title: str) -> Table:
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    table = Table("status", "due", "amount", "paid", "provider", "enrolment", title=title, title_justify="left")
+    table.add_column("payable_id", no_wrap=True)  # copied into `llr payables pay`
+    for p in rows:
+        status = _name(pb.PayableStatus, "PAYABLE_STATUS_", p.status)
+        if p.days_overdue:
+            status += f" ({p.days_overdue} d)"
+        table.add_row(status, p.due_date, money(p.amount_cents), money(p.paid_cents), p.provider_id, p.enrolment_id,
+                      p.payable_id)
+    return table
+
+
+@payables_app.command("list")
+@handled
+def payables_list(as_: str = AS,
+                  provider: str = typer.Option("", metavar="PROVIDER_ID", help="the regisseur: one provider's"),
+                  status: str = typer.Option("", metavar="STATUS", help="OPEN, OVERDUE, FROZEN or PAID")) -> None:
+    """Payables to providers, overdue first (a provider sees its own)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    wanted = _enum(pb.PayableStatus, "PAYABLE_STATUS_", status, "status") if status else 0
+    stub, metadata = _stub("enrolments", "enrolments_service", "EnrolmentService"), auth(as_)
+    found, page = [], ""
+    while True:
+        reply = stub.ListPayables(pb.ListPayablesRequest(page_size=200, page_token=page, provider_id=provider,
+                                                         status=wanted), metadata=metadata)
+        found.extend(reply.payables)
+        if not (page := reply.next_page_token):
+            break
+    if not found:
+        console.print("no payables")
+        return
+    console.print(_payables_table(found, f"payables ({len(found)})"))
+
+
+@payables_app.command("pay")
+@handled
+def payables_pay(payable_id: str = typer.Argument(..., metavar="PAYABLE_ID"), as_: str = AS,
+                 reference: str = typer.Option(..., metavar="REFERENCE",
+                                               help="the payment's reference: sending it again changes nothing"),
+                 amount: str = typer.Option(..., metavar="EUR", help="the amount paid in euro, e.g. 1200.00"),
+                 paid_on: str = typer.Option("", metavar="YYYY-MM-DD", help="default: today")) -> None:
+    """Record a payment of a payable (the payment system or the regisseur)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").RecordPayment(
+        pb.RecordPaymentRequest(reference=reference, payable_id=payable_id, amount_cents=show.parse_euro(amount, "amount"),
+                                paid_on=paid_on), metadata=auth(as_))
+    console.print(_payables_table([reply.payable], "payable"))
+
+
+@payables_app.command("stats")
+@handled
+def payables_stats(as_: str = AS,
+                   provider: str = typer.Option("", metavar="PROVIDER_ID", help="one provider (default: all)")) -> None:
+    """Payment-term figures per provider: days from completion to payment (p50, p95), overdue."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    stub, metadata = _stub("enrolments", "enrolments_service", "EnrolmentService"), auth(as_)
+    table = Table("provider", "payables", "paid", "term p50 (d)", "term p95 (d)", "paid late", "open", "overdue",
+                  "frozen", title="payment terms", title_justify="left")
+    page = ""
+    while True:
+        reply = stub.GetPaymentTermStats(pb.GetPaymentTermStatsRequest(page_size=200, page_token=page,
+                                                                       provider_id=provider), metadata=metadata)
+        for s in reply.providers:
+            table.add_row(s.provider_id, str(s.payables), str(s.paid), str(s.term_days_p50), str(s.term_days_p95),
+                          str(s.paid_late), money(s.open_cents), f"{money(s.overdue_cents)} ({s.overdue})",
+                          money(s.frozen_cents))
+        if not (page := reply.next_page_token):
+            break
+    console.print(table)
 
 
 if __name__ == "__main__":

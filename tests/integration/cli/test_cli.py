@@ -478,3 +478,30 @@ def test_the_regisseur_reads_the_audit_trail_of_a_provider_and_of_an_account_acr
     assert code == 1 and err.startswith("PERMISSION_DENIED: ")
     code, _, err = llr("audit", "person", person, *REGISSEUR)
     assert code == 2 and "KIND must be one of account" in err
+
+
+def test_a_completion_is_owed_to_the_provider_and_the_payment_system_pays_it(llr, cli_platform):
+    enrolment_id = funded_enrolment(llr, cli_platform, cli_platform.persons[16], "CLI-PAY-1")
+    assert llr("enrol", "start", enrolment_id, *AS_PROVIDER)[0] == 0
+    assert llr("enrol", "complete", enrolment_id, "--hours", "20", "--outcome", "PASSED", *AS_PROVIDER)[0] == 0
+
+    def owed():   # once the accounts service has captured the hold
+        code, out, err = llr("payables", "list", *AS_PROVIDER)
+        assert code == 0, err
+        return next((line for line in out.splitlines() if enrolment_id in line), None)
+    row = [c.strip() for c in wait_for(owed, 60, "the payable of the completed enrolment").strip("│┃ ").split("│")]
+    due = (cli_platform.today + timedelta(days=30)).isoformat()
+    assert row[:4] == ["OPEN", due, "EUR 450.00", "EUR 0.00"], row
+    payable_id = row[-1]
+    payments = ("--as", "payments:SERVICE")
+    code, out, err = llr("payables", "pay", payable_id, "--reference", "CLI-BANK-1", "--amount", "450", *payments)
+    assert code == 0 and "PAID" in out, err
+    assert llr("payables", "pay", payable_id, "--reference", "CLI-BANK-1", "--amount", "450", *payments)[0] == 0
+    code, _, err = llr("payables", "pay", payable_id, "--reference", "CLI-BANK-1", "--amount", "400", *payments)
+    assert code == 1 and err.startswith("ALREADY_EXISTS: payment reference 'CLI-BANK-1' was already used"), err
+    code, _, err = llr("payables", "pay", payable_id, "--reference", "CLI-BANK-2", "--amount", "1", *AS_PROVIDER)
+    assert code == 1 and err.startswith("PERMISSION_DENIED"), err
+    code, _, err = llr("payables", "list", "--status", "LATE", *AS_PROVIDER)
+    assert code == 2 and "--status must be one of OPEN, OVERDUE, FROZEN, PAID" in err
+    code, out, err = llr("payables", "stats", "--provider", PROVIDER, *REGISSEUR)
+    assert code == 0 and PROVIDER in out and "EUR 0.00 (0)" in out, err

@@ -146,6 +146,11 @@ class Broker:
             enrolment_id=enrolment_id, instrument="TRAINING_BUDGET", wallet="TRAINING_BUDGET", amount=amount,
             unit="EUR_CENT", capture_point="COMPLETION"), "account", "acc-1", **kw)
 
+    def captured(self, enrolment_id: str, amount: int = 120_000, event_id: str | None = None):
+        return self._send("accounts", accounts_pb.ReservationCaptured(
+            account_id="acc-1", person_id="person-1", reservation_id=f"res-{enrolment_id}", enrolment_id=enrolment_id,
+            amount=amount, unit="EUR_CENT", milestone="COMPLETION"), "account", "acc-1", event_id=event_id)
+
     def rejected(self, enrolment_id: str, reason: str = "INSUFFICIENT_FUNDS"):
         return self._send("accounts", accounts_pb.ReservationRejected(
             account_id="acc-1", person_id="person-1", enrolment_id=enrolment_id, instrument="TRAINING_BUDGET",
