@@ -36,8 +36,8 @@ help:
 
 deps: $(VENV)/.stamp $(GEN)/.stamp infra-deps chromium
 infra-deps: $(KAFKA_LIBS)/.stamp $(FERRETDB)
-# Third-party clients that only the tests drive.
-test-deps: $(GRPCURL) $(INTEROP)/node_modules/.stamp
+# Third-party clients and tools that only the tests drive (kustomize renders deploy/k8s for its checks).
+test-deps: $(GRPCURL) $(INTEROP)/node_modules/.stamp kustomize
 
 # Python 3.11 virtualenv with every dependency pinned in requirements.lock. A .pth file puts the
 # repository root and the generated protobuf code on the import path.
@@ -96,7 +96,7 @@ run: deps
 
 # pytest exits 5 when it collected no test: that is a failure here, never a green run.
 test: deps test-deps
-	@$(PY) -m pytest; rc=$$?; \
+	@LLR_KUSTOMIZE=$(abspath $(LLR)/bin/kustomize) $(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Benchmarks (never part of `make test`): writes bench-results.json and prints a table.
@@ -139,8 +139,9 @@ keys: $(VENV)/.stamp
 	chmod 700 $(LLR)/keys $(LLR)/keys/kafka && chmod 644 $(LLR)/keys/certification-issuer.pem \
 	    $(LLR)/keys/tls/server-key.pem $(LLR)/keys/kafka/*.password
 
-# Renders deploy/k8s as `kubectl kustomize` does (.llr/bin/kustomize, pinned; a few minutes to
-# build). Optional: when it is there, tests/unit/deploy checks its output too.
+# Renders deploy/k8s as `kubectl kustomize` does (.llr/bin/kustomize, pinned; about two minutes to
+# build from the Go module proxy on 2 cores, once). `make test` requires it: tests/unit/deploy checks
+# the rendered objects.
 KUSTOMIZE_VERSION := v5.8.1
 kustomize: $(LLR)/bin/kustomize-$(KUSTOMIZE_VERSION)
 $(LLR)/bin/kustomize-$(KUSTOMIZE_VERSION):

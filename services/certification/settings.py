@@ -43,7 +43,8 @@ class CertificationSettings(ServiceSettings):
     status_list_max_age_s: int = 300
     # Cache-Control max-age of the DID document (contexts are immutable and cached for a year).
     did_document_max_age_s: int = 3600
-    # How often the expiry job looks for certificates past their last valid day.
+    # How often the expiry jobs look for certificates past their last valid day and organisations
+    # past their accreditation.
     expiry_interval_s: float = 60.0
     # Policy data (requirements, validity, capacity, milestones); None = the shipped YAML.
     policy_file: Path | None = None

@@ -3,12 +3,16 @@
     llr stack start|stop|status
     llr token ORG ROLE [--person PERSON_ID]
     llr provider accredit|suspend|reinstate|show PROVIDER_ID --as vdab:REGISSEUR
-    llr org accredit|suspend ORGANISATION_ID --as vdab:REGISSEUR
+    llr provider rescreen PROVIDER_ID --as vdab:REGISSEUR
+    llr organisation accredit|suspend|reinstate|rescreen|show ORGANISATION_ID --as vdab:REGISSEUR
     llr policies [--kind KIND] --as vdab:REGISSEUR
     llr offers [publish] --as PROVIDER:PROVIDER
     llr enrol post --as PROVIDER:PROVIDER --person P --offer O --start YYYY-MM-DD --end YYYY-MM-DD
     llr enrol bulk FILE.csv --as PROVIDER:PROVIDER                   # per-row results
     llr enrol show|start|complete|dropout|cancel ENROLMENT_ID --as PROVIDER:PROVIDER
+    llr payables list [--status OVERDUE] --as PROVIDER:PROVIDER      # or vdab:REGISSEUR [--provider P]
+    llr payables pay PAYABLE_ID --reference R --amount EUR [--paid-on D] --as payments:SERVICE
+    llr payables stats [--provider P] --as vdab:REGISSEUR            # payment-term p50/p95, overdue
     llr account show PERSON_ID --as vdab:REGISSEUR                   # wallets, holds, explained balance
     llr account show PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID  # a counter serves one person
     llr account credit|assess PERSON_ID --as vdab:REGISSEUR
@@ -20,6 +24,7 @@
     llr cert show CERTIFICATE_ID --as ORG:MENTORING_ORGANISATION [--credential-out c.json]
     llr cert verify CREDENTIAL.json                                  # public, no token
     llr kpi list|watch [--kpi participation_12m] [--cell province=] --as statbel:KPI_CONSUMER
+    llr audit account|enrolment|provider|certificate|organisation|candidate|opening ID --as vdab:REGISSEUR
 
 ``--as ORG:ROLE`` signs a development token with the key ``make run`` created (.llr/keys).
 Exit codes: 0 done, 1 the platform said no (the gRPC status and its reason are printed) or a
@@ -61,7 +66,7 @@ def _typer(help_text: str) -> typer.Typer:
 app = _typer("The leer- en loopbaanrekening platform on this machine.")
 stack_app = _typer("The local Kafka and FerretDB.")
 provider_app = _typer("Training providers (the regisseur accredits, suspends and reinstates them).")
-org_app = _typer("Mentoring organisations (the regisseur accredits and suspends them).")
+org_app = _typer("Mentoring organisations (the regisseur accredits, re-screens, suspends and reinstates them).")
 cert_app = _typer("Mentor and leercoach certificates.")
 enrol_app = _typer("Training enrolments (as a training provider).")
 account_app = _typer("Learning and career accounts.")
@@ -69,17 +74,20 @@ account_app = _typer("Learning and career accounts.")
 offers_app = typer.Typer(rich_markup_mode=None, add_completion=False, context_settings={"max_content_width": 120})
 cheque_app = _typer("Career cheques (loopbaancheques), at a citizen's counter.")
 kpi_app = _typer("Participation KPIs (aggregates only).")
+payables_app = _typer("Payment terms: what the platform owes training providers, and when.")
 opening_app = _typer("Budget openings: a limited budget shared out by a seeded lottery after a window.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(offers_app, name="offers")
 app.add_typer(provider_app, name="provider")
-app.add_typer(org_app, name="org")
+app.add_typer(org_app, name="organisation")
+app.add_typer(org_app, name="org", hidden=True)   # the short name of earlier releases
 app.add_typer(cert_app, name="cert")
 app.add_typer(enrol_app, name="enrol")
 app.add_typer(account_app, name="account")
 app.add_typer(cheque_app, name="cheque")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(opening_app, name="opening")
+app.add_typer(payables_app, name="payables")
 
 AS = typer.Option(..., "--as", metavar="ORG:ROLE",
                   help="who acts, e.g. prov-cvo-gent:PROVIDER or vdab:REGISSEUR; a citizen's counter "
@@ -249,7 +257,7 @@ def provider_accredit(provider_id: str = typer.Argument(..., metavar="PROVIDER_I
 def provider_suspend(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"),
                      reason: str = typer.Option(..., metavar="TEXT", help="why (shown to the provider)"),
                      as_: str = REGISSEUR) -> None:
-    """Suspend a provider: it can post no new enrolments until it is reinstated."""
+    """Suspend a provider: it can post no new enrolments and its payables are frozen until it is reinstated."""
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
     reply = _stub("enrolments", "enrolments_service", "EnrolmentService").SuspendProvider(
@@ -261,7 +269,7 @@ def provider_suspend(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID
 @provider_app.command("reinstate")
 @handled
 def provider_reinstate(provider_id: str = typer.Argument(..., metavar="PROVIDER_ID"), as_: str = REGISSEUR) -> None:
-    """Reinstate a suspended provider."""
+    """Reinstate a suspended provider (its frozen payables can be paid again)."""
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
 
     reply = _stub("enrolments", "enrolments_service", "EnrolmentService").ReinstateProvider(
@@ -300,7 +308,19 @@ def _organisation_table(o) -> Table:
     table.add_row("status", _name(pb.OrganisationStatus, "ORGANISATION_STATUS_", o.status))
     if o.suspension_reason:
         table.add_row("suspension reason", escape(o.suspension_reason))
+    if o.accredited_until:
+        table.add_row("accredited until", f"{o.accredited_until} (screened {o.screened_on})")
     return table
+
+
+def _organisation_call(method: str, as_: str, **fields) -> None:
+    """Call ``method`` of the certification service with ``fields`` and show the organisation."""
+    from llr.certification.v1 import certification_service_pb2 as pb
+
+    request = getattr(pb, f"{method}Request")(**fields)
+    reply = getattr(_stub("certification", "certification_service", "CertificationService"), method)(
+        request, metadata=auth(as_))
+    console.print(_organisation_table(reply.organisation))
 
 
 @org_app.command("accredit")
@@ -308,26 +328,39 @@ def _organisation_table(o) -> Table:
 def org_accredit(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"),
                  name: str = typer.Option(..., metavar="NAME", help="the organisation's name"),
                  as_: str = REGISSEUR) -> None:
-    """Accredit a mentoring organisation, or reinstate a suspended one."""
-    from llr.certification.v1 import certification_service_pb2 as pb
-
-    reply = _stub("certification", "certification_service", "CertificationService").AccreditOrganisation(
-        pb.AccreditOrganisationRequest(request_id=new_request_id(), organisation_id=organisation_id, name=name),
-        metadata=auth(as_))
-    console.print(_organisation_table(reply.organisation))
+    """Accredit a mentoring organisation for the policy's period (again with the same name: nothing changes)."""
+    _organisation_call("AccreditOrganisation", as_, request_id=new_request_id(), organisation_id=organisation_id,
+                       name=name)
 
 
 @org_app.command("suspend")
 @handled
 def org_suspend(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"),
                 reason: str = typer.Option(..., metavar="TEXT", help="why"), as_: str = REGISSEUR) -> None:
-    """Suspend a mentoring organisation (`llr org accredit` reinstates it)."""
-    from llr.certification.v1 import certification_service_pb2 as pb
+    """Suspend an organisation: it registers, trains, certifies and assigns nothing until reinstated."""
+    _organisation_call("SuspendOrganisation", as_, request_id=new_request_id(), organisation_id=organisation_id,
+                       reason=reason)
 
-    reply = _stub("certification", "certification_service", "CertificationService").SuspendOrganisation(
-        pb.SuspendOrganisationRequest(request_id=new_request_id(), organisation_id=organisation_id, reason=reason),
-        metadata=auth(as_))
-    console.print(_organisation_table(reply.organisation))
+
+@org_app.command("reinstate")
+@handled
+def org_reinstate(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"), as_: str = REGISSEUR) -> None:
+    """Reinstate a suspended organisation."""
+    _organisation_call("ReinstateOrganisation", as_, request_id=new_request_id(), organisation_id=organisation_id)
+
+
+@org_app.command("rescreen")
+@handled
+def org_rescreen(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"), as_: str = REGISSEUR) -> None:
+    """Record a new screening today: the accreditation is renewed for the policy's period."""
+    _organisation_call("RescreenOrganisation", as_, request_id=new_request_id(), organisation_id=organisation_id)
+
+
+@org_app.command("show")
+@handled
+def org_show(organisation_id: str = typer.Argument(..., metavar="ORGANISATION_ID"), as_: str = AS) -> None:
+    """Show an organisation and its accreditation (the regisseur, or the organisation itself)."""
+    _organisation_call("GetOrganisation", as_, organisation_id=organisation_id)
 
 
 @app.command("policies")
@@ -347,6 +380,52 @@ def policies(kind: str = typer.Option("", metavar="KIND",
         note = " (illustrative)" if p.illustrative else ""
         table.add_row(p.id, p.kind, period, p.capture_point or "-", escape(p.source) + note)
     console.print(table)
+
+
+# --- the regisseur: the audit trail ------------------------------------------------------------------
+AUDIT_SERVICES = ("accounts", "certification", "enrolments")   # the services that keep a trail
+
+
+def _audit_entries(service: str, kind: str, subject_id: str, metadata) -> list:
+    from llr.common.v1 import audit_pb2, audit_pb2_grpc
+
+    _last_service[0] = service
+    stub, entries, page_token = audit_pb2_grpc.AuditServiceStub(channel(service)), [], ""
+    while True:
+        reply = stub.GetAuditTrail(audit_pb2.GetAuditTrailRequest(kind=kind, id=subject_id, page_size=500,
+                                                                  page_token=page_token), metadata=metadata)
+        entries += reply.entries
+        page_token = reply.next_page_token
+        if not page_token:
+            return entries
+
+
+@app.command("audit")
+@handled
+def audit_trail(kind: str = typer.Argument(..., metavar="KIND",
+                                           help="account (by person id), enrolment, provider, certificate, "
+                                                "organisation, candidate or opening"),
+                subject_id: str = typer.Argument(..., metavar="ID"), as_: str = REGISSEUR) -> None:
+    """Every command on a subject, in every service, oldest first: who, when, and what was decided why."""
+    from llr.common.v1 import audit_pb2
+    from services.common.audit import KINDS
+
+    if kind not in KINDS:
+        raise UsageError(f"KIND must be one of {', '.join(KINDS)}; got {kind!r}")
+    metadata = auth(as_)
+    entries = [(service, e) for service in AUDIT_SERVICES for e in _audit_entries(service, kind, subject_id, metadata)]
+    entries.sort(key=lambda se: (se[1].at.seconds, se[1].at.nanos, se[0], se[1].seq))
+    table = Table("at", "service #", "actor", "command", "request id", "decision", "reason",
+                  title=f"audit trail of {kind} {subject_id}", title_justify="left")
+    for service, e in entries:
+        decision = audit_pb2.AuditDecision.Name(e.decision).removeprefix("AUDIT_DECISION_")
+        colour = "green" if decision == "ACCEPTED" else "red"
+        table.add_row(e.at.ToDatetime().isoformat(timespec="seconds") + "Z", f"{service} #{e.seq}",
+                      escape(f"{e.actor.organisation_id}:{e.actor.role} ({e.actor.subject})"),
+                      e.method.rsplit("/", 1)[-1], escape(e.request_id) or "-",
+                      f"[{colour}]{decision}[/{colour}]" + ("" if e.code == "OK" else f" {e.code}"),
+                      escape(e.reason) or "-")
+    console.print(table if entries else f"no command on {kind} {escape(subject_id)} in the audit trail")
 
 
 # --- training providers: offers and enrolments -----------------------------------------------------
@@ -1105,6 +1184,83 @@ def kpi_watch(as_: str = AS, kpi: str = typer.Option("participation_4w", metavar
                 raise
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+# --- payment terms -------------------------------------------------------------------------------
+def _payables_table(rows, title: str) -> Table:
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    table = Table("status", "due", "amount", "paid", "provider", "enrolment", title=title, title_justify="left")
+    table.add_column("payable_id", no_wrap=True)  # copied into `llr payables pay`
+    for p in rows:
+        status = _name(pb.PayableStatus, "PAYABLE_STATUS_", p.status)
+        if p.days_overdue:
+            status += f" ({p.days_overdue} d)"
+        table.add_row(status, p.due_date, money(p.amount_cents), money(p.paid_cents), p.provider_id, p.enrolment_id,
+                      p.payable_id)
+    return table
+
+
+@payables_app.command("list")
+@handled
+def payables_list(as_: str = AS,
+                  provider: str = typer.Option("", metavar="PROVIDER_ID", help="the regisseur: one provider's"),
+                  status: str = typer.Option("", metavar="STATUS", help="OPEN, OVERDUE, FROZEN or PAID")) -> None:
+    """Payables to providers, overdue first (a provider sees its own)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    wanted = _enum(pb.PayableStatus, "PAYABLE_STATUS_", status, "status") if status else 0
+    stub, metadata = _stub("enrolments", "enrolments_service", "EnrolmentService"), auth(as_)
+    found, page = [], ""
+    while True:
+        reply = stub.ListPayables(pb.ListPayablesRequest(page_size=200, page_token=page, provider_id=provider,
+                                                         status=wanted), metadata=metadata)
+        found.extend(reply.payables)
+        if not (page := reply.next_page_token):
+            break
+    if not found:
+        console.print("no payables")
+        return
+    console.print(_payables_table(found, f"payables ({len(found)})"))
+
+
+@payables_app.command("pay")
+@handled
+def payables_pay(payable_id: str = typer.Argument(..., metavar="PAYABLE_ID"), as_: str = AS,
+                 reference: str = typer.Option(..., metavar="REFERENCE",
+                                               help="the payment's reference: sending it again changes nothing"),
+                 amount: str = typer.Option(..., metavar="EUR", help="the amount paid in euro, e.g. 1200.00"),
+                 paid_on: str = typer.Option("", metavar="YYYY-MM-DD", help="default: today")) -> None:
+    """Record a payment of a payable (the payment system or the regisseur)."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    reply = _stub("enrolments", "enrolments_service", "EnrolmentService").RecordPayment(
+        pb.RecordPaymentRequest(reference=reference, payable_id=payable_id, amount_cents=show.parse_euro(amount, "amount"),
+                                paid_on=paid_on), metadata=auth(as_))
+    console.print(_payables_table([reply.payable], "payable"))
+
+
+@payables_app.command("stats")
+@handled
+def payables_stats(as_: str = AS,
+                   provider: str = typer.Option("", metavar="PROVIDER_ID", help="one provider (default: all)")) -> None:
+    """Payment-term figures per provider: days from completion to payment (p50, p95), overdue."""
+    from llr.enrolments.v1 import enrolments_service_pb2 as pb
+
+    stub, metadata = _stub("enrolments", "enrolments_service", "EnrolmentService"), auth(as_)
+    table = Table("provider", "payables", "paid", "term p50 (d)", "term p95 (d)", "paid late", "open", "overdue",
+                  "frozen", title="payment terms", title_justify="left")
+    page = ""
+    while True:
+        reply = stub.GetPaymentTermStats(pb.GetPaymentTermStatsRequest(page_size=200, page_token=page,
+                                                                       provider_id=provider), metadata=metadata)
+        for s in reply.providers:
+            table.add_row(s.provider_id, str(s.payables), str(s.paid), str(s.term_days_p50), str(s.term_days_p95),
+                          str(s.paid_late), money(s.open_cents), f"{money(s.overdue_cents)} ({s.overdue})",
+                          money(s.frozen_cents))
+        if not (page := reply.next_page_token):
+            break
+    console.print(table)
 
 
 if __name__ == "__main__":

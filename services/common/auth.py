@@ -185,6 +185,12 @@ def current_principal() -> Principal:
     return p
 
 
+def acting_principal() -> Principal | None:
+    """The authenticated caller of the RPC this thread handles, or None (a consumer, a job, a
+    public call): who the events raised now are attributed to (``envelope.current_actor``)."""
+    return _principal.get()
+
+
 def _bearer(context: grpc.ServicerContext) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):

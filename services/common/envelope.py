@@ -1,4 +1,9 @@
-"""The event envelope: every event on every topic is an ``llr.common.v1.EventEnvelope``."""
+"""The event envelope: every event on every topic is an ``llr.common.v1.EventEnvelope``.
+
+Its ``actor`` says who caused the event: the authenticated caller of the gRPC call during which
+it was wrapped (``auth.acting_principal``), or, outside a call (a saga step, a deadline, a job),
+the system actor: role ``SYSTEM`` and the producing service as subject.
+"""
 from __future__ import annotations
 
 import uuid
@@ -9,9 +14,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from llr.common.v1 import envelope_pb2
 
+from .auth import Principal, acting_principal
 from .clock import Clock
 
 EventEnvelope = envelope_pb2.EventEnvelope
+Actor = envelope_pb2.Actor
+SYSTEM_ROLE = "SYSTEM"
 
 
 class UnknownEventType(Exception):
@@ -34,6 +42,20 @@ def from_timestamp(ts: Timestamp) -> datetime:
     return ts.ToDatetime(tzinfo=timezone.utc)
 
 
+def actor_of(principal: Principal) -> Actor:
+    return Actor(organisation_id=principal.organisation_id, role=principal.role.value, subject=principal.subject)
+
+
+def system_actor(service: str) -> Actor:
+    return Actor(role=SYSTEM_ROLE, subject=service)
+
+
+def current_actor(service: str) -> Actor:
+    """The caller of the gRPC call this thread handles, else ``service``'s system actor."""
+    principal = acting_principal()
+    return system_actor(service) if principal is None else actor_of(principal)
+
+
 def wrap(
     payload: message.Message,
     *,
@@ -46,8 +68,10 @@ def wrap(
     correlation_id: str = "",
     causation_id: str = "",
     event_id: str | None = None,
+    actor: Actor | None = None,
 ) -> EventEnvelope:
-    """Wrap a payload message; ``occurred_at`` defaults to ``clock.now()``."""
+    """Wrap a payload message; ``occurred_at`` defaults to ``clock.now()``, ``actor`` to
+    ``current_actor(producer)``."""
     if occurred_at is None:
         if clock is None:
             raise ValueError("wrap() needs a clock or an explicit occurred_at")
@@ -65,6 +89,7 @@ def wrap(
         causation_id=causation_id,
         producer=producer,
         payload=packed,
+        actor=actor if actor is not None else current_actor(producer),
     )
 
 

@@ -1,6 +1,6 @@
 """gRPC server bootstrap shared by every service: health checking, reflection (v1 and v1alpha,
 ``services.common.reflection``), authentication,
-the request limits, the domain-error to status-code mapping and the ``PlatformService.WhoAmI`` call.
+the audit trail of commands (``services.common.audit``), the request limits, the domain-error to status-code mapping and the ``PlatformService.WhoAmI`` call.
 
 Bad input never crashes a call or floods a client:
 
@@ -32,7 +32,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from llr.common.v1 import platform_pb2, platform_pb2_grpc
 
-from . import errors, limits
+from . import audit, errors, limits
 from .auth import AuthInterceptor, TokenVerifier, current_principal
 from .faults import Fault, fault_of
 from .grpc_util import wrap_rpc_handler
@@ -158,18 +158,24 @@ def build_server(
     public_methods: Iterable[str] = (),
     max_workers: int = 16,
     credentials: grpc.ServerCredentials | None = None,
+    audit_trail: audit.AuditTrail | None = None,
 ) -> GrpcApp:
     """Create and start a server; ``port=0`` picks a free port (returned in ``GrpcApp.port``).
-    With ``credentials`` (``services.common.tls.server_credentials``) it serves TLS only."""
+    With ``credentials`` (``services.common.tls.server_credentials``) it serves TLS only. With an
+    ``audit_trail`` every command is recorded in it (``services.common.audit``) and the server
+    offers ``AuditService``."""
+    auditing = [] if audit_trail is None else [audit.AuditInterceptor(audit_trail)]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{service_name}-grpc"),
-        interceptors=[AuthInterceptor(verifier, public_methods), ErrorInterceptor()],
+        interceptors=[AuthInterceptor(verifier, public_methods), *auditing, ErrorInterceptor()],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
                  ("grpc.max_send_message_length", MAX_RESPONSE_BYTES)],
     )
     registrations = list(registrations)
     registrations.append((platform_pb2_grpc.add_PlatformServiceServicer_to_server, PlatformServicer(service_name),
                           platform_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name))
+    if audit_trail is not None:
+        registrations.append(audit.registration(audit_trail))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 
 from . import errors
 from .faults import Fault, fault_of
+from .tls import https_context
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,7 @@ class PublicHttpServer:
         self.handle: Handle | None = None
         self._server = _Server((host, port), _request_handler(self))
         if tls_cert_file is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(tls_cert_file, tls_key_file)
+            context = https_context(tls_cert_file, tls_key_file)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True,
                                                       do_handshake_on_connect=False)
         self.scheme = "https" if tls_cert_file is not None else "http"

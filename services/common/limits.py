@@ -85,6 +85,14 @@ def _string_check(limit: limits_pb2.Limit) -> Check:
     return check
 
 
+_ID_CHECK = _string_check(limits_pb2.Limit(shape=limits_pb2.SHAPE_ID))
+
+
+def is_identifier(value: object) -> bool:
+    """Whether ``value`` is a non-empty string of the ``SHAPE_ID`` shape and default length."""
+    return isinstance(value, str) and bool(value) and _ID_CHECK(value) is None
+
+
 def _integer_check(limit: limits_pb2.Limit) -> Check:
     low = limit.min if limit.HasField("min") else None
     high = limit.max if limit.HasField("max") else None

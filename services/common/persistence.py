@@ -51,7 +51,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Generic, TypeVar
@@ -253,14 +253,19 @@ class KeyedLog(ABC):
     growing document and never loses an entry to a concurrent append, and reading is a series
     of ``_id`` lookups."""
 
-    @abstractmethod
     def append(self, key: str, item: Mapping[str, Any]) -> int:
         """Add ``item`` at the end of ``key``'s list; returns its sequence number (from 1)."""
+        return self.append_each([key], item)[key]
+
+    @abstractmethod
+    def append_each(self, keys: Iterable[str], item: Mapping[str, Any]) -> dict[str, int]:
+        """Add ``item`` at the end of the list of each (distinct) key; the sequence number it got
+        in each. Never changes an entry that is there: there is no update or delete."""
 
     @abstractmethod
     def read(self, key: str, after: int = 0, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
         """The entries of ``key`` with a sequence number above ``after``, in order (at most
-        ``limit`` of them: a long list is read in pages, resuming after the last one read)."""
+        ``limit`` of them)."""
 
 
 class DailySchedule:
@@ -303,12 +308,15 @@ class InMemoryKeyedLog(KeyedLog):
         self._lock = threading.Lock()
         self._lists: dict[str, list[dict[str, Any]]] = {}
 
-    def append(self, key: str, item: Mapping[str, Any]) -> int:
+    def append_each(self, keys: Iterable[str], item: Mapping[str, Any]) -> dict[str, int]:
         _check_body(item)
+        seqs = {}
         with self._lock:
-            entries = self._lists.setdefault(key, [])
-            entries.append(dict(item))
-            return len(entries)
+            for key in dict.fromkeys(keys):
+                entries = self._lists.setdefault(key, [])
+                entries.append(dict(item))
+                seqs[key] = len(entries)
+        return seqs
 
     def read(self, key: str, after: int = 0, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
         with self._lock:
@@ -592,51 +600,67 @@ class MongoOnceStore(OnceStore):
 
 class MongoKeyedLog(KeyedLog):
     """Entries ``{_id: "<key>#<seq>", **item}`` in one collection. An append inserts at the next
-    free number (known to this process, or found by doubling then bisecting: there are no gaps)
-    and moves up one on a duplicate key, so concurrent appenders in any process each get their
-    own number."""
+    number this process knows for the key (1 for a key it does not know); on a duplicate key it
+    finds the first free number above (doubling, then bisecting: there are no gaps) and tries
+    there, so concurrent appenders in any process each get their own number and none is lost.
+    ``append_each`` writes the entry of every key in one ``insert_many``. Within one process the
+    appenders of a key queue (a throughput measure like ``AggregateStore.local_queue``: they would
+    otherwise all race for the same number); correctness comes from the insert alone. A retried
+    insert (lost connection) recognises its own first attempt by the ``_appender`` token."""
+
+    APPENDER = "_appender"
 
     def __init__(self, db: Database, name: str) -> None:
         self.collection: Collection = db[name]
         self._lock = threading.Lock()
         self._next: dict[str, int] = {}
+        self._queue = _KeyedLocks()
 
     def _exists(self, key: str, seq: int) -> bool:
         return _find_one(self.collection, _numbered(key, seq)) is not None
 
-    def _first_free(self, key: str) -> int:
-        hi = 1
-        while self._exists(key, hi):
-            hi *= 2
-        lo = hi // 2  # taken (or 0); hi is free; every number below a taken one is taken
+    def _first_free(self, key: str, taken: int) -> int:
+        lo, step = taken, 1  # lo is taken; every number below a taken one is taken
+        while self._exists(key, lo + step):
+            lo, step = lo + step, step * 2
+        hi = lo + step  # free
         while hi - lo > 1:
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if self._exists(key, mid) else (lo, mid)
         return hi
 
-    def append(self, key: str, item: Mapping[str, Any]) -> int:
+    def append_each(self, keys: Iterable[str], item: Mapping[str, Any]) -> dict[str, int]:
         _check_body(item)
-        with self._lock:
-            seq = self._next.get(key)
-        if seq is None:
-            seq = self._first_free(key)
-        while True:
-            try:
-                _insert(self.collection, {"_id": _numbered(key, seq), **item})
-                break
-            except DuplicateKeyError:
-                seq += 1
-        with self._lock:
-            if len(self._next) > 10_000:
-                self._next.clear()  # bounded: a forgotten key is found again by bisecting
-            self._next[key] = max(self._next.get(key, 0), seq + 1)
-        return seq
+        keys = sorted(set(keys))   # one order for every appender: the queues cannot deadlock
+        doc = {**item, self.APPENDER: uuid.uuid4().hex}
+        with ExitStack() as queued:
+            for key in keys:
+                queued.enter_context(self._queue.hold(key))
+            with self._lock:
+                seqs = {key: self._next.get(key, 1) for key in keys}
+            pending = keys
+            while pending:
+                taken = _insert_many(self.collection, [{"_id": _numbered(k, seqs[k]), **doc} for k in pending])
+                lost = []
+                for key in (pending[i] for i in sorted(taken)):
+                    there = _find_one(self.collection, _numbered(key, seqs[key])) or {}
+                    if there.get(self.APPENDER) != doc[self.APPENDER]:
+                        seqs[key] = self._first_free(key, seqs[key])
+                        lost.append(key)
+                pending = lost
+            with self._lock:
+                if len(self._next) > 10_000:
+                    self._next.clear()  # bounded: a forgotten key is found again from 1
+                for key, seq in seqs.items():
+                    self._next[key] = max(self._next.get(key, 0), seq + 1)
+        return seqs
 
     def read(self, key: str, after: int = 0, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
         out, seq = [], after + 1
         while (limit is None or len(out) < limit) and \
                 (doc := _find_one(self.collection, _numbered(key, seq))) is not None:
             doc.pop("_id")
+            doc.pop(self.APPENDER, None)
             out.append((seq, doc))
             seq += 1
         return out

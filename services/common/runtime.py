@@ -21,6 +21,8 @@ from typing import Callable, Iterable
 
 from pymongo.database import Database
 
+from .audit import LOG_NAME as AUDIT_LOG
+from .audit import AuditTrail
 from .auth import TokenVerifier
 from .clock import Clock, SystemClock
 from .grpc_server import GrpcApp, Registration, build_server
@@ -28,6 +30,7 @@ from .http_server import Handle, PublicHttpServer
 from .kafka import DeadLetters, EventConsumer, Handler, TopicSpec, ensure_topics, make_producer
 from .mongo import connect, disconnect
 from .outbox import OutboxRelay
+from .persistence import MongoKeyedLog
 from .settings import ServiceSettings
 from .tls import server_credentials
 
@@ -94,6 +97,13 @@ class ServiceRuntime:
         self.db = connect(self.settings)
         self._closers.append(lambda: disconnect(self.settings.service_name))
         return self.db
+
+    def audit_trail(self) -> AuditTrail | None:
+        """The service's audit trail (``services.common.audit``), in its database: every service
+        with a database records its commands there; one without (the KPI service) has none."""
+        if self.db is None:
+            return None
+        return AuditTrail(MongoKeyedLog(self.db, AUDIT_LOG), self.clock, self.settings.service_name)
 
     def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
         ensure_topics(self.settings.kafka, specs, self.settings.topic_replication_factor)
@@ -171,7 +181,7 @@ class ServiceRuntime:
         self.grpc = build_server(service_name=s.service_name, host=s.grpc_host, port=s.grpc_port,
                                  registrations=registrations, verifier=self.verifier(),
                                  public_methods=public_methods, max_workers=s.grpc_max_workers,
-                                 credentials=credentials)
+                                 credentials=credentials, audit_trail=self.audit_trail())
         with self._lock:
             self.check_parts()
         return self.grpc

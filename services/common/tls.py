@@ -14,6 +14,7 @@ naming every host a client dials the services by.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -47,6 +48,14 @@ def client_host(host: str) -> str:
 
 
 # -- servers and clients ------------------------------------------------------------------------
+def https_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """The server side of the platform's HTTPS (TLS 1.2 or later) with this certificate and key."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
 def server_credentials(cert_file: Path, key_file: Path) -> grpc.ServerCredentials:
     return grpc.ssl_server_credentials([(key_file.read_bytes(), cert_file.read_bytes())])
 

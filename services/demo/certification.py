@@ -1,6 +1,8 @@
 """Mentoring organisations certify leercoaches and mentors through the public gRPC API, the way
 they would: the regisseur accredits the organisation, the organisation registers candidates,
-records the five-day programme and the assessment, and requests the certificate."""
+records the five-day programme and the assessment, and requests the certificate. One more
+organisation is accredited and then suspended by the regisseur pending an audit, so the demo's
+data shows the accreditation lifecycle (``llr organisation show|reinstate mo-mentorpunt``)."""
 from __future__ import annotations
 
 import random
@@ -15,6 +17,8 @@ ORGANISATIONS = [
     ("mo-agentschap-integratie", "Agentschap Integratie en Inburgering"),
     ("mo-vokans", "Vokans leercoach-netwerk"),
 ]
+# Accredited, then suspended pending an audit: it certifies nobody in the demo.
+SUSPENDED = ("mo-mentorpunt", "Mentorpunt vzw", "audit of its mentor training pending")
 LEERCOACH_MODULES = ["LC-DAY-1", "LC-DAY-2", "LC-DAY-3", "LC-DAY-4", "LC-DAY-5"]
 
 
@@ -34,9 +38,12 @@ def certify(api, people: list[str], today: date, rng: random.Random, *, leercoac
 
     stub = api.certification
     regisseur = api.auth("vdab", Role.REGISSEUR)
-    for org_id, name in ORGANISATIONS:
+    for org_id, name in [*ORGANISATIONS, SUSPENDED[:2]]:
         stub.AccreditOrganisation(pb.AccreditOrganisationRequest(
             request_id=f"demo-accredit-{org_id}", organisation_id=org_id, name=name), metadata=regisseur)
+    stub.SuspendOrganisation(pb.SuspendOrganisationRequest(
+        request_id=f"demo-suspend-{SUSPENDED[0]}", organisation_id=SUSPENDED[0], reason=SUSPENDED[2]),
+        metadata=regisseur)
     chosen = rng.sample(people, leercoaches + mentors)
     coaches = []
     for i, person_id in enumerate(chosen):

@@ -38,9 +38,22 @@ def payload_of(event: ev.CertificationEvent):
     """(aggregate_type, protobuf payload) of a domain event."""
     match event:
         case ev.OrganisationAccredited():
-            return "organisation", pb.OrganisationAccredited(organisation_id=event.organisation_id, name=event.name)
+            return "organisation", pb.OrganisationAccredited(
+                organisation_id=event.organisation_id, name=event.name, screened_on=_d(event.screened_on),
+                accredited_until=_d(event.accredited_until))
         case ev.OrganisationSuspended():
             return "organisation", pb.OrganisationSuspended(organisation_id=event.organisation_id, reason=event.reason)
+        case ev.OrganisationReinstated():
+            return "organisation", pb.OrganisationReinstated(organisation_id=event.organisation_id)
+        case ev.OrganisationRescreened():
+            return "organisation", pb.OrganisationRescreened(
+                organisation_id=event.organisation_id, screened_on=_d(event.screened_on),
+                accredited_until=_d(event.accredited_until),
+                previous_accredited_until=_d(event.previous_accredited_until))
+        case ev.OrganisationAccreditationExpired():
+            return "organisation", pb.OrganisationAccreditationExpired(
+                organisation_id=event.organisation_id, accredited_until=_d(event.accredited_until),
+                expired_on=_d(event.expired_on))
         case ev.CandidateRegistered():
             return "candidate", pb.CandidateRegistered(
                 candidate_id=event.candidate_id, organisation_id=event.organisation_id,

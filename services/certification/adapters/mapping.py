@@ -36,12 +36,16 @@ def _date(value: str | None) -> date | None:
 
 def organisation_fields(org: MentoringOrganisation) -> dict[str, Any]:
     return {"name": org.name, "status": org.status.value, "suspension_reason": org.suspension_reason,
-            "organisation_version": org.version}
+            "organisation_version": org.version, "screened_on": _iso(org.screened_on),
+            "accredited_until": _iso(org.accredited_until), "expiry_announced": _iso(org.expiry_announced)}
 
 
 def organisation_from(doc: dict[str, Any]) -> MentoringOrganisation:
+    """Organisations stored before validity periods have no ``screened_on``/``accredited_until``."""
     return MentoringOrganisation(doc["_id"], doc["name"], OrganisationStatus(doc["status"]),
-                                 doc.get("suspension_reason"), doc["organisation_version"])
+                                 doc.get("suspension_reason"), doc["organisation_version"],
+                                 _date(doc.get("screened_on")), _date(doc.get("accredited_until")),
+                                 _date(doc.get("expiry_announced")))
 
 
 def candidate_fields(c: Candidate) -> dict[str, Any]:

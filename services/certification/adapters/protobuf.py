@@ -1,6 +1,8 @@
 """Domain objects <-> ``llr.certification.v1`` API messages."""
 from __future__ import annotations
 
+from datetime import date
+
 from llr.certification.v1 import certification_service_pb2 as api
 from llr.certification.v1 import events_pb2
 
@@ -38,9 +40,13 @@ def status_from_pb(value: int) -> str:
     return STATUS_FROM_PB.get(value, "")
 
 
-def organisation(org: MentoringOrganisation) -> api.Organisation:
-    return api.Organisation(organisation_id=org.organisation_id, name=org.name, status=ORG_STATUS_TO_PB[org.status],
-                            suspension_reason=org.suspension_reason or "")
+def organisation(org: MentoringOrganisation, today: date) -> api.Organisation:
+    """The organisation as it stands on ``today`` (EXPIRED past its accreditation)."""
+    return api.Organisation(organisation_id=org.organisation_id, name=org.name,
+                            status=ORG_STATUS_TO_PB[org.status_on(today)],
+                            suspension_reason=org.suspension_reason or "",
+                            screened_on=org.screened_on.isoformat() if org.screened_on else "",
+                            accredited_until=org.accredited_until.isoformat() if org.accredited_until else "")
 
 
 def candidate(c: Candidate) -> api.Candidate:

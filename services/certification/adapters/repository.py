@@ -26,7 +26,8 @@ in any number of processes, without locks: see its docstring). What is stored:
   the certificates (``set_status_indexes``), so a list can never disagree with a certificate.
 * ``certificate_expiries`` -- a ``DailySchedule`` of the certificates that run out on each day,
   added before the change that sets their last valid day; the expiry job's progress is the
-  ``jobs`` aggregate ``certificate-expiry``.
+  ``jobs`` aggregate ``certificate-expiry``. ``organisation_expiries`` likewise: the organisations
+  whose accreditation runs out on each day (job ``organisation-expiry``).
 
 Every lookup on the paths of commands and jobs is by ``_id``. The paginated listing of the API
 and the status-list projection filter on other fields (``list``): reads, never on a write path.
@@ -99,6 +100,8 @@ class CertificationRepository:
         self.status_lists = stores.aggregates("status_lists")
         self.expiries = DailySchedule(stores.log("certificate_expiries"), stores.aggregates("jobs"),
                                       "certificate-expiry")
+        self.organisation_expiries = DailySchedule(stores.log("organisation_expiries"), stores.aggregates("jobs"),
+                                                   "organisation-expiry")
         self.outbox = stores.outbox
 
     # -- reads ------------------------------------------------------------------------------------
@@ -243,3 +246,7 @@ class CertificationRepository:
     def schedule_expiry(self, certificate_id: str, valid_until: date) -> None:
         """Before a change that makes ``valid_until`` the certificate's last valid day."""
         self.expiries.add(valid_until + timedelta(days=1), certificate_id)
+
+    def schedule_organisation_expiry(self, organisation_id: str, accredited_until: date) -> None:
+        """Before a change that makes ``accredited_until`` the organisation's last accredited day."""
+        self.organisation_expiries.add(accredited_until + timedelta(days=1), organisation_id)

@@ -73,7 +73,7 @@ def assign_mentee(
     require_text("mentee_id", mentee_id)
     require_aware("now", now)
     today = now.astimezone(timezone.utc).date()
-    organisation.ensure_accredited()
+    organisation.ensure_accredited(today)
     mentor.ensure_belongs_to(organisation.organisation_id)
     if mentor.role is not CredentialType.MENTOR:
         raise MentorNotEligible(f"candidate {mentor.candidate_id} is a {mentor.role}, not a MENTOR")

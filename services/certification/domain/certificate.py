@@ -134,7 +134,7 @@ class Certificate:
             raise InvalidArgument("qualification_number", "must be >= 1")
         if revocation_status.list_id == suspension_status.list_id:
             raise InvalidArgument("suspension_status", "must point into a different list than revocation")
-        organisation.ensure_accredited()
+        organisation.ensure_accredited(today)
         candidate.ensure_belongs_to(organisation.organisation_id)
         evaluate_requirements(candidate, trainings, policy, today).raise_if_not_met()
         rules = policy.credential(candidate.role)

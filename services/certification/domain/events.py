@@ -42,12 +42,34 @@ class CertificationEvent:
 class OrganisationAccredited(CertificationEvent):
     organisation_id: str
     name: str
+    screened_on: date
+    accredited_until: date         # inclusive
 
 
 @dataclass(frozen=True, kw_only=True)
 class OrganisationSuspended(CertificationEvent):
     organisation_id: str
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrganisationReinstated(CertificationEvent):
+    organisation_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrganisationRescreened(CertificationEvent):
+    organisation_id: str
+    screened_on: date
+    accredited_until: date         # inclusive
+    previous_accredited_until: date | None   # None: accredited before validity periods
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrganisationAccreditationExpired(CertificationEvent):
+    organisation_id: str
+    accredited_until: date         # the last day it was accredited
+    expired_on: date               # the first day it is not
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -105,6 +105,8 @@ class CertificationPolicy:
     credentials: Mapping[CredentialType, CredentialPolicy]
     max_active_mentees_per_mentor: int
     milestones: Mapping[CredentialType, MilestonePolicy] = field(default_factory=dict)
+    #: a mentoring organisation's accreditation is valid this many months from its (re-)screening
+    organisation_accreditation_months: int = 36
 
     def credential(self, credential_type: CredentialType | str) -> CredentialPolicy:
         return self.credentials[CredentialType(credential_type)]
@@ -178,12 +180,16 @@ def parse_policy_book(data: Mapping[str, Any]) -> PolicyBook:
             CredentialType(k): MilestonePolicy(every=v.get("every"), at=frozenset(int(x) for x in v.get("at") or ()))
             for k, v in (raw.get("milestones") or {}).items()
         }
+        accreditation_months = int(raw["organisation_accreditation_months"])
+        if accreditation_months < 1:
+            raise ValueError("organisation_accreditation_months must be >= 1")
         effective_from = raw["effective_from"]
         if not isinstance(effective_from, date):
             effective_from = date.fromisoformat(str(effective_from))
         versions.append(CertificationPolicy(
             version=str(raw["version"]), effective_from=effective_from, credentials=credentials,
             max_active_mentees_per_mentor=capacity, milestones=milestones,
+            organisation_accreditation_months=accreditation_months,
         ))
     return PolicyBook(tuple(versions))
 

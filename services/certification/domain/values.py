@@ -20,6 +20,7 @@ class AssessmentResult(StrEnum):
 class OrganisationStatus(StrEnum):
     ACCREDITED = "ACCREDITED"
     SUSPENDED = "SUSPENDED"
+    EXPIRED = "EXPIRED"     # never stored: ACCREDITED past accredited_until (MentoringOrganisation.status_on)
 
 
 class CertificateStatus(StrEnum):

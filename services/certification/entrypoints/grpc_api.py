@@ -24,12 +24,26 @@ class CertificationServicer(api_grpc.CertificationServiceServicer):
     def AccreditOrganisation(self, request, context):
         org = self.service.accredit_organisation(current_principal(), request_id=request.request_id,
                                                  organisation_id=request.organisation_id, name=request.name)
-        return api.AccreditOrganisationResponse(organisation=pb.organisation(org))
+        return api.AccreditOrganisationResponse(organisation=pb.organisation(org, self.service.today()))
 
     def SuspendOrganisation(self, request, context):
         org = self.service.suspend_organisation(current_principal(), request_id=request.request_id,
                                                 organisation_id=request.organisation_id, reason=request.reason)
-        return api.SuspendOrganisationResponse(organisation=pb.organisation(org))
+        return api.SuspendOrganisationResponse(organisation=pb.organisation(org, self.service.today()))
+
+    def ReinstateOrganisation(self, request, context):
+        org = self.service.reinstate_organisation(current_principal(), request_id=request.request_id,
+                                                  organisation_id=request.organisation_id)
+        return api.ReinstateOrganisationResponse(organisation=pb.organisation(org, self.service.today()))
+
+    def RescreenOrganisation(self, request, context):
+        org = self.service.rescreen_organisation(current_principal(), request_id=request.request_id,
+                                                 organisation_id=request.organisation_id)
+        return api.RescreenOrganisationResponse(organisation=pb.organisation(org, self.service.today()))
+
+    def GetOrganisation(self, request, context):
+        org = self.service.get_organisation(current_principal(), organisation_id=request.organisation_id)
+        return api.GetOrganisationResponse(organisation=pb.organisation(org, self.service.today()))
 
     def RegisterCandidate(self, request, context):
         candidate = self.service.register_candidate(

@@ -56,6 +56,7 @@ def build(settings: CertificationSettings, clock: Clock | None = None) -> Servic
         runtime.add_outbox_relay([repo.outbox])
         service = build_service(settings, runtime.clock, repo, base_url)
         runtime.add_periodic("expire-certificates", settings.expiry_interval_s, service.expire_due_certificates)
+        runtime.add_periodic("expire-organisations", settings.expiry_interval_s, service.expire_due_organisations)
         runtime.serve_grpc([registration(service)], public_methods=PUBLIC_METHODS)
         runtime.serve_http(PublicDocuments(
             service, base_url, load_contexts(), status_list_max_age_s=settings.status_list_max_age_s,

@@ -28,7 +28,7 @@ from services.common.errors import (
 )
 
 from services.common.paging import PageTokens
-from services.common.persistence import AggregateNotFound, Decision, Record, conflict_retrying
+from services.common.persistence import AggregateNotFound, DailySchedule, Decision, Record, conflict_retrying
 
 from ..adapters import events as event_mapping
 from ..adapters.mapping import (
@@ -186,45 +186,80 @@ class CertificationService:
         return f"{self.status_list_base_url}/{purpose.value}/{number}"
 
     # --- organisations (regisseur) -----------------------------------------------------------------
+    def today(self) -> date:
+        """Today as the certification rules count days (the UTC date of the service clock)."""
+        return self._now().date()
+
     def accredit_organisation(self, p: Principal, *, request_id: str, organisation_id: str, name: str) -> MentoringOrganisation:
-        """Accredit a new organisation, or re-accredit a suspended one."""
+        """Accredit a new organisation for the policy's period. Accrediting an existing one again
+        under the same name changes nothing (``ReinstateOrganisation`` lifts a suspension,
+        ``RescreenOrganisation`` renews the period); under another name it is ALREADY_EXISTS."""
         p.require(Role.REGISSEUR)
         require_fields(request_id=request_id, organisation_id=organisation_id, name=name)
         key, fp = self._key("AccreditOrganisation", p, request_id), fingerprint(organisation_id, name)
 
         def create():
-            org, event = MentoringOrganisation.accredit(organisation_id, name, now=self._now())
+            now = self._now()
+            org, event = MentoringOrganisation.accredit(
+                organisation_id, name, now=now,
+                validity_months=self._policy(now.date()).organisation_accreditation_months)
+            self.repo.schedule_organisation_expiry(organisation_id, org.accredited_until)
             fields = organisation_fields(org)
             return org, remembering(fields, key, fp, fields), self._pending([event], org.version, request_id)
 
-        def reinstate(record: Record) -> Decision[MentoringOrganisation]:
+        def existing(record: Record) -> Decision[MentoringOrganisation]:
             if (result := self._replayed(record.body, key, fp)) is not None:
                 return Decision(organisation_from({"_id": organisation_id, **result}))
             org = organisation_from(as_doc(record))
-            if org.is_accredited:
-                raise AlreadyExists(f"organisation {quote(organisation_id)} is already accredited")
-            org, event = org.reinstate(now=self._now())
-            fields = organisation_fields(org)
-            return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
-                            self._pending([event], org.version, request_id))
-        return self.repo.organisations.create_or_update(organisation_id, create, reinstate)
+            if org.name != name:
+                raise AlreadyExists(f"organisation {quote(organisation_id)} is already accredited (as {quote(org.name)})")
+            return Decision(org)
+        return self.repo.organisations.create_or_update(organisation_id, create, existing)
 
-    def suspend_organisation(self, p: Principal, *, request_id: str, organisation_id: str, reason: str) -> MentoringOrganisation:
+    def _change_organisation(self, p: Principal, method: str, request_id: str, organisation_id: str, parts: tuple,
+                             change: Callable[[MentoringOrganisation, datetime], tuple]) -> MentoringOrganisation:
+        """The regisseur's change of an organisation and its event, one commit; a retry with the
+        same ``request_id`` gets the first answer."""
         p.require(Role.REGISSEUR)
-        require_fields(request_id=request_id, organisation_id=organisation_id, reason=reason)
-        key, fp = self._key("SuspendOrganisation", p, request_id), fingerprint(organisation_id, reason)
+        require_fields(request_id=request_id, organisation_id=organisation_id)
+        key, fp = self._key(method, p, request_id), fingerprint(organisation_id, *parts)
 
-        def suspend(record: Record) -> Decision[MentoringOrganisation]:
+        def decide(record: Record) -> Decision[MentoringOrganisation]:
             if (result := self._replayed(record.body, key, fp)) is not None:
                 return Decision(organisation_from({"_id": organisation_id, **result}))
-            org, event = organisation_from(as_doc(record)).suspend(reason, now=self._now())
+            before = organisation_from(as_doc(record))
+            org, event = change(before, self._now())
+            if org.accredited_until != before.accredited_until:
+                self.repo.schedule_organisation_expiry(organisation_id, org.accredited_until)
             fields = organisation_fields(org)
             return Decision(org, remembering({**record.body, **fields}, key, fp, fields),
                             self._pending([event], org.version, request_id))
         try:
-            return self.repo.organisations.update(organisation_id, suspend)
+            return self.repo.organisations.update(organisation_id, decide)
         except AggregateNotFound:
             raise NotFound(f"organisation_id {quote(organisation_id)}: no such organisation") from None
+
+    def suspend_organisation(self, p: Principal, *, request_id: str, organisation_id: str, reason: str) -> MentoringOrganisation:
+        return self._change_organisation(p, "SuspendOrganisation", request_id, organisation_id, (reason,),
+                                         lambda org, now: org.suspend(reason, now=now))
+
+    def reinstate_organisation(self, p: Principal, *, request_id: str, organisation_id: str) -> MentoringOrganisation:
+        return self._change_organisation(p, "ReinstateOrganisation", request_id, organisation_id, (),
+                                         lambda org, now: org.reinstate(now=now))
+
+    def rescreen_organisation(self, p: Principal, *, request_id: str, organisation_id: str) -> MentoringOrganisation:
+        return self._change_organisation(
+            p, "RescreenOrganisation", request_id, organisation_id, (),
+            lambda org, now: org.rescreen(now=now, validity_months=self._policy(now.date()).organisation_accreditation_months))
+
+    def get_organisation(self, p: Principal, *, organisation_id: str) -> MentoringOrganisation:
+        p.require(*READERS)
+        require_fields(organisation_id=organisation_id)
+        self._check_scope(p, organisation_id, read=True)
+        doc = self.repo.organisation(organisation_id)
+        if doc is None:
+            raise NotFound(f"organisation_id {quote(organisation_id)}: no such organisation")
+        return organisation_from(doc)
 
     # --- candidates and training ---------------------------------------------------------------------
     def register_candidate(self, p: Principal, *, request_id: str, organisation_id: str, person_id: str,
@@ -318,7 +353,7 @@ class CertificationService:
         trainings = trainings_from(cand_doc)
         policy = self._policy(now.date())
         # Decide everything that can say no before allocating a status index and a number.
-        organisation.ensure_accredited()
+        organisation.ensure_accredited(now.date())
         evaluate_requirements(candidate, trainings, policy, now.date()).raise_if_not_met()
         slot = live_slot(candidate.candidate_id, candidate.role)
         self._free_live_slot(slot, now)
@@ -398,6 +433,7 @@ class CertificationService:
 
     def renew_certificate(self, p: Principal, *, request_id: str, certificate_id: str) -> StoredCertificate:
         def renew(cert: Certificate, now: datetime) -> bool:
+            self._organisation(cert.organisation_id).ensure_accredited(now.date())
             cand_doc = self._candidate_doc(cert.candidate_id)
             cert.renew(trainings=trainings_from(cand_doc), policy=self._policy(now.date()), now=now)
             return True
@@ -439,17 +475,42 @@ class CertificationService:
         except AggregateNotFound:
             return False   # scheduled by an issue that did not happen
 
+    def _expire_organisation(self, organisation_id: str, now: datetime) -> bool:
+        """Publish the expiry of the organisation's accreditation if it is due; True when it did."""
+        def expire(record: Record) -> Decision[bool]:
+            outcome = organisation_from(as_doc(record)).expire_if_due(now=now)
+            if outcome is None:
+                return Decision(False)   # re-screened meanwhile, or announced already
+            org, event = outcome
+            return Decision(True, {**record.body, **organisation_fields(org)},
+                            self._pending([event], org.version, "expiry"))
+        try:
+            return self.repo.organisations.update(organisation_id, expire)
+        except AggregateNotFound:
+            return False   # scheduled by an accreditation that did not happen
+
+    def _run_schedule(self, schedule: DailySchedule, expire: Callable[[str, datetime], bool], what: str) -> int:
+        """Expire what ``schedule`` lists up to today; never scans, idempotent, safe in several
+        processes at once."""
+        now, expired = self._now(), 0
+        for _, item_ids in schedule.days(now.date()):
+            expired += sum(1 for item_id in item_ids if expire(item_id, now))
+        schedule.done_through(now.date())
+        if expired:
+            log.info("expired %d %s", expired, what)
+        return expired
+
     def expire_due_certificates(self) -> int:
         """The periodic job: every live certificate past its last valid day becomes EXPIRED
-        (``CertificateExpired``). The certificates come from the per-day expiry schedule, so this
-        never scans; idempotent, safe in several processes at once."""
-        now, expired = self._now(), 0
-        for _, certificate_ids in self.repo.expiries.days(now.date()):
-            expired += sum(1 for certificate_id in certificate_ids if self._expire(certificate_id, now))
-        self.repo.expiries.done_through(now.date())
-        if expired:
-            log.info("expired %d certificate(s) past their last valid day", expired)
-        return expired
+        (``CertificateExpired``)."""
+        return self._run_schedule(self.repo.expiries, self._expire, "certificate(s) past their last valid day")
+
+    def expire_due_organisations(self) -> int:
+        """The periodic job: the expiry of every organisation's accreditation past its
+        ``accredited_until`` is published once (``OrganisationAccreditationExpired``); the
+        organisation acts as not accredited from that day on whether the job ran or not."""
+        return self._run_schedule(self.repo.organisation_expiries, self._expire_organisation,
+                                  "organisation accreditation(s) past their last day")
 
     def get_certificate(self, p: Principal, *, certificate_id: str) -> StoredCertificate:
         p.require(*READERS)

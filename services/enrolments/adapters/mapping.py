@@ -15,6 +15,7 @@ from ..domain import events as ev
 from ..domain.deadlines import next_deadline
 from ..domain.enrolment import Enrolment
 from ..domain.model import FundingInstrument, Offer, Provider, ProviderStatus
+from ..domain.payables import Payable, PayableCreated, PayableEvent, PayableStatus, Payment, PaymentRecorded, TermStats
 from ..domain.policy import EnrolmentPolicy
 from ..domain.states import EnrolmentStatus
 
@@ -161,6 +162,66 @@ def provider_pending(topic: str, events: list[ev.ProviderEvent], correlation_id:
         payload(e), aggregate_type="provider", aggregate_id=e.provider_id, aggregate_version=e.aggregate_version,
         producer=PRODUCER, occurred_at=e.occurred_at, correlation_id=correlation_id, causation_id=correlation_id,
         event_id=str(uuid.uuid5(EVENT_NAMESPACE, e.event_id)))) for e in events]
+
+
+# --- payables --------------------------------------------------------------------------------
+
+def payable_fields(p: Payable) -> dict[str, Any]:
+    """The stored body; ``state`` (OPEN | PAID) is what the listings filter on."""
+    return {"provider_id": p.provider_id, "enrolment_id": p.enrolment_id, "amount_cents": p.amount_cents,
+            "completion_date": _d(p.completion_date), "due_date": _d(p.due_date),
+            "payment_term_days": p.payment_term_days, "policy_version": p.policy_version,
+            "payments": [{"reference": x.reference, "amount_cents": x.amount_cents, "paid_on": _d(x.paid_on)}
+                         for x in p.payments],
+            "state": "PAID" if p.is_paid else "OPEN"}
+
+
+def payable_from(doc: dict[str, Any], version: int) -> Payable:
+    return Payable(doc["_id"], doc["provider_id"], doc["enrolment_id"], doc["amount_cents"],
+                   date.fromisoformat(doc["completion_date"]), date.fromisoformat(doc["due_date"]),
+                   doc["payment_term_days"], doc["policy_version"],
+                   tuple(Payment(x["reference"], x["amount_cents"], date.fromisoformat(x["paid_on"]))
+                         for x in doc["payments"]), version)
+
+
+def payable_pending(topic: str, events: list[PayableEvent], correlation_id: str, causation_id: str = ""
+                    ) -> list[PendingEvent]:
+    """Envelopes of payable events, keyed by payable id (aggregate ``payable``)."""
+    def payload(e: PayableEvent):
+        common = dict(payable_id=e.payable_id, provider_id=e.provider_id, enrolment_id=e.enrolment_id)
+        match e:
+            case PayableCreated():
+                return pb.PayableCreated(**common, amount_cents=e.amount_cents, completion_date=_d(e.completion_date),
+                                         due_date=_d(e.due_date), payment_term_days=e.payment_term_days,
+                                         policy_version=e.policy_version)
+            case PaymentRecorded():
+                return pb.PaymentRecorded(**common, reference=e.reference, amount_cents=e.amount_cents,
+                                          paid_on=_d(e.paid_on), paid_cents=e.paid_cents, fully_paid=e.fully_paid,
+                                          term_days=e.term_days, late=e.late, due_date=_d(e.due_date))
+        raise TypeError(f"no protobuf mapping for {type(e).__name__}")
+    return [PendingEvent(topic, wrap(
+        payload(e), aggregate_type="payable", aggregate_id=e.payable_id, aggregate_version=e.aggregate_version,
+        producer=PRODUCER, occurred_at=e.occurred_at, correlation_id=correlation_id,
+        causation_id=causation_id or correlation_id,
+        event_id=str(uuid.uuid5(EVENT_NAMESPACE, e.event_id)))) for e in events]
+
+
+PAYABLE_STATUS_TO_PB = {s: api.PayableStatus.Value(f"PAYABLE_STATUS_{s.value}") for s in PayableStatus}
+PAYABLE_STATUS_FROM_PB = {v: k.value for k, v in PAYABLE_STATUS_TO_PB.items()}
+
+
+def payable_pb(p: Payable, status: PayableStatus, days_overdue: int) -> api.Payable:
+    return api.Payable(
+        payable_id=p.payable_id, provider_id=p.provider_id, enrolment_id=p.enrolment_id, amount_cents=p.amount_cents,
+        paid_cents=p.paid_cents, completion_date=_d(p.completion_date), due_date=_d(p.due_date),
+        payment_term_days=p.payment_term_days, status=PAYABLE_STATUS_TO_PB[status],
+        payments=[api.Payment(reference=x.reference, amount_cents=x.amount_cents, paid_on=_d(x.paid_on))
+                  for x in p.payments],
+        paid_on=_d(p.paid_on), policy_version=p.policy_version, days_overdue=days_overdue)
+
+
+def term_stats_pb(s: TermStats) -> api.PaymentTermStats:
+    return api.PaymentTermStats(**{f: getattr(s, f) for f in s.__dataclass_fields__})
 
 
 # --- API messages ----------------------------------------------------------------------------

@@ -21,6 +21,11 @@ in any number of processes, without locks: see its docstring). What is stored:
 * ``deadlines`` -- a ``DailySchedule`` of the enrolments whose deadline falls on each UTC day (or
   today, when it is already past), added before the change that sets it. The job's progress is
   the ``jobs`` aggregate ``deadlines``.
+* ``payables`` -- one aggregate per payable to a provider (``_id`` = ``pay-<due date>-<enrolment
+  id>``, so id order is due-date order for the listings); ``payment_references`` -- ``OnceStore``:
+  a payment reference bound to its payable, amount and date (first one wins);
+  ``provider_payables`` -- a ``KeyedLog`` of each provider's payable ids, appended before the
+  payable is created (so it is a superset), read by the payment-term figures.
 * ``leercoach_certificates`` -- the local projection of certification events, one aggregate per
   certificate, and ``leercoach_holders``, a ``KeyedLog`` of certificate ids per holder.
 
@@ -75,6 +80,9 @@ class EnrolmentRepository:
         self.requests = stores.once("requests")
         self.deadlines = DailySchedule(stores.log("deadlines"), stores.aggregates("jobs"), "deadlines")
         self.holders = stores.log("leercoach_holders")
+        self.payables = stores.aggregates("payables")
+        self.payment_references = stores.once("payment_references")
+        self.provider_payables = stores.log("provider_payables")
         self.outbox = stores.outbox
 
     # -- simple reads -----------------------------------------------------------------------------
@@ -157,6 +165,28 @@ class EnrolmentRepository:
 
     def create_enrolments(self, new: list[NewEnrolment]) -> list[bool]:
         return self.enrolments.create_many([(n.enrolment_id, n.body, n.events) for n in new])
+
+    # -- payables ------------------------------------------------------------------------------------
+    def payable(self, payable_id: str) -> Record | None:
+        return self.payables.load(payable_id)
+
+    def create_payable(self, payable_id: str, provider_id: str, body: dict[str, Any],
+                       events: list[PendingEvent]) -> bool:
+        """Create a payable once (False when it exists: a redelivered capture); it is listed under
+        its provider first."""
+        if self.payables.peek(payable_id) is not None:
+            return False
+        self.provider_payables.append(provider_id, {"payable_id": payable_id})
+        try:
+            self.payables.create(payable_id, body, events)
+        except AlreadyExists:
+            return False
+        return True
+
+    def payables_of(self, provider_id: str) -> list[Record]:
+        """Every payable of the provider (by ``_id``, from its log)."""
+        ids = dict.fromkeys(e["payable_id"] for _, e in self.provider_payables.read(provider_id))
+        return [r for r in map(self.payables.load, ids) if r is not None]
 
     # -- deadlines ----------------------------------------------------------------------------------
     def schedule_deadline(self, enrolment_id: str, due_at: datetime, today: date) -> None:

@@ -2,8 +2,8 @@
 
 Modules: ``model`` (Provider, Offer, FundingInstrument), ``enrolment`` (the aggregate),
 ``states`` (statuses and transition table), ``events`` (emitted events and saga inputs),
-``deadlines`` (NO_SHOW / completion timeout), ``overlap`` (duplicate rule), ``policy``
-(+ ``policy.yaml``), ``working_days``, ``errors``.
+``deadlines`` (NO_SHOW / completion timeout), ``overlap`` (duplicate rule), ``payables``
+(payment terms), ``policy`` (+ ``policy.yaml``), ``working_days``, ``errors``.
 """
 from .deadlines import Deadline, DeadlineKind, due_deadlines, fire_deadlines, next_deadline
 from .enrolment import Enrolment

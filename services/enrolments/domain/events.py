@@ -194,3 +194,27 @@ class ProviderReinstated(ProviderEvent):
 class ProviderRescreened(ProviderEvent):
     screened_on: date
     accredited_until: date
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayablesEvent(ProviderEvent):
+    """Raised with the provider change it follows (suspension, reinstatement) in the same
+    commit; its id is that change's with ``:payables`` appended."""
+
+    @classmethod
+    def of(cls, provider_id: str, version: int, now: datetime, **fields) -> "ProviderEvent":
+        return cls(event_id=f"provider:{provider_id}:{version}:payables", provider_id=provider_id,
+                   aggregate_version=version, occurred_at=now, **fields)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayablesFrozen(PayablesEvent):
+    """With ``ProviderSuspended``: the provider's unpaid payables cannot be paid (``payables``)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayablesReleased(PayablesEvent):
+    """With ``ProviderReinstated``: the provider's unpaid payables can be paid again."""

@@ -56,6 +56,8 @@ class EnrolmentPolicy:
     cross_offer_overlap: CrossOfferOverlap = CrossOfferOverlap.FLAG
     #: an accreditation is valid this many months from its (re-)screening
     provider_accreditation_months: int = 36
+    #: a payable to the provider is due this many calendar days after the completion date
+    payment_term_days: int = 30
     funding_instruments: frozenset[FundingInstrument] = frozenset(FundingInstrument)
     holidays: frozenset[date] = field(default=frozenset(), repr=False)
     timezone: str = "Europe/Brussels"
@@ -69,6 +71,8 @@ class EnrolmentPolicy:
             raise ValueError("late_cancellation_capture_percent must be within 0..100")
         if self.completion_timeout_working_days is not None and self.completion_timeout_working_days < 1:
             raise ValueError("completion_timeout_working_days must be >= 1 or None")
+        if self.payment_term_days < 0:
+            raise ValueError("payment_term_days must be >= 0")
         ZoneInfo(self.timezone)  # fails early on an unknown zone
 
     # --- calendar helpers (Belgian days <-> UTC instants) --------------------------------------

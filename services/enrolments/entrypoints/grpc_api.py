@@ -12,6 +12,7 @@ from services.common.auth import Role, current_principal
 
 from ..adapters import mapping as m
 from ..service.handlers import EnrolmentRow, EnrolmentService, EnrolmentView
+from ..service.payables import PayableView
 
 SERVICE_NAME = api.DESCRIPTOR.services_by_name["EnrolmentService"].full_name
 
@@ -123,6 +124,28 @@ class EnrolmentServicer(api_grpc.EnrolmentServiceServicer):
                                    reason=r.reason, replayed=r.replayed) for r in results],
             created=sum(1 for r in results if r.enrolment_id and not r.replayed),
             failed=sum(1 for r in results if r.error_code))
+
+    # --- payment terms -------------------------------------------------------------------------
+    def ListPayables(self, request, context):
+        views, token = self.service.payables.list_payables(
+            current_principal(), page_size=request.page_size, page_token=request.page_token,
+            provider_id=request.provider_id, status=m.PAYABLE_STATUS_FROM_PB.get(request.status, ""))
+        return api.ListPayablesResponse(payables=[_payable(v) for v in views], next_page_token=token)
+
+    def RecordPayment(self, request, context):
+        view = self.service.payables.record_payment(
+            current_principal(), reference=request.reference, payable_id=request.payable_id,
+            amount_cents=request.amount_cents, paid_on=request.paid_on)
+        return api.RecordPaymentResponse(payable=_payable(view))
+
+    def GetPaymentTermStats(self, request, context):
+        stats, token = self.service.payables.stats(current_principal(), page_size=request.page_size,
+                                                   page_token=request.page_token, provider_id=request.provider_id)
+        return api.GetPaymentTermStatsResponse(providers=[m.term_stats_pb(s) for s in stats], next_page_token=token)
+
+
+def _payable(view: PayableView) -> api.Payable:
+    return m.payable_pb(view.payable, view.status, view.days_overdue)
 
 
 def registration(service: EnrolmentService):

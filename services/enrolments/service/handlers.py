@@ -51,6 +51,7 @@ from ..domain.model import Offer, Provider
 from ..domain.overlap import BLOCKING_STATUSES, EnrolmentPeriod, ensure_no_conflict, overlap_flag
 from ..domain.policy import EnrolmentPolicy, PolicyBook
 from ..domain.states import EnrolmentStatus
+from .payables import Payables
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class EnrolmentService:
         self.clock = clock
         self.policies = policies
         self.topic = events_topic
+        self.payables = Payables(repo, now=self._now, today=self.today, policies=policies, events_topic=events_topic)
 
     # --- helpers -------------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -205,8 +207,8 @@ class EnrolmentService:
 
     def _change_provider(self, p: Principal, provider_id: str, request_id: str,
                          change: Callable[[Provider, date], Provider],
-                         event: Callable[[Provider, int, datetime], ev.ProviderEvent]) -> Provider:
-        """The regisseur's change of a provider, with its event; nothing when it changes nothing
+                         events: Callable[[Provider, int, datetime], list[ev.ProviderEvent]]) -> Provider:
+        """The regisseur's change of a provider, with its events; nothing when it changes nothing
         (a retry, or suspending a suspended provider)."""
         p.require(Role.REGISSEUR)
         require("request_id", request_id)
@@ -221,27 +223,32 @@ class EnrolmentService:
                 return Decision(before)
             version = record.version + 1
             return Decision(changed, m.provider_fields(changed),
-                            m.provider_pending(self.topic, [event(changed, version, now)], request_id))
+                            m.provider_pending(self.topic, events(changed, version, now), request_id))
         try:
             return self.repo.providers.update(provider_id, decide)
         except AggregateNotFound:
             raise NotFound(f"provider_id {quote(provider_id)}: no such provider") from None
 
     def suspend_provider(self, p: Principal, *, request_id: str, provider_id: str, reason: str) -> Provider:
+        """Also freezes the provider's unpaid payables (``PayablesFrozen``, same commit)."""
         return self._change_provider(
             p, provider_id, request_id, lambda prov, _: prov.suspend(reason),
-            lambda prov, version, now: ev.ProviderSuspended.of(provider_id, version, now, reason=prov.suspension_reason))
+            lambda prov, version, now: [
+                ev.ProviderSuspended.of(provider_id, version, now, reason=prov.suspension_reason),
+                ev.PayablesFrozen.of(provider_id, version, now, reason=prov.suspension_reason)])
 
     def reinstate_provider(self, p: Principal, *, request_id: str, provider_id: str) -> Provider:
+        """Also releases the provider's frozen payables (``PayablesReleased``, same commit)."""
         return self._change_provider(p, provider_id, request_id, lambda prov, _: prov.reinstate(),
-                                     lambda prov, version, now: ev.ProviderReinstated.of(provider_id, version, now))
+                                     lambda prov, version, now: [ev.ProviderReinstated.of(provider_id, version, now),
+                                                                 ev.PayablesReleased.of(provider_id, version, now)])
 
     def rescreen_provider(self, p: Principal, *, request_id: str, provider_id: str) -> Provider:
         months = self._policy_now(self._now()).provider_accreditation_months
         return self._change_provider(
             p, provider_id, request_id, lambda prov, today: prov.rescreen(today, months),
-            lambda prov, version, now: ev.ProviderRescreened.of(provider_id, version, now, screened_on=prov.screened_on,
-                                                                accredited_until=prov.accredited_until))
+            lambda prov, version, now: [ev.ProviderRescreened.of(
+                provider_id, version, now, screened_on=prov.screened_on, accredited_until=prov.accredited_until)])
 
     def get_provider(self, p: Principal, provider_id: str) -> Provider:
         require("provider_id", provider_id)
@@ -653,6 +660,12 @@ class EnrolmentService:
             reply = ev.BudgetReserved(event_id=envelope.event_id, enrolment_id=payload.enrolment_id,
                                       reservation_id=payload.reservation_id, amount_cents=payload.amount)
             change = lambda e, now, pol: e.on_budget_reserved(reply, now)  # noqa: E731
+        elif isinstance(payload, accounts_pb.ReservationCaptured):
+            if payload.enrolment_id:
+                self.payables.on_capture(enrolment_id=payload.enrolment_id, amount=payload.amount, unit=payload.unit,
+                                         event_id=envelope.event_id,
+                                         correlation_id=envelope.correlation_id or payload.enrolment_id)
+            return
         elif isinstance(payload, accounts_pb.ReservationRejected):
             rejected = ev.ReservationRejected(event_id=envelope.event_id, enrolment_id=payload.enrolment_id,
                                               reason=payload.reason + (f": {payload.detail}" if payload.detail else ""))

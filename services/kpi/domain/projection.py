@@ -73,8 +73,9 @@ def new_state() -> State:
 
 
 def stamp(instant: datetime) -> str:
-    """Fixed-width UTC timestamp: string order equals time order."""
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC timestamp: string order equals time order (``isoformat`` is several times
+    faster than ``strftime``, and this runs a few times per folded event)."""
+    return instant.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def parse_stamp(value: str) -> datetime:

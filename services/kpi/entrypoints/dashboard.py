@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+from services.common.tls import https_context
 from services.kpi.domain.definitions import DisclosureConfig
 
 from ..service.board import Board
@@ -57,9 +59,18 @@ def _handler(board: Board, disclosure: DisclosureConfig):
 
 
 class Dashboard:
-    def __init__(self, board: Board, host: str, port: int, disclosure: DisclosureConfig = DisclosureConfig()) -> None:
+    """HTTPS with the given certificate and key (the kpi service's gRPC ones), else plain HTTP, which
+    the settings only allow on loopback (``ServiceSettings``: no certificate, loopback host)."""
+
+    def __init__(self, board: Board, host: str, port: int, disclosure: DisclosureConfig = DisclosureConfig(), *,
+                 tls_cert_file: Path | None = None, tls_key_file: Path | None = None) -> None:
         self.server = ThreadingHTTPServer((host, port), _handler(board, disclosure))
         self.server.daemon_threads = True
+        if tls_cert_file is not None:
+            context = https_context(tls_cert_file, tls_key_file)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True,
+                                                     do_handshake_on_connect=False)
+        self.scheme = "https" if tls_cert_file is not None else "http"
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="kpi-dashboard", daemon=True)
 

@@ -60,7 +60,9 @@ def build(settings: KpiSettings, clock: Clock | None = None) -> KpiProcess:
         runtime.serve_grpc([registration(board)])
         runtime.watch("faust-worker", lambda: beats[0])
         disclosure = DisclosureConfig(settings.disclosure_min_numerator, settings.disclosure_min_denominator)
-        dashboard = Dashboard(board, settings.grpc_host, settings.dashboard_port, disclosure).start()
+        dashboard = Dashboard(board, settings.grpc_host, settings.dashboard_port, disclosure,
+                              tls_cert_file=settings.grpc_tls_cert_file,
+                              tls_key_file=settings.grpc_tls_key_file).start()
     except BaseException:
         if dashboard is not None:
             dashboard.stop()
@@ -73,8 +75,8 @@ def main() -> None:
     settings = KpiSettings()
     setup_logging(settings.service_name, settings.log_level)
     process = build(settings, clock_from_settings(settings))
-    log.info("kpi: gRPC on %s, dashboard on http://%s:%s/", process.runtime.grpc.port, settings.grpc_host,
-             process.dashboard.port)
+    log.info("kpi: gRPC on %s, dashboard on %s://%s:%s/", process.runtime.grpc.port,
+             process.dashboard.scheme, settings.grpc_host, process.dashboard.port)
     worker = faust.Worker(process.app, loglevel=settings.log_level, override_logging=False, quiet=True)
     try:
         worker.execute_from_commandline()  # handles SIGTERM / SIGINT: stops the worker cleanly

@@ -1,7 +1,6 @@
 """The accounts service in-process on the real Kafka and FerretDB, on a FakeClock."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -16,6 +15,7 @@ from services.common.envelope import decode, unwrap, wrap
 from services.common.kafka import make_consumer, make_producer
 from services.common.mongo import make_client
 from services.common.tls import service_channel
+from tests.eventually import eventually
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 
@@ -53,14 +53,13 @@ class Harness:
 
     def wait_for(self, predicate, timeout_s: float = 60.0):
         """Accounts events read so far, once ``predicate(events)`` holds (or fail after the timeout)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for record in self.consumer:
+        def read_and_check():
+            for record in self.consumer:   # until consumer_timeout_ms passes without a record
                 env = decode(record.value)
                 self.seen.append((env, unwrap(env)))
-            if predicate(self.seen):
-                return self.seen
-        raise AssertionError(f"condition not met; events seen: {[type(p).__name__ for _, p in self.seen]}")
+            return self.seen if predicate(self.seen) else None
+        return eventually(read_and_check, timeout_s=timeout_s, pause_s=0,
+                          what=lambda: f"the accounts events; seen: {[type(p).__name__ for _, p in self.seen]}")
 
     def of_type(self, name: str):
         return [p for _, p in self.seen if type(p).__name__ == name]

@@ -1,7 +1,6 @@
 """The certification service in-process on the real Kafka and FerretDB, on a FakeClock."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -20,6 +19,7 @@ from services.common.envelope import decode, unwrap
 from services.common.grpc_server import bearer
 from services.common.kafka import make_consumer
 from services.common.tls import service_channel
+from tests.eventually import eventually
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 
@@ -43,6 +43,12 @@ class Client:
     def accredit(self, org_id: str):
         return self("AccreditOrganisation", api.AccreditOrganisationRequest(
             request_id=f"acc-{org_id}", organisation_id=org_id, name=f"Organisation {org_id}"), self.regisseur)
+
+    def rescreen(self, org_id: str):
+        """The regisseur screens the organisation again today (its accreditation runs 36 months,
+        less than a certificate's life)."""
+        return self("RescreenOrganisation", api.RescreenOrganisationRequest(
+            request_id=f"rescreen-{uuid.uuid4().hex}", organisation_id=org_id), self.regisseur)
 
     def register(self, org_id: str, person_id: str, role: int, request_id: str | None = None):
         return self("RegisterCandidate", api.RegisterCandidateRequest(
@@ -118,11 +124,12 @@ def events(settings):
     seen: list = []
 
     def read(until, timeout_s: float = 30.0):
-        deadline = time.monotonic() + timeout_s
-        while not until(seen) and time.monotonic() < deadline:
+        def poll_and_check():
             for records in consumer.poll(timeout_ms=300).values():
                 seen.extend(decode(r.value) for r in records)
-        assert until(seen), f"events seen: {[e.event_type for e in seen]}"
+            return until(seen)
+        eventually(poll_and_check, timeout_s=timeout_s, pause_s=0,
+                   what=lambda: f"events; seen: {[e.event_type for e in seen]}")
         return list(seen)
 
     yield read
@@ -138,10 +145,4 @@ def payload(envelope):
 
 
 def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return eventually(predicate, timeout_s=timeout_s, what=what)

@@ -71,9 +71,9 @@ def test_a_suspended_organisation_can_no_longer_register_or_issue(client):
     assert code == grpc.StatusCode.FAILED_PRECONDITION
     code, _ = code_of(client.register, "org-never", "person-s3", MENTOR)
     assert code == grpc.StatusCode.FAILED_PRECONDITION
-    # Re-accreditation by the regisseur lifts it.
-    org = client("AccreditOrganisation", api.AccreditOrganisationRequest(
-        request_id="acc-again", organisation_id="org-a", name="Organisation org-a"), client.regisseur).organisation
+    # The regisseur's reinstatement lifts it.
+    org = client("ReinstateOrganisation", api.ReinstateOrganisationRequest(
+        request_id="reinstate", organisation_id="org-a"), client.regisseur).organisation
     assert org.status == api.ORGANISATION_STATUS_ACCREDITED
     assert client.issue("org-a", cand.candidate_id).certificate.status == api.CERTIFICATE_STATUS_ACTIVE
 

@@ -183,7 +183,9 @@ def test_lifecycle_on_the_fake_clock_expiry_fires_by_itself_and_renewal(client, 
     expired = payload(seen[-1] if seen[-1].aggregate_id == cid else [e for e in seen if e.aggregate_id == cid][-1])
     assert expired.expired_on == "2031-03-03"
 
-    # The expired certificate no longer blocks a new one for the same candidate.
+    # The expired certificate no longer blocks a new one for the same candidate (from the
+    # organisation, re-screened since its accreditation ran out on 2028-03-03).
+    client.rescreen("org-a")
     again = client.issue("org-a", leercoach.candidate_id, request_id="issue-again")
     assert again.certificate.certificate_id != cid
     assert again.certificate.qualification_number == 2
@@ -256,6 +258,7 @@ def test_renewal_in_the_grace_period_reclaims_the_slot_unless_a_new_certificate_
     replaced_id = client.issue("org-a", replaced.candidate_id).certificate.certificate_id
 
     clock.set(clock.now().replace(year=2030, month=3, day=10))            # valid until 2030-03-02
+    client.rescreen("org-a")                                              # (the organisation: 2028-03-03)
     for cid in (kept_id, replaced_id):
         wait_for(lambda: client("GetCertificate", api.GetCertificateRequest(certificate_id=cid), token)
                  .certificate.status == api.CERTIFICATE_STATUS_EXPIRED, what="the expiry job")

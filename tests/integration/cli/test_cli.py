@@ -71,14 +71,24 @@ def test_only_the_regisseur_accredits_and_an_unknown_provider_is_named(llr):
     assert code == 1 and err.startswith("NOT_FOUND: ") and "prov-never-accredited" in err
 
 
-def test_the_regisseur_accredits_suspends_and_reaccredits_an_organisation(llr):
-    code, out, _ = llr("org", "accredit", "mo-cli-other", "--name", "Ander Netwerk", *REGISSEUR)
+def test_the_regisseur_accredits_suspends_reinstates_and_rescreens_an_organisation(llr):
+    code, out, _ = llr("organisation", "accredit", "mo-cli-other", "--name", "Ander Netwerk", *REGISSEUR)
     assert code == 0 and field(out, "status") == "ACCREDITED"
-    code, out, _ = llr("org", "suspend", "mo-cli-other", "--reason", "no coaches left", *REGISSEUR)
+    assert field(out, "accredited until").startswith(str(date.today().year + 3))   # 36 months from today
+    code, out, _ = llr("organisation", "suspend", "mo-cli-other", "--reason", "no coaches left", *REGISSEUR)
     assert code == 0 and field(out, "status") == "SUSPENDED" and field(out, "suspension reason") == "no coaches left"
-    code, out, _ = llr("org", "accredit", "mo-cli-other", "--name", "Ander Netwerk", *REGISSEUR)
+    code, out, _ = llr("organisation", "show", "mo-cli-other", "--as", "mo-cli-other:MENTORING_ORGANISATION")
+    assert code == 0 and field(out, "status") == "SUSPENDED"
+    code, out, _ = llr("organisation", "rescreen", "mo-cli-other", *REGISSEUR)   # renews; the suspension stays
+    assert code == 0 and field(out, "status") == "SUSPENDED"
+    code, out, _ = llr("organisation", "reinstate", "mo-cli-other", *REGISSEUR)
     assert code == 0 and field(out, "status") == "ACCREDITED"
-    code, _, err = llr("org", "suspend", "mo-cli-unknown", "--reason", "r", *REGISSEUR)
+    code, _, err = llr("organisation", "reinstate", "mo-cli-other", *REGISSEUR)
+    assert code == 1 and err.startswith("FAILED_PRECONDITION: ") and "not suspended" in err
+    code, _, err = llr("organisation", "suspend", "mo-cli-other", "--reason", "r",
+                       "--as", "mo-cli-other:MENTORING_ORGANISATION")
+    assert code == 1 and err.startswith("PERMISSION_DENIED: ")
+    code, _, err = llr("org", "suspend", "mo-cli-unknown", "--reason", "r", *REGISSEUR)   # the short name
     assert code == 1 and err.startswith("NOT_FOUND: ")
 
 
@@ -232,7 +242,7 @@ def test_an_offer_carries_the_training_flags_and_a_counter_records_the_pop(llr, 
 
 # --- a mentoring organisation and anyone who verifies ---------------------------------------------------
 def test_a_mentoring_organisation_certifies_a_leercoach_and_anyone_verifies_it(llr, cli_platform, tmp_path):
-    code, _, err = llr("org", "accredit", ORG, "--name", "CLI Leercoachnetwerk", *REGISSEUR)
+    code, _, err = llr("organisation", "accredit", ORG, "--name", "CLI Leercoachnetwerk", *REGISSEUR)
     assert code == 0, err
     code, out, err = llr("cert", "register", cli_platform.persons[8], "--role", "LEERCOACH", *AS_ORG)
     assert code == 0, err
@@ -464,3 +474,52 @@ def test_the_regisseur_announces_and_draws_a_budget_opening_that_counters_apply_
     assert len(granted) == 2
     code, _, err = llr("opening", "draw", "cli-opening", "--seed-file", str(tmp_path / "missing.seed"), *REGISSEUR)
     assert code == 2 and "cannot read --seed-file" in err
+
+
+def test_the_regisseur_reads_the_audit_trail_of_a_provider_and_of_an_account_across_services(llr, cli_platform):
+    llr("provider", "accredit", "prov-cli-audit", "--name", "Audit Opleidingen", *REGISSEUR)
+    code, _, err = llr("provider", "suspend", "prov-cli-audit", "--reason", "r", *AS_PROVIDER)
+    assert code == 1 and err.startswith("PERMISSION_DENIED: ")
+    code, out, _ = llr("audit", "provider", "prov-cli-audit", *REGISSEUR)
+    assert code == 0, out
+    # one row each (a long cell may wrap onto a second line of its row)
+    rows = [line for line in out.splitlines() if "enrolments #" in line]
+    assert len(rows) == 2 and "AccreditProvider" in rows[0] and "vdab:REGISSEUR" in rows[0] \
+        and "ACCEPTED" in rows[0]
+    assert "SuspendProvider" in rows[1] and f"{PROVIDER}:PROVIDER" in rows[1] and "REFUSED" in rows[1]
+    assert "PERMISSION_DENIED" in out.split("SuspendProvider", 1)[1]
+    person = cli_platform.persons[2]
+    assert llr("account", "credit", person, "10", "--explanation", "audit test", *REGISSEUR)[0] == 0
+    code, out, _ = llr("audit", "account", person, *REGISSEUR)
+    assert code == 0 and "accounts #" in out and "CreditBudget" in out
+    code, _, err = llr("audit", "account", person, *AS_PROVIDER)
+    assert code == 1 and err.startswith("PERMISSION_DENIED: ")
+    code, _, err = llr("audit", "person", person, *REGISSEUR)
+    assert code == 2 and "KIND must be one of account" in err
+
+
+def test_a_completion_is_owed_to_the_provider_and_the_payment_system_pays_it(llr, cli_platform):
+    enrolment_id = funded_enrolment(llr, cli_platform, cli_platform.persons[16], "CLI-PAY-1")
+    assert llr("enrol", "start", enrolment_id, *AS_PROVIDER)[0] == 0
+    assert llr("enrol", "complete", enrolment_id, "--hours", "20", "--outcome", "PASSED", *AS_PROVIDER)[0] == 0
+
+    def owed():   # once the accounts service has captured the hold
+        code, out, err = llr("payables", "list", *AS_PROVIDER)
+        assert code == 0, err
+        return next((line for line in out.splitlines() if enrolment_id in line), None)
+    row = [c.strip() for c in wait_for(owed, 60, "the payable of the completed enrolment").strip("│┃ ").split("│")]
+    due = (cli_platform.today + timedelta(days=30)).isoformat()
+    assert row[:4] == ["OPEN", due, "EUR 450.00", "EUR 0.00"], row
+    payable_id = row[-1]
+    payments = ("--as", "payments:SERVICE")
+    code, out, err = llr("payables", "pay", payable_id, "--reference", "CLI-BANK-1", "--amount", "450", *payments)
+    assert code == 0 and "PAID" in out, err
+    assert llr("payables", "pay", payable_id, "--reference", "CLI-BANK-1", "--amount", "450", *payments)[0] == 0
+    code, _, err = llr("payables", "pay", payable_id, "--reference", "CLI-BANK-1", "--amount", "400", *payments)
+    assert code == 1 and err.startswith("ALREADY_EXISTS: payment reference 'CLI-BANK-1' was already used"), err
+    code, _, err = llr("payables", "pay", payable_id, "--reference", "CLI-BANK-2", "--amount", "1", *AS_PROVIDER)
+    assert code == 1 and err.startswith("PERMISSION_DENIED"), err
+    code, _, err = llr("payables", "list", "--status", "LATE", *AS_PROVIDER)
+    assert code == 2 and "--status must be one of OPEN, OVERDUE, FROZEN, PAID" in err
+    code, out, err = llr("payables", "stats", "--provider", PROVIDER, *REGISSEUR)
+    assert code == 0 and PROVIDER in out and "EUR 0.00 (0)" in out, err

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import grpc
 
+from llr.enrolments.v1 import enrolments_service_pb2 as enr_api
+from llr.enrolments.v1 import enrolments_service_pb2_grpc as enr_grpc
 from llr.kpi.v1 import kpi_service_pb2 as api
 from llr.kpi.v1 import kpi_service_pb2_grpc as api_grpc
 from services.cli.connect import token
@@ -91,6 +93,15 @@ def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_r
         assert abs(rates["participation_12m"] - 0.224) < 0.01, (rates, summary)
         assert abs(rates["participation_4w"] - 0.086) < 0.015, (rates, summary)
         assert int(re.search(r"rejected_for_funding\s+(\d+)", out).group(1)) > 0, summary
+        # The demo's payment system paid most payables, some after their due date, and left some
+        # unpaid: the regisseur sees overdue amounts and payment terms per provider.
+        paid, late = map(int, re.search(r"payables_paid\s+(\d+) \((\d+) after", out).groups())
+        assert paid > 0 and late > 0, summary
+        enrolments = enr_grpc.EnrolmentServiceStub(grpc.insecure_channel(f"127.0.0.1:{env['LLR_ENROLMENTS_GRPC_PORT']}"))
+        terms = enrolments.GetPaymentTermStats(enr_api.GetPaymentTermStatsRequest(page_size=500),
+                                               metadata=bearer(token("vdab", Role.REGISSEUR)), timeout=30).providers
+        assert sum(t.paid for t in terms) >= paid and sum(t.overdue_cents for t in terms) > 0, terms
+        assert any(t.term_days_p95 > 30 for t in terms), terms
 
         dashboard = f"http://127.0.0.1:{env['LLR_KPI_DASHBOARD_PORT']}"
         def participation() -> dict:

@@ -3,7 +3,6 @@ play the accounts service (saga replies) and the certification service (leercoac
 by producing their events, wrapped in the envelope, on the real broker."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timezone
 
@@ -24,6 +23,7 @@ from services.common.kafka import make_consumer, make_producer
 from services.common.tls import service_channel
 from services.enrolments.entrypoints.main import build
 from services.enrolments.settings import EnrolmentsSettings
+from tests.eventually import eventually
 
 # Mon 6 July 2026, 09:00 UTC. Planned start Fri 17 July; Tue 21 July is a public holiday, so the
 # no-show deadline (3 working days) is Thu 23 July, firing at local midnight = 22:00 UTC.
@@ -115,11 +115,12 @@ def events(settings):
     seen: list = []
 
     def read(until, timeout_s: float = 60.0):
-        deadline = time.monotonic() + timeout_s
-        while not until(seen) and time.monotonic() < deadline:
+        def poll_and_check():
             for records in consumer.poll(timeout_ms=300).values():
                 seen.extend(decode(r.value) for r in records)
-        assert until(seen), f"events seen: {types(seen)[:50]}"
+            return until(seen)
+        eventually(poll_and_check, timeout_s=timeout_s, pause_s=0,
+                   what=lambda: f"events; seen: {types(seen)[:50]}")
         return list(seen)
 
     yield read
@@ -144,6 +145,11 @@ class Broker:
             account_id="acc-1", person_id="person-1", reservation_id=reservation_id or f"res-{enrolment_id}",
             enrolment_id=enrolment_id, instrument="TRAINING_BUDGET", wallet="TRAINING_BUDGET", amount=amount,
             unit="EUR_CENT", capture_point="COMPLETION"), "account", "acc-1", **kw)
+
+    def captured(self, enrolment_id: str, amount: int = 120_000, event_id: str | None = None):
+        return self._send("accounts", accounts_pb.ReservationCaptured(
+            account_id="acc-1", person_id="person-1", reservation_id=f"res-{enrolment_id}", enrolment_id=enrolment_id,
+            amount=amount, unit="EUR_CENT", milestone="COMPLETION"), "account", "acc-1", event_id=event_id)
 
     def rejected(self, enrolment_id: str, reason: str = "INSUFFICIENT_FUNDS"):
         return self._send("accounts", accounts_pb.ReservationRejected(
@@ -173,13 +179,7 @@ def payload(envelope):
 
 
 def wait_for(predicate, timeout_s: float = 90.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return eventually(predicate, timeout_s=timeout_s, what=what)
 
 
 def rpc_error(call, *args, **kwargs) -> grpc.RpcError:

@@ -36,19 +36,14 @@ from services.kpi.domain.definitions import DisclosureConfig, FoldConfig
 from services.kpi.domain.disclosure import Cell, disclose
 from services.kpi.domain.recount import admit, recount
 from services.kpi.settings import KpiSettings
+from tests.eventually import eventually
 
 REPO = Path(__file__).resolve().parents[3]
 CONTEXTS = ("population", "enrolments", "accounts", "certification")
 
 
 def wait_for(predicate, timeout_s: float = 30.0, what: str = "condition", pause_s: float = 0.2):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(pause_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+    return eventually(predicate, timeout_s=timeout_s, what=what, pause_s=pause_s)
 
 
 @dataclass

@@ -24,7 +24,8 @@ def policy(on: date = T0.date()) -> CertificationPolicy:
 
 
 def organisation(org_id: str = "org-1") -> MentoringOrganisation:
-    org, _ = MentoringOrganisation.accredit(org_id, f"Organisation {org_id}", now=T0)
+    org, _ = MentoringOrganisation.accredit(org_id, f"Organisation {org_id}", now=T0,
+                                            validity_months=policy().organisation_accreditation_months)
     return org
 
 

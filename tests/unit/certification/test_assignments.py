@@ -77,6 +77,7 @@ def test_mentor_without_valid_certificate_is_refused(mentor_setup):
     cert.reinstate(now=clock.now() + timedelta(days=1))
     assign(org, mentor, [cert], [], "mentee-1", now=clock.now() + timedelta(days=1))
     clock.set(T0.replace(year=2030, month=3, day=3))          # MENTOR certificate ran out on 2030-03-02
+    org, _ = org.rescreen(now=clock.now(), validity_months=36)  # (the organisation's accreditation did too)
     with pytest.raises(MentorNotEligible):
         assign(org, mentor, [cert], [], "mentee-2", now=clock.now())
 

@@ -13,12 +13,12 @@ import pytest
 from services.certification.adapters.repository import CertificationRepository, live_slot
 from services.certification.domain.credentials.credential import IssuerProfile
 from services.certification.domain.policy import load_policy_book
-from services.certification.domain.values import CertificateStatus, CredentialType
+from services.certification.domain.values import CertificateStatus, CredentialType, OrganisationStatus
 from services.certification.service.handlers import CertificationService
 from services.common.auth import Principal, Role
 from services.common.clock import FakeClock
 from services.common.envelope import decode
-from services.common.errors import AlreadyExists, FailedPrecondition
+from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
 from services.common.persistence import InMemoryStores
 
 from .builders import issuer_key
@@ -49,6 +49,12 @@ class World:
         self.service.record_training(ORG, request_id=f"tr-{candidate_id}-{module}", candidate_id=candidate_id,
                                      module_id=module, hours=hours, completed_on=on, result="NOT_ASSESSED")
 
+    def later(self, when: datetime) -> None:
+        """Move the clock to ``when``, with the organisation re-screened then (its accreditation
+        runs 36 months, shorter than a mentor's certificate)."""
+        self.clock.set(when)
+        self.service.rescreen_organisation(REGISSEUR, request_id=f"rescreen-{when.isoformat()}", organisation_id="org-a")
+
     def issue(self, candidate_id: str, request_id: str):
         return self.service.issue_certificate(ORG, request_id=request_id, candidate_id=candidate_id)
 
@@ -56,11 +62,14 @@ class World:
         items, _ = self.service.list_certificates(REGISSEUR, candidate_id=candidate_id)
         return [s.certificate for s in items]
 
-    def published(self, kind: str) -> list[str]:
+    def envelopes(self) -> list:
+        """The events waiting in the outbox, taken out of it."""
         items = self.repo.outbox.pending()
         self.repo.outbox.done(items)
-        envelopes = [decode(bytes(e["value"])) for item in items for e in item.events]
-        return [e.aggregate_id for e in envelopes if e.event_type.endswith(kind)]
+        return [decode(bytes(e["value"])) for item in items for e in item.events]
+
+    def published(self, kind: str) -> list[str]:
+        return [e.aggregate_id for e in self.envelopes() if e.event_type.endswith(kind)]
 
 
 @pytest.fixture
@@ -139,7 +148,7 @@ def test_renewal_after_expiry_and_a_new_issue_leave_one_live_certificate(order):
     w = World()
     candidate = w.mentor("person-r")
     old = w.issue(candidate, "issue-old").certificate.certificate_id
-    w.clock.set(START.replace(year=2030, month=3, day=10))            # valid until 2030-03-02: in grace
+    w.later(START.replace(year=2030, month=3, day=10))                # valid until 2030-03-02: in grace
     assert w.service.expire_due_certificates() == 1
     w.train(candidate, "MENTOR-CE", "2029-06-01", hours="14")
     renew = lambda: attempt(lambda: w.service.renew_certificate(ORG, request_id="renew", certificate_id=old))  # noqa: E731
@@ -171,7 +180,7 @@ def test_expiry_fires_from_the_schedule_once_and_a_renewal_moves_it(world):
     expiring = world.issue(first, "issue-e1").certificate
     renewed = world.issue(second, "issue-e2").certificate
     assert world.service.expire_due_certificates() == 0
-    world.clock.set(START.replace(year=2029, month=12, day=1))          # inside the renewal window
+    world.later(START.replace(year=2029, month=12, day=1))              # inside the renewal window
     world.train(second, "MENTOR-CE", "2029-06-01", hours="14")
     world.service.renew_certificate(ORG, request_id="rn", certificate_id=renewed.certificate_id)
     world.clock.set(datetime.combine(expiring.valid_until, datetime.min.time(), tzinfo=timezone.utc))
@@ -183,3 +192,82 @@ def test_expiry_fires_from_the_schedule_once_and_a_renewal_moves_it(world):
     assert statuses == {expiring.certificate_id: CertificateStatus.EXPIRED,
                         renewed.certificate_id: CertificateStatus.ACTIVE}
     assert world.published("CertificateExpired") == [expiring.certificate_id]
+
+
+def test_the_organisation_lifecycle_is_the_regisseurs_and_every_change_is_one_event(world):
+    world.envelopes()   # drop the set-up's events
+    other = Principal("org-b", "org-b", Role.MENTORING_ORGANISATION)
+    for call in (lambda p: world.service.accredit_organisation(p, request_id="x", organisation_id="org-b", name="B"),
+                 lambda p: world.service.suspend_organisation(p, request_id="x", organisation_id="org-a", reason="r"),
+                 lambda p: world.service.reinstate_organisation(p, request_id="x", organisation_id="org-a"),
+                 lambda p: world.service.rescreen_organisation(p, request_id="x", organisation_id="org-a")):
+        for caller in (ORG, other, Principal("enrolments", "enrolments", Role.SERVICE)):
+            with pytest.raises(PermissionDenied):
+                call(caller)
+    with pytest.raises(PermissionDenied):
+        world.service.get_organisation(other, organisation_id="org-a")
+    assert world.service.get_organisation(ORG, organisation_id="org-a").accredited_until.isoformat() == "2028-03-03"
+
+    suspend = lambda request_id: world.service.suspend_organisation(  # noqa: E731
+        REGISSEUR, request_id=request_id, organisation_id="org-a", reason="audit")
+    first = suspend("s-1")
+    assert suspend("s-1") == first                     # a retry: the first answer, nothing new
+    with pytest.raises(FailedPrecondition, match="already suspended"):
+        suspend("s-2")
+    with pytest.raises(InvalidArgument, match="request_id"):
+        world.service.suspend_organisation(REGISSEUR, request_id="s-1", organisation_id="org-a", reason="other")
+    world.service.reinstate_organisation(REGISSEUR, request_id="r-1", organisation_id="org-a")
+    world.service.reinstate_organisation(REGISSEUR, request_id="r-1", organisation_id="org-a")
+    world.clock.set(START.replace(year=2027))
+    renewed = world.service.rescreen_organisation(REGISSEUR, request_id="rs-1", organisation_id="org-a")
+    assert world.service.rescreen_organisation(REGISSEUR, request_id="rs-1", organisation_id="org-a") == renewed
+    assert renewed.accredited_until.isoformat() == "2030-03-03"
+    # Accrediting it again under its name changes nothing; under another name it is refused.
+    assert world.service.accredit_organisation(REGISSEUR, request_id="a-2", organisation_id="org-a",
+                                               name="Org A") == renewed
+    with pytest.raises(AlreadyExists, match="Org A"):
+        world.service.accredit_organisation(REGISSEUR, request_id="a-3", organisation_id="org-a", name="Org Z")
+    assert [(e.event_type.rsplit(".", 1)[1], e.aggregate_id, e.aggregate_version) for e in world.envelopes()] == [
+        ("OrganisationSuspended", "org-a", 2), ("OrganisationReinstated", "org-a", 3),
+        ("OrganisationRescreened", "org-a", 4)]
+
+
+def test_an_expired_organisation_neither_issues_nor_renews_and_says_since_when(world):
+    mentor, waiting = world.mentor("person-x"), world.mentor("person-w")
+    cert = world.issue(mentor, "issue-x").certificate
+    world.clock.set(START.replace(year=2028, month=2, day=15))
+    world.train(mentor, "MENTOR-CE", "2028-02-01", hours="14")
+    world.clock.set(START.replace(year=2028, month=3, day=4))
+    message = "organisation org-a is not accredited: its accreditation expired after 2028-03-03"
+    with pytest.raises(FailedPrecondition, match=message):
+        world.issue(waiting, "issue-w")
+    with pytest.raises(FailedPrecondition, match=message):
+        world.service.register_candidate(ORG, request_id="reg-late", organisation_id="org-a", person_id="p-late",
+                                         role="MENTOR")
+    world.clock.set(START.replace(year=2029, month=12, day=1))        # the certificate's renewal window
+    with pytest.raises(FailedPrecondition, match=message):
+        world.service.renew_certificate(ORG, request_id="renew-x", certificate_id=cert.certificate_id)
+    # The mentor's certificate itself is still valid.
+    assert world.service.get_certificate(ORG, certificate_id=cert.certificate_id).certificate.status \
+        is CertificateStatus.ACTIVE
+    world.service.rescreen_organisation(REGISSEUR, request_id="rs", organisation_id="org-a")
+    assert world.service.renew_certificate(ORG, request_id="renew-x", certificate_id=cert.certificate_id) \
+        .certificate.valid_until.isoformat() == "2035-03-02"
+    assert world.issue(waiting, "issue-w").certificate.status is CertificateStatus.ACTIVE
+
+
+def test_the_expiry_job_publishes_an_organisations_expiry_once_and_not_after_a_rescreening(world):
+    world.service.accredit_organisation(REGISSEUR, request_id="acc-b", organisation_id="org-b", name="Org B")
+    world.envelopes()
+    world.clock.set(START.replace(year=2028, month=3, day=3, hour=23))     # the last accredited day
+    assert world.service.expire_due_organisations() == 0
+    world.service.rescreen_organisation(REGISSEUR, request_id="rs-b", organisation_id="org-b")
+    world.clock.set(START.replace(year=2028, month=3, day=4))
+    assert world.service.expire_due_organisations() == 1          # org-a; org-b was re-screened
+    assert world.service.expire_due_organisations() == 0
+    assert world.service.get_organisation(ORG, organisation_id="org-a").status_on(world.clock.now().date()) \
+        is OrganisationStatus.EXPIRED
+    assert [(e.event_type.rsplit(".", 1)[1], e.aggregate_id) for e in world.envelopes()] == [
+        ("OrganisationRescreened", "org-b"), ("OrganisationAccreditationExpired", "org-a")]
+    world.clock.set(START.replace(year=2031, month=3, day=4))
+    assert world.service.expire_due_organisations() == 1          # org-b's new period ran out on 2031-03-03

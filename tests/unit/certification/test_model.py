@@ -45,7 +45,7 @@ def test_suspended_organisation_cannot_register_or_record():
     with pytest.raises(IllegalTransition):
         suspended.suspend("again", now=T0)
     reinstated, _ = suspended.reinstate(now=T0)
-    assert reinstated.is_accredited and reinstated.version == 3
+    assert reinstated.status is OrganisationStatus.ACCREDITED and reinstated.version == 3
 
 
 def test_training_record_validation_and_event():
@@ -72,8 +72,3 @@ def test_training_only_for_own_candidates():
     with pytest.raises(NotOwnOrganisation):
         TrainingRecord.record(org, cand, record_id="r1", module_id="M", hours=1,
                               completed_on=T0.date(), result="PASSED", now=T0)
-
-
-def test_organisation_accreditation_event():
-    org, event = MentoringOrganisation.accredit("org-7", "Mentornetwerk", now=T0)
-    assert org.is_accredited and event.event_id == "org-7:1" and event.name == "Mentornetwerk"

@@ -62,10 +62,14 @@ def from_manifests() -> list[dict]:
 
 
 def kustomize_binary() -> str | None:
-    for candidate in (os.environ.get("LLR_KUSTOMIZE"), str(DEFAULT_HOME / "bin" / "kustomize")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return shutil.which("kustomize")
+    """LLR_KUSTOMIZE (set by `make test`, which builds it) must exist; otherwise .llr's or PATH's."""
+    required = os.environ.get("LLR_KUSTOMIZE")
+    if required:
+        if not Path(required).is_file():
+            raise RuntimeError(f"LLR_KUSTOMIZE={required} is not a file (make kustomize builds it)")
+        return required
+    default = DEFAULT_HOME / "bin" / "kustomize"
+    return str(default) if default.is_file() else shutil.which("kustomize")
 
 
 def from_kustomize() -> list[dict]:
@@ -339,6 +343,18 @@ def test_every_ingress_tls_certificate_is_provided(objects):
         for tls in ingress["spec"]["tls"]:
             assert tls["secretName"] in defined or cert_manager, \
                 f"Ingress {ingress['metadata']['name']}: Secret {tls['secretName']} is provided by nothing"
+
+
+def test_every_ingress_is_https_to_the_client_and_to_its_backend(objects):
+    """Public hosts get TLS, and the hop from the ingress controller to the pod is TLS too (every
+    service serves HTTPS with its grpc-tls certificate beyond loopback)."""
+    for ingress in find(objects, "Ingress"):
+        name = ingress["metadata"]["name"]
+        hosts = {r["host"] for r in ingress["spec"]["rules"]}
+        covered = {h for t in ingress["spec"].get("tls", []) for h in t["hosts"]}
+        assert hosts <= covered, f"Ingress {name}: hosts without TLS: {sorted(hosts - covered)}"
+        annotations = ingress["metadata"].get("annotations", {})
+        assert annotations.get("nginx.ingress.kubernetes.io/backend-protocol") == "HTTPS", name
 
 
 def test_certification_pods_share_one_issuer_key_from_a_secret(objects):

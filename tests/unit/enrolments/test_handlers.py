@@ -263,4 +263,5 @@ def test_every_accreditation_decision_is_an_event_once(world):
     world.service.reinstate_provider(REGISSEUR, request_id="r-1", provider_id="prv-a")
     events = [e for e in world.published() if e.aggregate_type == "provider"]
     assert [(e.event_type.rsplit(".", 1)[1], e.aggregate_version) for e in events] == [
-        ("ProviderAccredited", 1), ("ProviderSuspended", 2), ("ProviderReinstated", 3)]
+        ("ProviderAccredited", 1), ("ProviderSuspended", 2), ("PayablesFrozen", 2), ("ProviderReinstated", 3),
+        ("PayablesReleased", 3)]
