@@ -62,6 +62,8 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from services.common.dates import add_months
+
 POLICY_FILE = Path(__file__).with_name("signals.yaml")
 
 COMPLETION_RATE = "provider_completion_rate"
@@ -115,17 +117,12 @@ class SignalPolicy:
         """The calendar period (first day, last day) holding ``day``."""
         first_month = (day.month - 1) // self.period_months * self.period_months + 1
         start = date(day.year, first_month, 1)
-        return start, _add_months(start, self.period_months) - timedelta(days=1)
+        return start, add_months(start, self.period_months) - timedelta(days=1)
 
     def first_day(self, reference_date: date) -> date:
         """The first day of the oldest evaluated period."""
         start = self.period(reference_date)[0]
-        return _add_months(start, -self.period_months * (self.lookback_periods - 1))
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+        return add_months(start, -self.period_months * (self.lookback_periods - 1))
 
 
 @dataclass(frozen=True)

@@ -172,3 +172,16 @@ def test_binomial_tail():
     assert sg.binomial_tail(3, 2, 0.5) == pytest.approx(0.5)
     # large n (terms far below the float range on their own): mean 1600, standard deviation 17.9
     assert sg.binomial_tail(2000, 1580, 0.8) > 0.8 and sg.binomial_tail(2000, 1700, 0.8) < 1e-6
+
+
+def test_the_offer_hours_of_a_requested_enrolment_reach_the_state():
+    from services.kpi.adapters.envelopes import to_domain, to_envelope
+    from tests.unit.kpi.fraud_world import Stream
+
+    stream = Stream("h", random.Random(1))
+    stream.enrolment("PX-H", "PRV000", date(2025, 2, 3), offer_hours=40)
+    requested = stream.events[0]
+    _, _, envelope = to_envelope(requested)
+    assert to_domain(envelope) == [requested] and requested.offer_hours == 40
+    state = fold_all(stream.events, UNBOUNDED)
+    assert state["enrolments"][requested.enrolment_id]["requested"]["offer_hours"] == 40
