@@ -5,36 +5,18 @@ role is refused, and nothing of them reaches the KPI consumers' topics."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import grpc
 import pytest
 
 from llr.kpi.v1 import kpi_service_pb2 as api
-from services.common.auth import Role
 from services.common.grpc_server import bearer
 from services.common.kafka import make_consumer
-from tests.unit.kpi.fraud_world import H1, planted_world
+from tests.unit.kpi.fraud_world import EXPECTED_SIGNAL_IDS, H1_LABEL, planted_world
 
 from .conftest import produce, wait_for
 
-H1_LABEL = f"{H1[0]}..{H1[1]}"
-EXPECTED = [
-    "concurrent_providers/PX03-0000/2025-04-04",
-    "enrolment_burst/PX04-0000/2025-05-06",
-    f"provider_completion_rate/PRVX01/{H1_LABEL}",
-    f"provider_enrolments_per_learner/PRVX02/{H1_LABEL}",
-    f"provider_hours_declared/PRVX01/{H1_LABEL}",
-    f"shared_learners/PRVX05A+PRVX05B/{H1_LABEL}",
-]
-
-
-@pytest.fixture(scope="module")
-def tokens(token_issuer):
-    def issue(org, role):
-        return token_issuer.issue(org, role, ttl=timedelta(hours=2))
-    return {"regisseur": issue("vdab", Role.REGISSEUR), "consumer": issue("statbel", Role.KPI_CONSUMER),
-            "provider": issue("PRVX01", Role.PROVIDER)}
+EXPECTED = EXPECTED_SIGNAL_IDS
 
 
 def list_signals(kpi, token: str, **filters) -> api.ListFraudSignalsResponse:

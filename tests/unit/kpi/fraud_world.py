@@ -168,6 +168,17 @@ def small_inflated_provider(rng: random.Random, provider: str = "PRVX06") -> Pla
     return Planted("", provider, planted.events)
 
 
+H1_LABEL = f"{H1[0]}..{H1[1]}"
+# What the shipped policy raises on a planted world (sorted by signal id).
+EXPECTED_SIGNAL_IDS = [
+    "concurrent_providers/PX03-0000/2025-04-04",
+    "enrolment_burst/PX04-0000/2025-05-06",
+    f"provider_completion_rate/PRVX01/{H1_LABEL}",
+    f"provider_enrolments_per_learner/PRVX02/{H1_LABEL}",
+    f"provider_hours_declared/PRVX01/{H1_LABEL}",
+    f"shared_learners/PRVX05A+PRVX05B/{H1_LABEL}",
+]
+
 PLANTERS = (inflated_provider, repeat_enroller, many_providers, burst, sharing_pair, small_inflated_provider)
 
 

@@ -13,7 +13,7 @@ from services.kpi.domain import signals as sg
 from services.kpi.domain.definitions import FoldConfig
 from services.kpi.domain.projection import fold_all
 
-from .fraud_world import H1, clean_world, planted_world
+from .fraud_world import EXPECTED_SIGNAL_IDS, H1, H1_LABEL, clean_world, planted_world
 
 UNBOUNDED = FoldConfig(max_lateness=timedelta(days=10**5))
 
@@ -30,19 +30,9 @@ def planted():
     return events, cases, {s.signal_id: s for s in signals_of(events)}
 
 
-H1_LABEL = f"{H1[0]}..{H1[1]}"
-
-
 def test_every_planted_case_and_nothing_else_is_signalled(planted):
     _, _, found = planted
-    assert sorted(found) == [
-        "concurrent_providers/PX03-0000/2025-04-04",
-        "enrolment_burst/PX04-0000/2025-05-06",
-        f"provider_completion_rate/PRVX01/{H1_LABEL}",
-        f"provider_enrolments_per_learner/PRVX02/{H1_LABEL}",
-        f"provider_hours_declared/PRVX01/{H1_LABEL}",
-        f"shared_learners/PRVX05A+PRVX05B/{H1_LABEL}",
-    ]
+    assert sorted(found) == EXPECTED_SIGNAL_IDS
     assert {s.policy_version for s in found.values()} == {"2026.1"}
 
 
