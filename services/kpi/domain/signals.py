@@ -535,6 +535,6 @@ def _concurrent(policy: SignalPolicy, person: str, members: list[Enrolment]) -> 
     return out
 
 
-__all__ = ["Enrolment", "OutlierRule", "PolicyError", "RULES", "Signal", "SignalBook", "SignalPolicy",
+__all__ = ["Enrolment", "OutlierRule", "PolicyError", "RULES", "Signal", "binomial_tail", "SignalBook", "SignalPolicy",
            "default_book", "enrolment_from_record", "evaluate", "evaluate_enrolments", "load_book", "parse_book",
            "parse_policy"]

@@ -42,9 +42,9 @@ def target(kafka, public_key_file, token_keys):
     board.publish([Cell(k, c, date(2025, 12, 31), 40 + i, 400, suppressed=False)
                    for k in KPIS for i, c in enumerate(CELLS)])
     projection, signals = Projection(), SignalDesk()
-    for event in burst(random.Random(1)).events:
-        projection.ingest("enrolments/0", event)
-    signals.refresh(projection)
+    for event in sorted(burst(random.Random(1)).events, key=lambda e: e.occurred_at):
+        projection.ingest("llr.enrolments.v1.events/0", event)
+    assert signals.refresh(projection) == 1  # a signal for ListFraudSignals to page through
     runtime.serve_grpc([registration(board, signals)])
     channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
     issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=SystemClock())

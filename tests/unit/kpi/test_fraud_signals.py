@@ -175,3 +175,22 @@ def test_the_offer_hours_of_a_requested_enrolment_reach_the_state():
     assert to_domain(envelope) == [requested] and requested.offer_hours == 40
     state = fold_all(stream.events, UNBOUNDED)
     assert state["enrolments"][requested.enrolment_id]["requested"]["offer_hours"] == 40
+
+
+def test_the_signal_desk_follows_the_projection():
+    from services.kpi.service.projection import Projection
+    from services.kpi.service.signals import SignalDesk
+
+    from .fraud_world import burst, sharing_pair
+
+    projection, desk = Projection(), SignalDesk()
+    assert desk.is_stale(projection) and desk.refresh(projection) == 0 and desk.reference_date is None
+    rng = random.Random(2)
+    for event in sorted(burst(rng).events + sharing_pair(rng).events, key=lambda e: e.occurred_at):
+        projection.ingest("llr.enrolments.v1.events/0", event)
+    assert desk.is_stale(projection)
+    assert desk.refresh(projection) == 2 and not desk.is_stale(projection)
+    assert [s.rule for s in desk.list()] == ["enrolment_burst", "shared_learners"]
+    assert [s.subject for s in desk.list(subject="PRVX05B")] == ["PRVX05A+PRVX05B"]
+    assert [s.subject for s in desk.list(rule="enrolment_burst", subject="PX04-0000")] == ["PX04-0000"]
+    assert desk.list(rule="enrolment_burst", subject="PRVX05A") == []
