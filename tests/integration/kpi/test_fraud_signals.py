@@ -31,21 +31,24 @@ def world(start_kpi, kafka, tokens):
     redelivered = events[::13]  # at least once: some events arrive twice
     produce(kafka, namespace, events + redelivered)
 
-    def raised():
-        return [s.signal_id for s in list_signals(kpi, tokens["regisseur"], page_size=1000).signals] == EXPECTED
+    last_day = max(e.occurred_at for e in events).date().isoformat()
+
+    def raised():  # signals appear while the stream is read; wait until all of it is
+        reply = list_signals(kpi, tokens["regisseur"], page_size=1000)
+        return reply.reference_date == last_day and [s.signal_id for s in reply.signals] == EXPECTED
     try:
-        wait_for(raised, 120, "the planted fraud to be signalled")
+        wait_for(raised, 120, "the planted fraud to be signalled once every event is read")
     except AssertionError:
         found = [s.signal_id for s in list_signals(kpi, tokens["regisseur"], page_size=1000).signals]
         raise AssertionError(f"signals {found}\n{kpi.log()}")
-    return kpi, namespace
+    return kpi, namespace, last_day
 
 
 def test_the_regisseur_sees_each_planted_case_with_its_evidence(world, tokens):
-    kpi, _ = world
+    kpi, _, last_day = world
     reply = list_signals(kpi, tokens["regisseur"])
     assert [s.signal_id for s in reply.signals] == EXPECTED and reply.next_page_token == ""
-    assert reply.reference_date >= "2025-12-31"
+    assert reply.reference_date == last_day
     by_id = {s.signal_id: s for s in reply.signals}
     hours = by_id[f"provider_hours_declared/PRVX01/{H1_LABEL}"]
     figures = {f.name: f.value for f in hours.figures}
@@ -62,7 +65,7 @@ def test_the_regisseur_sees_each_planted_case_with_its_evidence(world, tokens):
 
 
 def test_filters_and_pages(world, tokens):
-    kpi, _ = world
+    kpi, _, _ = world
     bursts = list_signals(kpi, tokens["regisseur"], rule="enrolment_burst").signals
     assert [s.subject for s in bursts] == ["PX04-0000"]
     assert [s.rule for s in list_signals(kpi, tokens["regisseur"], subject="PRVX01").signals] == [
@@ -79,14 +82,14 @@ def test_filters_and_pages(world, tokens):
 
 @pytest.mark.parametrize("who", ["consumer", "provider"])
 def test_every_other_role_is_refused(world, tokens, who):
-    kpi, _ = world
+    kpi, _, _ = world
     with pytest.raises(grpc.RpcError) as err:
         list_signals(kpi, tokens[who])
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_no_signal_evidence_reaches_the_kpi_topics(world, kafka):
-    kpi, namespace = world
+    kpi, namespace, _ = world
     cells = make_consumer(kafka, f"{namespace}llr.kpi.v1.cells", auto_offset_reset="earliest",
                           enable_auto_commit=False, group_id=f"test-{uuid.uuid4().hex[:8]}")
     try:
