@@ -296,8 +296,12 @@ def enrolment_from_record(enrolment_id: str, record: Mapping[str, Any]) -> Enrol
 
 
 def evaluate(book: SignalBook, records: Mapping[str, Mapping[str, Any]], reference_date: date) -> list[Signal]:
-    """Every signal on ``reference_date`` over the enrolment records (``{enrolment_id: record}``)."""
-    policy = book.in_force(reference_date)
+    """Every signal on ``reference_date`` over the enrolment records (``{enrolment_id: record}``);
+    none before the first policy takes effect."""
+    try:
+        policy = book.in_force(reference_date)
+    except LookupError:
+        return []
     first = policy.first_day(reference_date)
     enrolments = []
     for enrolment_id, record in records.items():

@@ -191,8 +191,12 @@ def build_app(settings: KpiSettings, projection: Projection, board: Board, signa
             timing["history_at"] = time.monotonic()
         if signals.is_stale(projection) and now - timing["signals_at"] >= settings.signals_interval_s:
             started = time.monotonic()
-            count = signals.refresh(projection)
-            timing["signals_at"] = time.monotonic()
-            log.info("fraud signals %s: %d (%.2fs)", signals.reference_date, count, timing["signals_at"] - started)
+            timing["signals_at"] = started
+            try:
+                count = signals.refresh(projection)
+            except Exception:  # the KPIs go on; the regisseur keeps the previous signals
+                log.exception("fraud signals not evaluated on %s", projection.reference_date)
+            else:
+                log.info("fraud signals %s: %d (%.2fs)", signals.reference_date, count, time.monotonic() - started)
 
     return app

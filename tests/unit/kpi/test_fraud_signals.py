@@ -194,3 +194,10 @@ def test_the_signal_desk_follows_the_projection():
     assert [s.subject for s in desk.list(subject="PRVX05B")] == ["PRVX05A+PRVX05B"]
     assert [s.subject for s in desk.list(rule="enrolment_burst", subject="PX04-0000")] == ["PX04-0000"]
     assert desk.list(rule="enrolment_burst", subject="PRVX05A") == []
+
+
+def test_no_signal_before_the_first_policy_takes_effect(planted):
+    events, _, _ = planted
+    data = yaml.safe_load(sg.POLICY_FILE.read_text())
+    book = sg.parse_book({"policies": [dict(data["policies"][0], effective_from=date(2030, 1, 1))]})
+    assert signals_of(events, book) == []
