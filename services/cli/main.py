@@ -25,6 +25,7 @@
     llr cert verify CREDENTIAL.json                                  # public, no token
     llr kpi list|watch [--kpi participation_12m] [--cell province=] --as statbel:KPI_CONSUMER
     llr audit account|enrolment|provider|certificate|organisation|candidate|opening ID --as vdab:REGISSEUR
+    llr signals [--rule enrolment_burst] [--subject ID] --as vdab:REGISSEUR  # fraud signals, evidence
 
 ``--as ORG:ROLE`` signs a development token with the key ``make run`` created (.llr/keys).
 Exit codes: 0 done, 1 the platform said no (the gRPC status and its reason are printed) or a
@@ -1154,6 +1155,38 @@ def kpi_list(as_: str = AS, kpi: str = typer.Option("participation_12m", metavar
     for c in found:
         table.add_row(*(escape(v) for v in _kpi_row(c)))
     console.print(table)
+
+
+@app.command("signals")
+@handled
+def signals(as_: str = REGISSEUR,
+            rule: str = typer.Option("", metavar="RULE", help="one rule, e.g. enrolment_burst, shared_learners"),
+            subject: str = typer.Option("", metavar="ID", help="one provider (also its pairs) or person")) -> None:
+    """The fraud signals raised over the event streams, with their evidence (regisseur only)."""
+    from llr.kpi.v1 import kpi_service_pb2 as pb
+
+    stub = _stub("kpi", "kpi_service", "KpiService")
+    found, page, reference = [], "", ""
+    while True:
+        reply = stub.ListFraudSignals(pb.ListFraudSignalsRequest(rule=rule, subject=subject, page_size=1000,
+                                                                 page_token=page), metadata=auth(as_))
+        found.extend(reply.signals)
+        reference = reply.reference_date
+        if not (page := reply.next_page_token):
+            break
+    if not found:
+        console.print(f"no fraud signal (evaluated on {reference or 'no events yet'})")
+        return
+    console.print(f"{len(found)} fraud signal(s), evaluated on {reference}")
+    for s in found:
+        console.print(f"[bold]{escape(s.signal_id)}[/bold]  policy {escape(s.policy_version)}")
+        console.print(f"  {escape(s.summary)}")
+        console.print("  " + escape(", ".join(f"{f.name}={f.value}" for f in s.figures)))
+        for label, ids in (("providers", s.provider_ids), ("persons", s.person_ids), ("enrolments", s.enrolment_ids)):
+            if ids:
+                console.print(f"  {label}: " + escape(" ".join(ids)))
+        if s.truncated:
+            console.print("  (more ids than shown: the figures count them all)")
 
 
 @kpi_app.command("watch")

@@ -31,6 +31,9 @@ class KpiSettings(ServiceSettings):
     history_months: int = 12
     # The history is refreshed when the stream is quiet, or at the latest after this many seconds.
     history_max_age_s: float = 60.0
+    # Fraud signals (domain/signals.py) are re-evaluated at most this often (seconds), when events
+    # were folded since the last evaluation; served to the regisseur by ListFraudSignals.
+    signals_interval_s: float = 30.0
     # Events more than this many days behind the watermark of their source partition are late:
     # not applied, forwarded to the source topic's dead-letter topic.
     max_lateness_days: int = 7

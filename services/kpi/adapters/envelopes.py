@@ -146,6 +146,7 @@ def _requested(p: enr.EnrolmentRequested, c: Common) -> list[ev.Event]:
         provider_id=_required(p.provider_id, "provider_id"), offer_id=p.offer_id,
         instrument=p.instrument, planned_start=_date(p.planned_start, "planned_start"),
         planned_end=_date(p.planned_end, "planned_end"), leercoach_id=p.leercoach_id or None,
+        offer_hours=max(p.hours, 0),
     )]
 
 
@@ -301,7 +302,7 @@ def _payload(e: ev.Event) -> tuple[str, str, str, pb_message.Message]:
             return "enrolments", "enrolment", e.enrolment_id, enr.EnrolmentRequested(
                 enrolment_id=e.enrolment_id, person_id=e.person_id, provider_id=e.provider_id, offer_id=e.offer_id,
                 instrument=e.instrument, planned_start=_iso(e.planned_start), planned_end=_iso(e.planned_end),
-                leercoach_id=e.leercoach_id or "")
+                leercoach_id=e.leercoach_id or "", hours=e.offer_hours)
         case ev.EnrolmentFunded():
             return "enrolments", "enrolment", e.enrolment_id, enr.EnrolmentFunded(enrolment_id=e.enrolment_id)
         case ev.EnrolmentRejected():

@@ -116,6 +116,7 @@ class EnrolmentRequested(Event):
     planned_start: date
     planned_end: date
     leercoach_id: str | None = None
+    offer_hours: int = 0  # the offer's hours (0: not known); the fraud signals compare attendance with it
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -61,7 +61,8 @@ from typing import Any
 from services.kpi.domain import events as ev
 from services.kpi.domain.definitions import FoldConfig
 
-SCHEMA_VERSION = 3  # 2: the credits table; 3: certificate renewals, reinstatements, every expiry
+SCHEMA_VERSION = 4  # 2: the credits table; 3: certificate renewals, reinstatements, every expiry;
+#                    4: the offer's hours on a requested enrolment (fraud signals)
 TABLES = ("persons", "enrolments", "cheques", "reservations", "credits", "certificates")
 
 Record = dict[str, Any]
@@ -180,6 +181,7 @@ def _requested(r: Record, e: ev.EnrolmentRequested) -> None:
         leercoach_id=e.leercoach_id,
         planned_start=e.planned_start,
         planned_end=e.planned_end,
+        offer_hours=e.offer_hours,
         on=e.occurred_at.date(),
     )
 

@@ -13,6 +13,9 @@ most a quarter of the time), publishes the changed cells to the compacted topic 
 (key ``kpi|cell``, value ``KpiCell``; a tombstone for a vanished cell) and to the board behind the
 gRPC API and the dashboard; when the stream is quiet (or the history is older than
 ``history_max_age_s``) it also refreshes the month-end history (``llr.kpi.v1.history``).
+On the same timer the fraud signals are re-evaluated over the state when something was folded
+since, at most every ``signals_interval_s``, into the ``SignalDesk`` the gRPC API serves to the
+regisseur (never to a topic: they name persons).
 
 Undecodable or malformed source events and late events go to ``<source topic>.dlq`` with the
 reason in the ``dlq.reason`` header; facts the KPIs do not use are skipped.
@@ -39,6 +42,7 @@ from ..adapters.cells import cell_key, history_key, to_pb
 from ..adapters.envelopes import MappingError, to_domain
 from ..service.board import Board
 from ..service.projection import Outcome, Projection
+from ..service.signals import SignalDesk
 from ..settings import KpiSettings
 
 log = logging.getLogger(__name__)
@@ -64,7 +68,7 @@ def make_projection(settings: KpiSettings) -> Projection:
     )
 
 
-def build_app(settings: KpiSettings, projection: Projection, board: Board,
+def build_app(settings: KpiSettings, projection: Projection, board: Board, signals: SignalDesk,
               beat: Callable[[], None] = lambda: None) -> faust.App:
     """``beat`` is called on every tick of the read-out timer: the process's health watches it (a
     worker whose event loop is stuck or stopped is NOT_SERVING)."""
@@ -84,7 +88,7 @@ def build_app(settings: KpiSettings, projection: Projection, board: Board,
                       key_type=bytes, value_type=bytes,
                       options={"driver": "rocksdict"})
     stats = {"folded": 0, "duplicates": 0, "late": 0, "dead_lettered": 0, "skipped": 0}
-    timing = {"last_readout": 0.0, "readout_s": 0.0, "read_version": -1, "history_at": 0.0}
+    timing = {"last_readout": 0.0, "readout_s": 0.0, "read_version": -1, "history_at": 0.0, "signals_at": 0.0}
 
     @table.on_recover
     async def reload() -> None:
@@ -185,5 +189,14 @@ def build_app(settings: KpiSettings, projection: Projection, board: Board,
             for cell in board.publish_history(projection.history()):
                 await history_topic.send(key=history_key(cell), value=to_pb(cell).SerializeToString())
             timing["history_at"] = time.monotonic()
+        if signals.is_stale(projection) and now - timing["signals_at"] >= settings.signals_interval_s:
+            started = time.monotonic()
+            timing["signals_at"] = started
+            try:
+                count = signals.refresh(projection)
+            except Exception:  # the KPIs go on; the regisseur keeps the previous signals
+                log.exception("fraud signals not evaluated on %s", projection.reference_date)
+            else:
+                log.info("fraud signals %s: %d (%.2fs)", signals.reference_date, count, time.monotonic() - started)
 
     return app

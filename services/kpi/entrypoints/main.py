@@ -20,6 +20,7 @@ from services.common.runtime import ServiceRuntime
 from services.kpi.domain.definitions import DisclosureConfig
 
 from ..service.board import Board
+from ..service.signals import SignalDesk
 from ..settings import KpiSettings
 from .dashboard import Dashboard
 from .faust_app import build_app, make_projection, output_topics, source_topics
@@ -34,6 +35,7 @@ class KpiProcess:
     app: faust.App
     dashboard: Dashboard
     board: Board
+    signals: SignalDesk
 
     def stop(self) -> None:
         self.dashboard.stop()
@@ -50,14 +52,14 @@ def ensure_topics(runtime: ServiceRuntime, settings: KpiSettings) -> None:
 
 def build(settings: KpiSettings, clock: Clock | None = None) -> KpiProcess:
     runtime = ServiceRuntime(settings, clock)
-    board = Board()
+    board, signals = Board(), SignalDesk()
     dashboard = None
     try:
         ensure_topics(runtime, settings)
         beats = [0.0]   # monotonic time of the worker's last read-out tick; 0.0 until it runs
-        app = build_app(settings, make_projection(settings), board,
+        app = build_app(settings, make_projection(settings), board, signals,
                         beat=lambda: beats.__setitem__(0, time.monotonic()))
-        runtime.serve_grpc([registration(board)])
+        runtime.serve_grpc([registration(board, signals)])
         runtime.watch("faust-worker", lambda: beats[0])
         disclosure = DisclosureConfig(settings.disclosure_min_numerator, settings.disclosure_min_denominator)
         dashboard = Dashboard(board, settings.grpc_host, settings.dashboard_port, disclosure,
@@ -68,7 +70,7 @@ def build(settings: KpiSettings, clock: Clock | None = None) -> KpiProcess:
             dashboard.stop()
         runtime.stop(grace_s=0)
         raise
-    return KpiProcess(runtime, app, dashboard, board)
+    return KpiProcess(runtime, app, dashboard, board, signals)
 
 
 def main() -> None:

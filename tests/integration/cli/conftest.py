@@ -55,7 +55,7 @@ def cli_platform(stack, tmp_path_factory):
     env = isolated_environment(stack, stack.settings.mongo_uri, run_id, state / "kpi")
     env.update({"LLR_KPI_READOUT_INTERVAL_S": "0.5", "LLR_KPI_DISCLOSURE_MIN_NUMERATOR": "0",
                 "LLR_KPI_DISCLOSURE_MIN_DENOMINATOR": "1",
-                "LLR_ACCOUNTS_OPENING_DRAW_SETTLE_S": "0.5"})
+                "LLR_ACCOUNTS_OPENING_DRAW_SETTLE_S": "0.5", "LLR_KPI_SIGNALS_INTERVAL_S": "0.5"})
     platform = Platform(env, "--no-demo")
     try:
         wait_for(lambda: platform.printed("platform running"), 300, "the platform to be ready", pause_s=1)

@@ -523,3 +523,24 @@ def test_a_completion_is_owed_to_the_provider_and_the_payment_system_pays_it(llr
     assert code == 2 and "--status must be one of OPEN, OVERDUE, FROZEN, PAID" in err
     code, out, err = llr("payables", "stats", "--provider", PROVIDER, *REGISSEUR)
     assert code == 0 and PROVIDER in out and "EUR 0.00 (0)" in out, err
+
+
+# --- the regisseur's fraud signals ---------------------------------------------------------------
+def test_the_regisseur_sees_a_burst_of_enrolments_as_a_fraud_signal(llr, cli_platform):
+    person, offer = cli_platform.persons[14], cli_platform.offer_id
+    for i in range(5):  # the policy's enrolment_burst: 5 requests for one person on one day
+        start = cli_platform.today + timedelta(days=20 + 10 * i)
+        code, _, err = llr("enrol", "post", *AS_PROVIDER, "--person", person, "--offer", offer, "--start",
+                           start.isoformat(), "--end", (start + timedelta(days=3)).isoformat(),
+                           "--reference", f"CLI-BURST-{i}")
+        assert code == 0, err
+
+    def raised():
+        code, out, err = llr("signals", "--rule", "enrolment_burst", *REGISSEUR)
+        assert code == 0, err
+        return out if f"enrolment_burst/{person}/" in out else None
+    out = wait_for(raised, 90, "the burst to be signalled")
+    assert f"5 enrolments requested for {person}" in one_line(out) and "enrolments=5, providers=1" in out
+    assert f"providers: {PROVIDER}" in out and f"persons: {person}" in out
+    code, _, err = llr("signals", "--as", "statbel:KPI_CONSUMER")
+    assert code == 1 and err.startswith("PERMISSION_DENIED: "), err

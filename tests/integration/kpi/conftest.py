@@ -233,3 +233,12 @@ def chromium(url: str, *args: str, tmp: Path, window: tuple[int, int] = (1200, 9
 @pytest.fixture
 def consumer_token(token_for):
     return token_for("statbel", Role.KPI_CONSUMER)
+
+
+@pytest.fixture(scope="module")
+def tokens(token_issuer):
+    """Tokens of a KPI consumer, the regisseur and a training provider, valid for two hours."""
+    def issue(org, role):
+        return token_issuer.issue(org, role, ttl=timedelta(hours=2))
+    return {"consumer": issue("statbel", Role.KPI_CONSUMER), "regisseur": issue("vdab", Role.REGISSEUR),
+            "provider": issue("prv-1", Role.PROVIDER)}

@@ -5,6 +5,7 @@ worker that fills it in production runs as its own process, ``conftest.py``); it
 so there is nothing to half-write."""
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import grpc
@@ -17,9 +18,13 @@ from services.common.clock import SystemClock
 from services.common.grpc_server import bearer
 from services.common.runtime import ServiceRuntime
 from services.kpi.domain.disclosure import Cell
-from services.kpi.entrypoints.grpc_api import CELL_PAGES, registration
+from services.kpi.domain.signals import RULES
+from services.kpi.entrypoints.grpc_api import CELL_PAGES, SIGNAL_PAGES, registration
 from services.kpi.service.board import Board
+from services.kpi.service.projection import Projection
+from services.kpi.service.signals import SignalDesk
 from services.kpi.settings import KpiSettings
+from tests.unit.kpi.fraud_world import burst
 
 from ..bad_input import Target, fuzz
 
@@ -36,7 +41,11 @@ def target(kafka, public_key_file, token_keys):
     board = Board()
     board.publish([Cell(k, c, date(2025, 12, 31), 40 + i, 400, suppressed=False)
                    for k in KPIS for i, c in enumerate(CELLS)])
-    runtime.serve_grpc([registration(board)])
+    projection, signals = Projection(), SignalDesk()
+    for event in sorted(burst(random.Random(1)).events, key=lambda e: e.occurred_at):
+        projection.ingest("llr.enrolments.v1.events/0", event)
+    assert signals.refresh(projection) == 1  # a signal for ListFraudSignals to page through
+    runtime.serve_grpc([registration(board, signals)])
     channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
     issuer = TokenIssuer(token_keys[0], issuer="llr-test-idp", clock=SystemClock())
     consumer = issuer.issue("statbel", Role.KPI_CONSUMER)
@@ -46,7 +55,9 @@ def target(kafka, public_key_file, token_keys):
                              issuer.issue("prov-a", Role.PROVIDER), None],
                      hints={"kpi": list(KPIS), "cell": list(CELLS), "cell_prefix": ["province=", "region=", ""],
                             "page_size": [1, 3], "page_token": [CELL_PAGES.issue_offset(1, "", ""),
-                                                                CELL_PAGES.issue_offset(2, KPIS[0], "province=")]})
+                                                                CELL_PAGES.issue_offset(2, KPIS[0], "province="),
+                                                                SIGNAL_PAGES.issue_offset(1, "", "")],
+                            "rule": list(RULES), "subject": ["PX04-0000", "PRV001"]})
     finally:
         channel.close()
         runtime.stop(grace_s=1)

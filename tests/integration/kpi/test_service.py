@@ -21,7 +21,6 @@ from llr.accounts.v1 import events_pb2 as acc
 from llr.kpi.v1 import kpi_pb2
 from llr.kpi.v1 import kpi_service_pb2 as api
 from llr.population.v1 import events_pb2 as pop
-from services.common.auth import Role
 from services.common.envelope import wrap
 from services.common.grpc_server import bearer
 from services.common.kafka import KafkaAccess, make_consumer
@@ -67,14 +66,6 @@ def poison_envelopes(namespace: str) -> list[tuple[str, bytes, bytes]]:
         (f"{namespace}llr.accounts.v1.events", b"a-1", hours.SerializeToString()),
         (f"{namespace}llr.accounts.v1.events", b"a-1", opened.SerializeToString()),
     ]
-
-
-@pytest.fixture(scope="module")
-def tokens(token_issuer):
-    def issue(org, role):
-        return token_issuer.issue(org, role, ttl=timedelta(hours=2))
-    return {"consumer": issue("statbel", Role.KPI_CONSUMER), "regisseur": issue("vdab", Role.REGISSEUR),
-            "provider": issue("prv-1", Role.PROVIDER)}
 
 
 @pytest.fixture(scope="module")
