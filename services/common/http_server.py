@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from . import errors
 from .faults import Fault, fault_of
-from .tls import https_context
+from .tls import serve_https
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ class PublicHttpServer:
         self.host = host
         self.handle: Handle | None = None
         self._server = _Server((host, port), _request_handler(self))
-        if tls_cert_file is not None:
-            context = https_context(tls_cert_file, tls_key_file)
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True,
-                                                      do_handshake_on_connect=False)
-        self.scheme = "https" if tls_cert_file is not None else "http"
+        self.scheme = serve_https(self._server, tls_cert_file, tls_key_file)
         self.port: int = self._server.server_address[1]
         self._running = threading.Event()
 

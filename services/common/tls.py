@@ -14,6 +14,7 @@ naming every host a client dials the services by.
 from __future__ import annotations
 
 import ipaddress
+import socketserver
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -48,12 +49,17 @@ def client_host(host: str) -> str:
 
 
 # -- servers and clients ------------------------------------------------------------------------
-def https_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
-    """The server side of the platform's HTTPS (TLS 1.2 or later) with this certificate and key."""
+def serve_https(server: socketserver.TCPServer, cert_file: Path | None, key_file: Path | None) -> str:
+    """Make an ``http.server`` server speak HTTPS (TLS 1.2 or later) with this certificate and key,
+    or leave it plain HTTP without them; its URL scheme. The handshake runs in the request's
+    thread, so a slow or plain-text client never holds up the accepting loop."""
+    if cert_file is None:
+        return "http"
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert_file, key_file)
-    return context
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    return "https"
 
 
 def server_credentials(cert_file: Path, key_file: Path) -> grpc.ServerCredentials:

@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from services.common.tls import https_context
+from services.common.tls import serve_https
 from services.kpi.domain.definitions import DisclosureConfig
 
 from ..service.board import Board
@@ -66,11 +66,7 @@ class Dashboard:
                  tls_cert_file: Path | None = None, tls_key_file: Path | None = None) -> None:
         self.server = ThreadingHTTPServer((host, port), _handler(board, disclosure))
         self.server.daemon_threads = True
-        if tls_cert_file is not None:
-            context = https_context(tls_cert_file, tls_key_file)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True,
-                                                     do_handshake_on_connect=False)
-        self.scheme = "https" if tls_cert_file is not None else "http"
+        self.scheme = serve_https(self.server, tls_cert_file, tls_key_file)
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="kpi-dashboard", daemon=True)
 
