@@ -7,16 +7,19 @@ import random
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.common.clock import AcceleratedClock
 
-from . import certification, enrolments, funding, population
+from . import certification, enrolments, population
 from .payments import PaymentSystem
 from .api import Api
+from .funding import Accounts
 from .calibration import FLANDERS, Targets, calibrated_plan, participation
 from .grpc_platform import GrpcPlatform
 from .plan import Rates
@@ -24,6 +27,7 @@ from .simulation import Simulation
 from .settings import DemoSettings
 
 console = Console()
+FIRST_WEEKS = timedelta(days=14)
 
 
 def run(settings: DemoSettings) -> dict:
@@ -42,17 +46,23 @@ def run(settings: DemoSettings) -> dict:
                   f"{four_weeks:.1%} in the last 4 weeks (Flanders 2019: {FLANDERS.participation_4w:.1%}); "
                   f"{len(plan.enrolments)} enrolments and {len(plan.cheques)} career cheques planned")
     columns = (TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # The feed lists the people the plan needs first: the set-up waits for their accounts only,
-    # the other accounts open during the first simulated weeks (at 30-60 accounts a second on
-    # this machine, all 3,000 would overrun the set-up time and cost the year its first months).
-    needed = {person_id: rank for rank, person_id in enumerate(plan.persons())}
-    feed = sorted(people, key=lambda p: needed.get(p.person_id, len(needed)))
-    with Progress(*columns, console=console, transient=False) as progress:
+    # The feed lists the people the plan needs, in the order it first needs them, before everyone
+    # else. The accounts service opens their accounts (a few a second under the demo's load) while
+    # the set-up certifies and the year runs: the set-up waits only for those of the first two
+    # weeks, and the simulation waits for a person's account before it posts or buys for them
+    # (the year would otherwise lose its first months when the set-up overruns its time).
+    needed = plan.persons()
+    rank = {person_id: n for n, person_id in enumerate(needed)}
+    feed = sorted(people, key=lambda p: rank.get(p.person_id, len(rank)))
+    accounts = Accounts(api)
+    with Progress(*columns, console=console, transient=False) as progress, ThreadPoolExecutor(1) as background, \
+            closing(accounts):
         task = progress.add_task("population feed (PersonRegistered)", total=len(people))
         population.publish(feed, clock, lambda n=1: progress.advance(task, n), kafka=settings.kafka)
 
         task = progress.add_task("learners' accounts opened and funded", total=len(needed))
-        funding.fund(api, feed[:len(needed)], clock, lambda n=1: progress.advance(task, n))
+        opened = background.submit(accounts.wait, needed, lambda t=task: progress.advance(t))
+        accounts.wait(plan.persons(until=start_day + FIRST_WEEKS))
 
         task = progress.add_task("leercoaches and mentors certified", total=settings.leercoaches + settings.mentors)
         coaches = certification.certify(api, [p.person_id for p in people], clock.now().date(), rng,
@@ -68,7 +78,7 @@ def run(settings: DemoSettings) -> dict:
             console.print(f"set-up done {-wait_s:.0f} s after the simulated year began (it is "
                           f"{clock.now().date()}): the days so far are caught up")
         task = progress.add_task("simulated year (days)", total=settings.days)
-        simulation = Simulation(plan, GrpcPlatform(api, offers, [c.person_id for c in coaches]))
+        simulation = Simulation(plan, GrpcPlatform(api, offers, [c.person_id for c in coaches], accounts))
         payments = PaymentSystem(api, settings.seed)
         # Each pass carries out what is planned for the days since the last one: how often the
         # loop runs changes when the calls are made, not which.
@@ -80,6 +90,7 @@ def run(settings: DemoSettings) -> dict:
         simulation.run_until(plan.end_day)  # the last days, if the loop fell behind
         payments.run(clock.now().date())
         progress.update(task, completed=settings.days)
+        opened.result()  # long done (the simulation waited for each account it used); raises its error
     api.close()
     t = simulation.tally
     instruments = Counter(e.instrument for e in plan.enrolments)

@@ -7,6 +7,7 @@ import grpc
 
 from services.common.auth import Role
 
+from .funding import Accounts
 from .plan import CHEQUE_OUTCOME, CHEQUE_SESSION_HOURS, PlannedCheque, PlannedEnrolment
 from .simulation import Refused
 
@@ -14,11 +15,12 @@ COUNTER = "loket-vdab"
 
 
 class GrpcPlatform:
-    def __init__(self, api, offers: dict[str, dict[str, str]], leercoaches: list[str]) -> None:
+    def __init__(self, api, offers: dict[str, dict[str, str]], leercoaches: list[str],
+                 open_accounts: Accounts) -> None:
         from llr.accounts.v1 import accounts_service_pb2 as accounts
         from llr.enrolments.v1 import enrolments_service_pb2 as enrolments
 
-        self.api, self.offers, self.leercoaches = api, offers, leercoaches
+        self.api, self.offers, self.leercoaches, self.open_accounts = api, offers, leercoaches, open_accounts
         self.pb, self.accounts_pb = enrolments, accounts
         self.enrolments = api.stub("enrolments", "enrolments_service", "EnrolmentService")
         self.accounts = api.stub("accounts", "accounts_service", "AccountService")
@@ -28,6 +30,7 @@ class GrpcPlatform:
 
     def post(self, provider_id: str, enrolments: list[PlannedEnrolment]) -> list[str | None]:
         pb = self.pb
+        self.open_accounts.wait(e.person_id for e in enrolments)
         for e in enrolments:
             if e.in_pop:  # the counter records the course in the person's POP first (training cheques)
                 self.accounts.RecordDevelopmentPlan(self.accounts_pb.RecordDevelopmentPlanRequest(
@@ -84,6 +87,7 @@ class GrpcPlatform:
         return self.api.auth(COUNTER, Role.CITIZEN_COUNTER, person_id)
 
     def buy_cheque(self, c: PlannedCheque) -> str:
+        self.open_accounts.wait([c.person_id])
         try:
             return self.accounts.BuyCareerCheque(self.accounts_pb.BuyCareerChequeRequest(
                 request_id=f"demo-cheque-{c.person_id}", person_id=c.person_id,

@@ -208,13 +208,14 @@ class Plan:
         demo ends."""
         return self.end_day - timedelta(days=1)
 
-    def persons(self) -> list[str]:
-        """Everyone the plan needs an account for, by the day they first post or buy."""
+    def persons(self, until: date | None = None) -> list[str]:
+        """Everyone the plan needs an account for (before ``until``), by the day they first post or buy."""
         first: dict[str, date] = {}
         for person_id, day in [(e.person_id, e.posted_on) for e in self.enrolments] + \
                               [(c.person_id, c.bought_on) for c in self.cheques]:
             first[person_id] = min(day, first.get(person_id, day))
-        return sorted(first, key=lambda person_id: (first[person_id], person_id))
+        return sorted((p for p in first if until is None or first[p] < until),
+                      key=lambda person_id: (first[person_id], person_id))
 
 
 @dataclass(frozen=True)
