@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from services.common.clock import AcceleratedClock
 
 from . import certification, enrolments, funding, population
+from .openings import BudgetOpeningRound
 from .payments import PaymentSystem
 from .api import Api
 from .calibration import FLANDERS, Targets, calibrated_plan, participation
@@ -70,15 +71,18 @@ def run(settings: DemoSettings) -> dict:
         task = progress.add_task("simulated year (days)", total=settings.days)
         simulation = Simulation(plan, GrpcPlatform(api, offers, [c.person_id for c in coaches]))
         payments = PaymentSystem(api, settings.seed)
+        opening = BudgetOpeningRound(api, [p.person_id for p in feed[:len(needed)]], start_day, settings.seed)
         # Each pass carries out what is planned for the days since the last one: how often the
         # loop runs changes when the calls are made, not which.
         while (today := clock.now().date()) < plan.end_day:
             simulation.run_until(today)
             payments.run(today)
+            opening.run(clock.now())
             progress.update(task, completed=(simulation.next_day - start_day).days)
             time.sleep(min(0.2, settings.seconds_per_day / 4))
         simulation.run_until(plan.end_day)  # the last days, if the loop fell behind
         payments.run(clock.now().date())
+        opening.run(clock.now())
         progress.update(task, completed=settings.days)
     api.close()
     t = simulation.tally
@@ -92,6 +96,7 @@ def run(settings: DemoSettings) -> dict:
             "enrolments_by_instrument": " ".join(f"{k}: {n}" for k, n in sorted(instruments.items())),
             "career_cheques_bought": t.cheques_bought, "guidance_sessions": t.guidance_sessions,
             "payables_paid": f"{payments.tally.paid} ({payments.tally.paid_late} after their due date)",
+            "budget_opening": opening.tally.summary(),
             "leercoaches": len(coaches), "simulated_until": clock.now().date().isoformat()}
 
 
