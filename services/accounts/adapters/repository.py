@@ -31,6 +31,9 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   ignores: it ranks distinct persons).
 * ``opening_results`` -- ``<opening id>/<person id>`` -> rank and outcome, written (one
   ``insert_many`` per 1,000) before the commit that marks the opening drawn.
+* ``career_centres`` -- ONE aggregate per career centre the regisseur accredited, ``_id`` = the
+  centre id, with its ``CareerCentreAccredited`` event (the trajectories live on the cheques, in
+  the accounts).
 * ``cheque_deadlines`` -- a ``DailySchedule`` of the accounts with a career cheque that expires
   on each day, added before the cheque is saved; the expiry job reads the days since its last
   run by ``_id`` (its progress is the ``jobs`` aggregate ``cheque-expiry``), so it never scans.
@@ -55,6 +58,7 @@ from services.common.persistence import (
 from ..domain import Account, PersonProfile
 from ..domain.account import account_id_for
 from ..domain.career_cheques import ChequeStatus
+from ..domain.guidance import CareerCentre
 from ..domain.openings import BudgetOpening, OpeningEvent
 from .codec import decode, encode
 from .events import pending
@@ -102,6 +106,7 @@ class AccountRepository:
         self.applications = stores.once("opening_applications")
         self.application_log = stores.log("opening_application_log")
         self.opening_results = stores.once("opening_results")
+        self.career_centres = stores.aggregates("career_centres")
         self.cheque_deadlines = DailySchedule(stores.log("cheque_deadlines"), stores.aggregates("jobs"),
                                               "cheque-expiry")
         self.outbox = stores.outbox
@@ -247,6 +252,21 @@ class AccountRepository:
 
     def result(self, opening_id: str, person_id: str) -> Mapping[str, Any] | None:
         return self.opening_results.get(f"{opening_id}/{person_id}")
+
+    # -- career centres ------------------------------------------------------------------------------
+    def career_centre(self, centre_id: str) -> CareerCentre | None:
+        record = self.career_centres.load(centre_id)
+        return None if record is None else decode(record.body["state"])
+
+    def accredit_centre(self, centre: CareerCentre, events: list) -> CareerCentre:
+        """Store a newly accredited centre; the stored one when the id exists (the caller compares)."""
+        try:
+            self.career_centres.create(centre.centre_id, {"state": encode(centre)}, pending(events, self.topic, 1))
+            return centre
+        except AlreadyExists:
+            existing = self.career_centre(centre.centre_id)
+            assert existing is not None
+            return existing
 
     # -- career-cheque deadlines -------------------------------------------------------------------
     def _schedule_new_cheques(self, account: Account, known: set[str]) -> None:

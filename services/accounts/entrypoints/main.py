@@ -1,8 +1,8 @@
 """The accounts service process: ``python -m services.accounts.entrypoints.main``.
 
 ``build(settings, clock)`` wires MongoDB (alias ``accounts``), the event topic, the outbox relay,
-the population-feed and funding-saga consumers, the career-cheque expiry job and the gRPC API (accounts and budget
-openings).
+the population-feed and funding-saga consumers, the career-cheque expiry job and the gRPC API (accounts, budget
+openings and career guidance at career centres).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from services.common.persistence import MongoStores
 from services.common.runtime import ServiceRuntime
 
 from ..adapters.repository import AccountRepository
+from ..service.guidance import CareerGuidance
 from ..service.handlers import AccountsService
 from ..service.openings import BudgetOpenings
 from ..settings import AccountsSettings
@@ -33,9 +34,11 @@ def build(settings: AccountsSettings, clock: Clock | None = None) -> ServiceRunt
     runtime.add_consumer("funding-saga", [settings.topic("enrolments")], service.on_enrolment_event)
     runtime.add_periodic("career-cheque-expiry", settings.expiry_interval_s, service.expire_cheques)
     openings = BudgetOpenings(repo, runtime.clock, service, timedelta(seconds=settings.opening_draw_settle_s))
-    runtime.serve_grpc([registration(service, openings)])
+    guidance = CareerGuidance(repo, runtime.clock, service)
+    runtime.serve_grpc([registration(service, openings, guidance)])
     runtime.service = service
     runtime.openings = openings
+    runtime.guidance = guidance
     return runtime
 
 
