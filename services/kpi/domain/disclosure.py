@@ -84,6 +84,7 @@ def is_suppressed(tally: Tally, config: DisclosureConfig) -> bool:
 SHARED_DENOMINATORS: tuple[tuple[str, ...], ...] = (
     (d.PARTICIPATION_4W, d.PARTICIPATION_12M),
     (d.PROVIDER_CANCELLATION_RATE, d.PROVIDER_NO_SHOW_RATE),
+    d.CAREER_OUTCOME_KPIS,  # completed trajectories per cell (the means too: their denominators)
 )
 
 
