@@ -98,7 +98,15 @@ CAREER_OUTCOME_JOB_MATCH = "career_outcome_job_match_rate"
 # The work-happiness dimensions of the outcome policy (services/accounts/policies/guidance), in its
 # order; one mean-change KPI each, e.g. career_outcome_change_meaning.
 WORK_HAPPINESS_DIMENSIONS = ("MEANING", "AUTONOMY", "COMPETENCE", "CONNECTION", "SAFETY", "BALANCE")
-CAREER_OUTCOME_CHANGE = {dim: f"career_outcome_change_{dim.lower()}" for dim in WORK_HAPPINESS_DIMENSIONS}
+CAREER_OUTCOME_CHANGE_MEANING = "career_outcome_change_meaning"
+CAREER_OUTCOME_CHANGE_AUTONOMY = "career_outcome_change_autonomy"
+CAREER_OUTCOME_CHANGE_COMPETENCE = "career_outcome_change_competence"
+CAREER_OUTCOME_CHANGE_CONNECTION = "career_outcome_change_connection"
+CAREER_OUTCOME_CHANGE_SAFETY = "career_outcome_change_safety"
+CAREER_OUTCOME_CHANGE_BALANCE = "career_outcome_change_balance"
+CAREER_OUTCOME_CHANGE = dict(zip(WORK_HAPPINESS_DIMENSIONS, (
+    CAREER_OUTCOME_CHANGE_MEANING, CAREER_OUTCOME_CHANGE_AUTONOMY, CAREER_OUTCOME_CHANGE_COMPETENCE,
+    CAREER_OUTCOME_CHANGE_CONNECTION, CAREER_OUTCOME_CHANGE_SAFETY, CAREER_OUTCOME_CHANGE_BALANCE)))
 CAREER_OUTCOME_KPIS = (CAREER_OUTCOME_IMPROVED, *CAREER_OUTCOME_CHANGE.values(), CAREER_OUTCOME_REORIENTATION,
                        CAREER_OUTCOME_JOB_MATCH)
 

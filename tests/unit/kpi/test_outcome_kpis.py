@@ -114,3 +114,27 @@ def test_accounts_events_of_a_trajectory_map_to_sessions_and_measurements():
         to_domain(envelope(acc.CareerOutcomesRecorded(person_id="p", cheque_id="c", moment="LATER",
                                                       measured_on="2025-03-30")))
     assert to_domain(envelope(acc.CareerChequeCashed(person_id="p", cheque_id="c"))) == []
+
+
+def test_the_dashboard_and_the_cli_show_outcomes_as_shares_and_signed_means():
+    from services.cli.show import kpi_value
+    from services.kpi.entrypoints.dashboard_html import render
+    from services.kpi.service.policy_page import Snapshot, build_page
+
+    events = [person(f"p{i}", nis_code="44021") for i in range(4)]
+    for i in range(4):
+        events += trajectory(f"c{i}", f"p{i}", (3,) * 6, (2 if i == 0 else 4,) * 6, reoriented=i == 1)
+    events.append(marker())
+    cells = disclose(tally(fold_all(events, UNBOUNDED), REF), REF, d.DisclosureConfig(min_numerator=1,
+                                                                                       min_denominator=1))
+    page = build_page(Snapshot(cells=cells, reference_date=REF))
+    flanders = page["outcomes"]["rows"][0]
+    assert (flanders["label"], flanders["improved"]["numerator"], flanders["improved"]["denominator"]) == \
+        ("Vlaanderen", 3, 4)
+    meaning = page["outcomes"]["change"][0]
+    assert (meaning["label"], meaning["figure"]["numerator"]) == ("Meaning (zingeving)", 2)  # -1 +1 +1 +1
+    html = render(page)
+    assert 'data-kpi="career_outcome_change_meaning" data-cell="region=flanders">+0.50 points</span>' in html
+    assert 'data-kpi="career_outcome_improved_share" data-cell="region=flanders">75.0%</span>' in html
+    assert kpi_value(d.CAREER_OUTCOME_CHANGE["SAFETY"], -3, 4) == "-0.75 points"
+    assert kpi_value(d.CAREER_OUTCOME_REORIENTATION, 1, 4) == "25.0%"
