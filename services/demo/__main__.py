@@ -16,7 +16,7 @@ from services.common.clock import AcceleratedClock
 from . import certification, enrolments, funding, population
 from .api import Api
 from .calibration import FLANDERS, Targets, calibrated_plan, participation
-from .grpc_platform import GrpcPlatform
+from .grpc_platform import GrpcPlatform, accredit_career_centres
 from .plan import Rates
 from .simulation import Simulation
 from .settings import DemoSettings
@@ -57,6 +57,7 @@ def run(settings: DemoSettings) -> dict:
                                         leercoaches=settings.leercoaches, mentors=settings.mentors,
                                         progress=lambda: progress.advance(task))
         offers = enrolments.setup(api, clock.now().date(), settings.days)
+        accredit_career_centres(api)
 
         wait_s = (epoch - datetime.now(timezone.utc)).total_seconds()
         if wait_s > 0:
