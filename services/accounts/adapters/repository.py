@@ -199,13 +199,17 @@ class AccountRepository:
 
     def announce(self, opening: BudgetOpening, events: list[OpeningEvent]) -> BudgetOpening:
         """Store a new opening; the stored one when the id exists (the caller compares terms)."""
+        return self._create_or_stored(self.openings, opening.opening_id, opening, events)
+
+    def _create_or_stored(self, store, aggregate_id: str, state: Any, events: list) -> Any:
+        """Create the aggregate with ``state`` and its first events; the stored state when it exists."""
         try:
-            self.openings.create(opening.opening_id, {"state": encode(opening)}, pending(events, self.topic, 1))
-            return opening
+            store.create(aggregate_id, {"state": encode(state)}, pending(events, self.topic, 1))
+            return state
         except AlreadyExists:
-            existing = self.opening(opening.opening_id)
-            assert existing is not None
-            return existing
+            record = store.load(aggregate_id)
+            assert record is not None
+            return decode(record.body["state"])
 
     def change_opening(self, opening_id: str,
                        change: Callable[[BudgetOpening], tuple[BudgetOpening, list[OpeningEvent]] | None]) -> BudgetOpening:
@@ -260,13 +264,7 @@ class AccountRepository:
 
     def accredit_centre(self, centre: CareerCentre, events: list) -> CareerCentre:
         """Store a newly accredited centre; the stored one when the id exists (the caller compares)."""
-        try:
-            self.career_centres.create(centre.centre_id, {"state": encode(centre)}, pending(events, self.topic, 1))
-            return centre
-        except AlreadyExists:
-            existing = self.career_centre(centre.centre_id)
-            assert existing is not None
-            return existing
+        return self._create_or_stored(self.career_centres, centre.centre_id, centre, events)
 
     # -- career-cheque deadlines -------------------------------------------------------------------
     def _schedule_new_cheques(self, account: Account, known: set[str]) -> None:
