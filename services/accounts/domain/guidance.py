@@ -328,9 +328,6 @@ def record_trajectory_step(
     if phase is Phase.INTAKE and cheque.status_on(step_date) is ChequeStatus.EXPIRED:
         raise RuleViolation(f"career cheque {cheque_id} expired: guidance had to start by {cheque.start_deadline} "
                             f"(intake on {step_date} is too late)")
-    if cheque.status in (ChequeStatus.EXPIRED, ChequeStatus.PARTIALLY_USED, ChequeStatus.COMPLETED) \
-            and phase is not Phase.POP:
-        raise RuleViolation(f"career cheque {cheque_id} is {cheque.status}")
     if hours > cheque.hours_remaining:
         raise RuleViolation(f"{hours} h recorded but only {cheque.hours_remaining} h remain on cheque {cheque_id}")
     measured: Outcomes | None = None
