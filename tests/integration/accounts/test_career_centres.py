@@ -3,7 +3,7 @@ public gRPC API: accreditation, redemption, the trajectory's steps and their eve
 outcome measures, cashing, the 3-month start rule, and who sees what."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import grpc
 import pytest
@@ -181,3 +181,39 @@ def test_outcome_measures_are_validated_with_clear_errors(accounts, token_for):
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "is INTAKE, not ANALYSIS" in err.details()
     t = g.step(cheque.cheque_id, "INTAKE", scores=scores(INTAKE))  # nothing half-written before
     assert [s.phase for s in t.steps] == ["INTAKE"] and t.outcome_policy_version_id == "work-happiness-1"
+
+
+def test_the_demos_trajectory_runs_over_the_public_api(accounts, token_for):
+    """What ``make run`` does for each planned cheque: the counter buys it, the person redeems it at
+    a demo career centre, the centre records the steps with the planned outcomes and cashes it."""
+    from services.demo.catalogue import CAREER_CENTRES
+    from services.demo.grpc_platform import GrpcPlatform, accredit_career_centres
+    from services.demo.plan import PlannedCheque, PlannedOutcome
+
+    h = accounts
+
+    class Api:  # the demo's view of the platform (services/demo/api.py), on this service's channel
+        def stub(self, service, module, name):
+            return api_grpc.AccountServiceStub(h.channel)
+
+        def auth(self, organisation_id, role, person_id=""):
+            return bearer(token_for(organisation_id, role, person_id=person_id))
+
+    Guidance(h, token_for, "p-demo")  # opens the account
+    accredit_career_centres(Api())
+    today = h.clock.now().date()
+    outcome = PlannedOutcome((2, 3, 3, 2, 4, 1), (3, 3, 4, 3, 5, 2), reoriented=False, job_match=True)
+    planned = PlannedCheque("p-demo", today, (today + timedelta(days=10), today + timedelta(days=30)),
+                            CAREER_CENTRES[0][0], outcome)
+    platform = GrpcPlatform(Api(), {}, [])
+    cheque_id = platform.buy_cheque(planned)
+    for session, day in enumerate(planned.sessions):
+        h.clock.set(datetime.combine(day, START.timetz()))
+        platform.record_guidance(planned, cheque_id, session)
+    t = api_grpc.AccountServiceStub(h.channel).GetCareerTrajectory(
+        api.GetCareerTrajectoryRequest(person_id="p-demo", cheque_id=cheque_id),
+        metadata=bearer(token_for(CAREER_CENTRES[0][0], Role.CAREER_CENTRE))).trajectory
+    assert (t.cheque.status, t.cheque.hours_used, t.cashed_on) == ("COMPLETED", 4, planned.sessions[1].isoformat())
+    assert [s.step_date for s in t.steps] == [planned.sessions[0].isoformat()] * 2 + [planned.sessions[1].isoformat()] * 3
+    assert tuple(s.score for s in t.evaluation_scores) == outcome.evaluation
+    assert t.sustainable_job_match and not t.reorientation
