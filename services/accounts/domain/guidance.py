@@ -253,8 +253,8 @@ def validate_scores(policy: OutcomePolicy, scores: Mapping[str, int], field: str
 # --- operations --------------------------------------------------------------------------------
 
 def _trajectory_of(account: Account, cheque_id: str, centre_id: str) -> tuple[CareerCheque, Trajectory]:
-    cheque = find_cheque(account, cheque_id)
-    t = cheque.trajectory
+    cheque = account.career_cheques.get(cheque_id)
+    t = cheque.trajectory if cheque is not None else None
     if t is None or t.centre_id != centre_id:
         # the same answer whether the cheque is elsewhere or nowhere: a centre learns nothing
         raise NotFound(f"career centre {centre_id} has no trajectory on cheque {cheque_id}")
