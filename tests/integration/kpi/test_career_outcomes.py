@@ -69,6 +69,7 @@ def trajectories(seed: int, persons: int) -> tuple[list[tuple[str, str, object, 
             completed.append({"province": "40000" if town == GENT else "70000", "sex": "F" if i % 2 else "M",
                               "intake": intake,
                               "evaluation": evaluation, "reoriented": reoriented, "match": match})
+    out.sort(key=lambda item: item[3])  # in time order, as the sources publish (none is late)
     return out, completed
 
 
@@ -117,7 +118,8 @@ def test_the_service_publishes_the_outcome_kpis_the_events_imply(outcomes_world)
     def published():
         cells = {(c.kpi, c.cell): c for c in kpi.list_all(token) if c.kpi in d.CAREER_OUTCOME_KPIS}
         return cells if all(k in cells for k in want) else None
-    cells = wait_for(published, 120, "the outcome KPIs to be served")
+    cells = wait_for(published, 120, lambda: f"the outcome KPIs to be served; missing e.g. "
+                     f"{sorted(set(want) - {(c.kpi, c.cell) for c in kpi.list_all(token)})[:4]}\n{kpi.log()}")
     assert len(completed) == 51 and 0 < want[(d.CAREER_OUTCOME_IMPROVED, d.FLANDERS)][0] < 51
     for key in published_keys:
         cell = cells[key]
