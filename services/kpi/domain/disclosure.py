@@ -206,7 +206,8 @@ def suppressed_keys(tallies: dict[CellKey, Tally], config: DisclosureConfig = Di
     result: set[CellKey] = set()
     for kpi in sorted(per_kpi):
         cells = per_kpi[kpi]
-        value = {label: t.numerator for label, t in cells.items()}
+        # a mean's numerator is a signed sum: the non-negativity rule (b) applies to its support
+        value = {label: t.support if kpi in d.MEAN_KPIS else t.numerator for label, t in cells.items()}
         cost = {label: (*_cost(t), label) for label, t in cells.items()}
         result |= {(kpi, label) for label in _complete(kpi_groups[kpi], value, cost, hidden[kpi])}
     return frozenset(result)
