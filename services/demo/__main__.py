@@ -19,7 +19,7 @@ from .openings import BudgetOpeningRound
 from .payments import PaymentSystem
 from .api import Api
 from .calibration import FLANDERS, Targets, calibrated_plan, participation
-from .grpc_platform import GrpcPlatform
+from .grpc_platform import GrpcPlatform, accredit_career_centres
 from .plan import Rates
 from .simulation import Simulation
 from .settings import DemoSettings
@@ -60,6 +60,7 @@ def run(settings: DemoSettings) -> dict:
                                         leercoaches=settings.leercoaches, mentors=settings.mentors,
                                         progress=lambda: progress.advance(task))
         offers = enrolments.setup(api, clock.now().date(), settings.days)
+        accredit_career_centres(api)
 
         wait_s = (epoch - datetime.now(timezone.utc)).total_seconds()
         if wait_s > 0:
