@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from kafka import KafkaConsumer
@@ -47,7 +48,12 @@ def test_two_processes_fund_exactly_what_one_budget_covers(stack, kafka, mongo_u
     env.update(LLR_ACCOUNTS_MONGO_URI=mongo_uri, LLR_ACCOUNTS_MONGO_DB=db_name, LLR_ACCOUNTS_KAFKA_BOOTSTRAP=kafka.bootstrap,
                LLR_ACCOUNTS_TOPIC_NAMESPACE=namespace, LLR_ACCOUNTS_AUTH_PUBLIC_KEY_FILE=str(public_key_file),
                LLR_ACCOUNTS_AUTH_ISSUER="llr-test-idp", LLR_ACCOUNTS_TOPIC_PARTITIONS="4",
-               LLR_ACCOUNTS_OUTBOX_POLL_INTERVAL_S="0.05")
+               LLR_ACCOUNTS_OUTBOX_POLL_INTERVAL_S="0.05",
+               # The processes live on the test's day (START, at real speed), so the account opens
+               # with START's yearly credit only (opening on a later day would also credit the years
+               # since, and the yearly-credit job the current one).
+               LLR_ACCOUNTS_SIM_START=START.isoformat(),
+               LLR_ACCOUNTS_SIM_EPOCH=datetime.now(timezone.utc).isoformat())
     procs = [subprocess.Popen([sys.executable, "-m", "services.accounts.entrypoints.main"], cwd=REPO,
                               env={**env, "LLR_ACCOUNTS_GRPC_PORT": str(free_port())},
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]

@@ -44,8 +44,8 @@ def grpcurl(port: int, *args: str, **options) -> str:
     return run.stdout
 
 
-def explore(port: int, service: str, method: str, request: str) -> None:
-    assert set(grpcurl(port, "list").split()) == ALWAYS | {service}
+def explore(port: int, service: str, method: str, request: str, also: frozenset[str] = frozenset()) -> None:
+    assert set(grpcurl(port, "list").split()) == ALWAYS | {service} | also
     described = grpcurl(port, "describe", f"{service}.{method}")
     assert f"{service}.{method} is a method" in described and f"rpc {method} ( .{request} )" in described
     assert f"{request} is a message" in grpcurl(port, "describe", request)
@@ -55,7 +55,9 @@ def explore(port: int, service: str, method: str, request: str) -> None:
 
 def test_grpcurl_explores_the_certification_service_and_verifies_a_credential(runtime, client):
     port = runtime.grpc.port
-    explore(port, "llr.certification.v1.CertificationService", "Verify", "llr.certification.v1.VerifyRequest")
+    # A service with a database keeps the audit trail of its commands and serves it.
+    explore(port, "llr.certification.v1.CertificationService", "Verify", "llr.certification.v1.VerifyRequest",
+            also=frozenset({"llr.common.v1.AuditService"}))
     client.accredit("org-a")
     credential = client.issue("org-a", client.qualified_mentor("org-a", "person-1").candidate_id).credential_json
 
@@ -77,8 +79,13 @@ def accounts_registration(service):
     return accounts_with_openings(service, None)
 
 
+def kpi_with_signals(board):
+    """The KPI servicer (its fraud signals are not called here)."""
+    return kpi_registration(board, None)
+
+
 @pytest.mark.parametrize("name, registration", [
-    ("accounts", accounts_registration), ("enrolments", enrolments_registration), ("kpi", kpi_registration)])
+    ("accounts", accounts_registration), ("enrolments", enrolments_registration), ("kpi", kpi_with_signals)])
 def test_grpcurl_explores_every_other_service(token_verifier, token_for, name, registration):
     add, servicer, service_name = registration(None)
     service = descriptor_pool.Default().FindServiceByName(service_name)
