@@ -22,7 +22,8 @@ def to_proto(event):
         value = getattr(event, field.name, None)
         if value is None:
             continue
-        if isinstance(value, tuple):  # a repeated message, e.g. the scores of CareerOutcomesRecorded
+        if isinstance(value, tuple) and field.message_type is not None:
+            # a repeated message, e.g. the scores of CareerOutcomesRecorded
             getattr(message, field.name).extend(field.message_type._concrete_class(**dataclasses.asdict(v))
                                                 for v in value)
             continue
