@@ -60,6 +60,8 @@ def run(settings: DemoSettings) -> dict:
                                         leercoaches=settings.leercoaches, mentors=settings.mentors,
                                         progress=lambda: progress.advance(task))
         offers = enrolments.setup(api, clock.now().date(), settings.days)
+        opening = BudgetOpeningRound(api, [p.person_id for p in feed[:len(needed)]], start_day, settings.seed)
+        opening.run(clock.now())   # announced before the year starts when the set-up is on time
         accredit_career_centres(api)
 
         wait_s = (epoch - datetime.now(timezone.utc)).total_seconds()
@@ -72,7 +74,6 @@ def run(settings: DemoSettings) -> dict:
         task = progress.add_task("simulated year (days)", total=settings.days)
         simulation = Simulation(plan, GrpcPlatform(api, offers, [c.person_id for c in coaches]))
         payments = PaymentSystem(api, settings.seed)
-        opening = BudgetOpeningRound(api, [p.person_id for p in feed[:len(needed)]], start_day, settings.seed)
         # Each pass carries out what is planned for the days since the last one: how often the
         # loop runs changes when the calls are made, not which.
         while (today := clock.now().date()) < plan.end_day:

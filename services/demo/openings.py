@@ -4,7 +4,8 @@ served (the accounts service's ``AnnounceBudgetOpening``, ``ApplyToBudgetOpening
 
 At the start of the simulated year the regisseur announces an opening whose window opens
 ``OPENS_AFTER`` into the year and lasts ``WINDOW``, with a budget for about half of the applicants
-and a commitment to its seed. When the window has opened, citizens' counters apply for a share of
+and a commitment to its seed (or, when the set-up ran past that day, ``LEAD`` after the
+announcement). When the window has opened, citizens' counters apply for a share of
 the learners (in a shuffled order: arrival order changes nobody's chance). Once the window has
 closed and the service allows the draw, the regisseur reveals the seed and the lottery credits the
 grants. Ids and the seed derive from the demo's seed, so a rerun of the same demo announces
@@ -25,6 +26,7 @@ from services.common.auth import Role
 
 OPENS_AFTER = timedelta(days=45)   # the window opens 45 days into the simulated year
 WINDOW = timedelta(days=14)
+LEAD = timedelta(days=3)            # at least this long between the announcement and the window
 GRANT_CENTS = 25_000               # EUR 250 per grant
 APPLICANT_SHARE = 0.1              # of the learners with an account
 GRANTED_SHARE = 0.5                # the budget funds about half of the applicants
@@ -65,31 +67,35 @@ class BudgetOpeningRound:
     def run(self, now: datetime) -> None:
         """Carry out what is due at ``now`` (the simulated time); cheap when nothing is."""
         if self._stage == "announce":
-            self._announce()
+            self._announce(now)
         if self._stage == "apply" and now >= self.opens_at:
             self._apply()
         if self._stage == "draw" and now >= self.closes_at:
             self._draw()
 
-    def _announce(self) -> None:
+    def _announce(self, now: datetime) -> None:
+        # The window opens OPENS_AFTER into the year, or a few days from now when the set-up ran
+        # late (a window never opens in the past); a rerun finds the opening of the first run.
+        opens_at = max(self.opens_at, now + LEAD)
         request = self.pb.AnnounceBudgetOpeningRequest(
-            opening_id=self.opening_id, title="Demo: digitale vaardigheden", opens_at=self.opens_at.isoformat(),
-            closes_at=self.closes_at.isoformat(), budget_cents=self.tally.grants * GRANT_CENTS,
+            opening_id=self.opening_id, title="Demo: digitale vaardigheden", opens_at=opens_at.isoformat(),
+            closes_at=(opens_at + WINDOW).isoformat(), budget_cents=self.tally.grants * GRANT_CENTS,
             grant_cents=GRANT_CENTS, seed_commitment=commitment(self.seed))
         try:
             self.stub.AnnounceBudgetOpening(request, metadata=self.regisseur)
         except grpc.RpcError as err:
-            if err.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            if err.code() not in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS):
                 raise
-            # A rerun after the window opened: the opening of the first run, if there was one.
-            try:
-                self.stub.GetBudgetOpening(self.pb.GetBudgetOpeningRequest(opening_id=self.opening_id),
-                                           metadata=self.regisseur)
-            except grpc.RpcError as missing:
-                if missing.code() != grpc.StatusCode.NOT_FOUND:
-                    raise
-                self._stage = "done"
-                return
+        try:
+            stored = self.stub.GetBudgetOpening(self.pb.GetBudgetOpeningRequest(opening_id=self.opening_id),
+                                                metadata=self.regisseur).opening
+        except grpc.RpcError as missing:
+            if missing.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            self._stage = "done"
+            return
+        self.opens_at = datetime.fromisoformat(stored.opens_at)
+        self.closes_at = datetime.fromisoformat(stored.closes_at)
         self.tally.announced = True
         self._stage = "apply"
 
