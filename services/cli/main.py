@@ -18,6 +18,10 @@
     llr account credit|assess PERSON_ID --as vdab:REGISSEUR
     llr account pop PERSON_ID --offer O [--offer O2] --as loket:CITIZEN_COUNTER:PERSON_ID  # the POP
     llr cheque buy|guidance PERSON_ID --as loket:CITIZEN_COUNTER:PERSON_ID
+    llr guidance accredit CENTRE_ID --name NAME --as vdab:REGISSEUR    # a career centre (loopbaancentrum)
+    llr guidance redeem PERSON_ID CHEQUE_ID --centre CENTRE_ID --as loket:CITIZEN_COUNTER:PERSON_ID
+    llr guidance step PERSON_ID CHEQUE_ID PHASE [--hours H] [--score MEANING=3 ...] --as CENTRE:CAREER_CENTRE
+    llr guidance cash|show PERSON_ID CHEQUE_ID --as CENTRE:CAREER_CENTRE
     llr cert register PERSON_ID --role LEERCOACH --as ORG:MENTORING_ORGANISATION
     llr cert train CANDIDATE_ID MODULE HOURS [--result PASSED] --as ORG:MENTORING_ORGANISATION
     llr cert issue CANDIDATE_ID --as ORG:MENTORING_ORGANISATION [--credential-out c.json]
@@ -76,6 +80,7 @@ offers_app = typer.Typer(rich_markup_mode=None, add_completion=False, context_se
 cheque_app = _typer("Career cheques (loopbaancheques), at a citizen's counter.")
 kpi_app = _typer("Participation KPIs (aggregates only).")
 payables_app = _typer("Payment terms: what the platform owes training providers, and when.")
+guidance_app = _typer("Career guidance at accredited career centres (loopbaancentra), paid with a career cheque.")
 opening_app = _typer("Budget openings: a limited budget shared out by a seeded lottery after a window.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(offers_app, name="offers")
@@ -86,6 +91,7 @@ app.add_typer(cert_app, name="cert")
 app.add_typer(enrol_app, name="enrol")
 app.add_typer(account_app, name="account")
 app.add_typer(cheque_app, name="cheque")
+app.add_typer(guidance_app, name="guidance")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(opening_app, name="opening")
 app.add_typer(payables_app, name="payables")
@@ -995,6 +1001,123 @@ def cheque_guidance(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
                                        hours=hours, guidance_date=on, final=final, outcome=outcome),
         metadata=auth(as_))
     console.print(_cheque_table(reply.cheque))
+
+
+# --- career guidance at career centres ----------------------------------------------------------
+def _trajectory_table(t) -> Table:
+    table = _fields()
+    c = t.cheque
+    rows = [("person", t.person_id), ("cheque_id", c.cheque_id), ("career centre", t.centre_id),
+            ("redeemed", t.redeemed_on), ("cheque status", c.status), ("hours", f"{c.hours_used} of {c.hours} h used"),
+            ("start by", c.start_deadline),
+            ("steps", ", ".join(f"{s.phase} {s.step_date} ({s.hours} h)" for s in t.steps) or "none yet"),
+            ("next step", t.next_phase or "none: the POP is delivered")]
+    for label, measured in (("intake", t.intake_scores), ("evaluation", t.evaluation_scores)):
+        if measured:
+            rows.append((label, " ".join(f"{s.dimension}={s.score}" for s in measured)))
+    if t.HasField("reorientation"):
+        rows += [("reorientation", "yes" if t.reorientation else "no"),
+                 ("sustainable job match", "yes" if t.sustainable_job_match else "no")]
+    rows.append(("cashed", t.cashed_on or "not yet"))
+    for label, value in rows:
+        if value:
+            table.add_row(label, escape(value))
+    return table
+
+
+def parse_scores(values: list[str]) -> list:
+    """``DIMENSION=SCORE`` options as Score messages (the service checks dimensions and scale)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    scores = []
+    for value in values:
+        dimension, sep, number = value.partition("=")
+        if not sep or not dimension or not number.strip().lstrip("-").isdigit():
+            raise UsageError(f"--score must be DIMENSION=SCORE, e.g. MEANING=3; got {value!r}")
+        scores.append(pb.Score(dimension=dimension.strip().upper(), score=int(number)))
+    return scores
+
+
+@guidance_app.command("accredit")
+@handled
+def guidance_accredit(centre_id: str = typer.Argument(..., metavar="CENTRE_ID"),
+                      name: str = typer.Option(..., metavar="NAME", help="the career centre's name"),
+                      as_: str = REGISSEUR) -> None:
+    """Accredit a career centre (again with the same name: nothing changes)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    c = _stub("accounts", "accounts_service", "AccountService").AccreditCareerCentre(
+        pb.AccreditCareerCentreRequest(request_id=new_request_id(), centre_id=centre_id, name=name),
+        metadata=auth(as_)).centre
+    console.print(f"career centre {escape(c.centre_id)} ({escape(c.name)}) accredited on {c.accredited_on}")
+
+
+@guidance_app.command("redeem")
+@handled
+def guidance_redeem(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
+                    cheque_id: str = typer.Argument(..., metavar="CHEQUE_ID"),
+                    centre: str = typer.Option(..., "--centre", metavar="CENTRE_ID", help="the centre the person chose"),
+                    as_: str = AS,
+                    on: str = typer.Option("", "--date", metavar="YYYY-MM-DD", help="default: the platform's today")) -> None:
+    """Redeem the person's career cheque at the accredited career centre of their choice."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").RedeemCareerCheque(
+        pb.RedeemCareerChequeRequest(request_id=new_request_id(), person_id=person_id, cheque_id=cheque_id,
+                                     centre_id=centre, redeemed_on=on), metadata=auth(as_))
+    console.print(_trajectory_table(reply.trajectory))
+
+
+@guidance_app.command("step")
+@handled
+def guidance_step(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
+                  cheque_id: str = typer.Argument(..., metavar="CHEQUE_ID"),
+                  phase: str = typer.Argument(..., metavar="PHASE",
+                                              help="INTAKE, ANALYSIS, ACTION_PLAN, EVALUATION or POP, in that order"),
+                  as_: str = AS, hours: int = typer.Option(0, metavar="HOURS", help="guidance hours of this step"),
+                  score: list[str] = typer.Option([], "--score", metavar="DIMENSION=SCORE",
+                                                  help="at INTAKE and EVALUATION, every dimension: MEANING, AUTONOMY, "
+                                                       "COMPETENCE, CONNECTION, SAFETY, BALANCE, on the outcome policy's scale (1-5 today)"),
+                  reorientation: bool | None = typer.Option(None, "--reorientation/--no-reorientation",
+                                                            help="at EVALUATION"),
+                  job_match: bool | None = typer.Option(None, "--job-match/--no-job-match",
+                                                        help="at EVALUATION: a sustainable job match"),
+                  on: str = typer.Option("", "--date", metavar="YYYY-MM-DD", help="default: the platform's today")) -> None:
+    """Record the next step of a trajectory at the career centre (the POP ends it)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").RecordTrajectoryStep(
+        pb.RecordTrajectoryStepRequest(request_id=new_request_id(), person_id=person_id, cheque_id=cheque_id,
+                                       phase=phase.upper(), step_date=on, hours=hours, scores=parse_scores(score),
+                                       reorientation=reorientation, sustainable_job_match=job_match),
+        metadata=auth(as_))
+    console.print(_trajectory_table(reply.trajectory))
+
+
+@guidance_app.command("cash")
+@handled
+def guidance_cash(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
+                  cheque_id: str = typer.Argument(..., metavar="CHEQUE_ID"), as_: str = AS,
+                  on: str = typer.Option("", "--date", metavar="YYYY-MM-DD", help="default: the platform's today")) -> None:
+    """Cash the career cheque after delivering the POP (the centre that guided the person)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").CashCareerCheque(
+        pb.CashCareerChequeRequest(request_id=new_request_id(), person_id=person_id, cheque_id=cheque_id,
+                                   cashed_on=on), metadata=auth(as_))
+    console.print(_trajectory_table(reply.trajectory))
+
+
+@guidance_app.command("show")
+@handled
+def guidance_show(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
+                  cheque_id: str = typer.Argument(..., metavar="CHEQUE_ID"), as_: str = AS) -> None:
+    """Show a trajectory (a centre sees only its own)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    reply = _stub("accounts", "accounts_service", "AccountService").GetCareerTrajectory(
+        pb.GetCareerTrajectoryRequest(person_id=person_id, cheque_id=cheque_id), metadata=auth(as_))
+    console.print(_trajectory_table(reply.trajectory))
 
 
 # --- certification ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from services.kpi.domain.definitions import DIMENSIONS, KPI_NAMES, RATE_KPIS
+from services.kpi.domain.definitions import DIMENSIONS, KPI_NAMES, MEAN_KPIS, RATE_KPIS
 from services.kpi.domain.geography import PROVINCES, municipalities
 
 
@@ -90,6 +90,8 @@ def kpi_value(kpi: str, numerator: int, denominator: int | None) -> str:
     """A cell's value as a reader expects it: a rate in percent, a sum of cents as money."""
     if kpi in RATE_KPIS and denominator:
         return f"{numerator / denominator:.1%}"
+    if kpi in MEAN_KPIS and denominator:
+        return f"{numerator / denominator:+.2f} points"
     if kpi.endswith("_cents"):
         return money(numerator)
     return str(numerator)

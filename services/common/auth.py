@@ -43,6 +43,7 @@ class Role(str, enum.Enum):
     PROVIDER = "PROVIDER"  # accredited training provider
     MENTORING_ORGANISATION = "MENTORING_ORGANISATION"
     CITIZEN_COUNTER = "CITIZEN_COUNTER"  # a citizen's counter, acting for one person
+    CAREER_CENTRE = "CAREER_CENTRE"  # a career centre (loopbaancentrum) accredited by the regisseur
     KPI_CONSUMER = "KPI_CONSUMER"
     SERVICE = "SERVICE"  # another service of the platform
 

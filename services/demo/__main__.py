@@ -17,11 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from services.common.clock import AcceleratedClock
 
 from . import certification, enrolments, population
+from .openings import BudgetOpeningRound
 from .payments import PaymentSystem
 from .api import Api
 from .funding import Accounts
 from .calibration import FLANDERS, Targets, calibrated_plan, participation
-from .grpc_platform import GrpcPlatform
+from .grpc_platform import GrpcPlatform, accredit_career_centres
 from .plan import Rates
 from .simulation import Simulation
 from .settings import DemoSettings
@@ -69,6 +70,9 @@ def run(settings: DemoSettings) -> dict:
                                         leercoaches=settings.leercoaches, mentors=settings.mentors,
                                         progress=lambda: progress.advance(task))
         offers = enrolments.setup(api, clock.now().date(), settings.days)
+        opening = BudgetOpeningRound(api, needed, start_day, settings.seed, accounts)
+        opening.run(clock.now())   # announced before the year starts when the set-up is on time
+        accredit_career_centres(api)
 
         wait_s = (epoch - datetime.now(timezone.utc)).total_seconds()
         if wait_s > 0:
@@ -85,10 +89,12 @@ def run(settings: DemoSettings) -> dict:
         while (today := clock.now().date()) < plan.end_day:
             simulation.run_until(today)
             payments.run(today)
+            opening.run(clock.now())
             progress.update(task, completed=(simulation.next_day - start_day).days)
             time.sleep(min(0.2, settings.seconds_per_day / 4))
         simulation.run_until(plan.end_day)  # the last days, if the loop fell behind
         payments.run(clock.now().date())
+        opening.run(clock.now())
         progress.update(task, completed=settings.days)
         opened.result()  # long done (the simulation waited for each account it used); raises its error
     api.close()
@@ -103,6 +109,7 @@ def run(settings: DemoSettings) -> dict:
             "enrolments_by_instrument": " ".join(f"{k}: {n}" for k, n in sorted(instruments.items())),
             "career_cheques_bought": t.cheques_bought, "guidance_sessions": t.guidance_sessions,
             "payables_paid": f"{payments.tally.paid} ({payments.tally.paid_late} after their due date)",
+            "budget_opening": opening.tally.summary(),
             "leercoaches": len(coaches), "simulated_until": clock.now().date().isoformat()}
 
 

@@ -24,6 +24,9 @@ PROVIDERS = [
 ]
 # The providers learners enrol with (career centres deliver career guidance, not courses).
 TRAINING_PROVIDERS = [provider_id for provider_id, _, mandated in PROVIDERS if not mandated]
+# The mandated career centres are accredited as career centres (loopbaancentra) in the accounts
+# service too, where people redeem their career cheques.
+CAREER_CENTRES = [(provider_id, name) for provider_id, name, mandated in PROVIDERS if mandated]
 
 # The training budget's yearly credit (services/accounts/policies/training_budget.yaml): a course
 # that costs more is rejected for lack of funds.

@@ -1,14 +1,17 @@
 """The ``simulation.Platform`` port over the platform's public gRPC APIs: providers post and
 declare through ``EnrolmentService`` with their own tokens, citizens' counters buy career cheques
-and record guidance through ``AccountService`` with a token bound to the person they serve."""
+through ``AccountService`` with a token bound to the person they serve and redeem them at a career
+centre, which records the trajectory (intake and analysis at the first session; action plan,
+evaluation and POP at the last, with the outcome measures) and cashes the cheque."""
 from __future__ import annotations
 
 import grpc
 
 from services.common.auth import Role
 
+from .catalogue import CAREER_CENTRES
 from .funding import Accounts
-from .plan import CHEQUE_OUTCOME, CHEQUE_SESSION_HOURS, PlannedCheque, PlannedEnrolment
+from .plan import CHEQUE_SESSION_HOURS, OUTCOME_DIMENSIONS, PlannedCheque, PlannedEnrolment
 from .simulation import Refused
 
 COUNTER = "loket-vdab"
@@ -98,13 +101,46 @@ class GrpcPlatform:
             raise Refused(err.details()) from err
 
     def record_guidance(self, c: PlannedCheque, cheque_id: str, session: int) -> None:
-        final = session == len(c.sessions) - 1
+        """The first session: the person redeems the cheque at the centre, which records the intake
+        (with its measures) and the analysis; the last: action plan, evaluation and POP, then the
+        centre cashes the cheque. The two sessions of CHEQUE_SESSION_HOURS use the cheque's hours."""
+        pb, day = self.accounts_pb, c.sessions[session].isoformat()
+        centre = self.api.auth(c.centre_id, Role.CAREER_CENTRE)
+        o = c.outcome
+
+        def step(phase: str, hours: int = 0, scores: tuple[int, ...] = (), **evaluation) -> None:
+            self.accounts.RecordTrajectoryStep(pb.RecordTrajectoryStepRequest(
+                request_id=f"demo-guidance-{cheque_id}-{phase}", person_id=c.person_id, cheque_id=cheque_id,
+                phase=phase, step_date=day, hours=hours,
+                scores=[pb.Score(dimension=dim, score=s) for dim, s in zip(OUTCOME_DIMENSIONS, scores)],
+                **evaluation), metadata=centre)
         try:
-            self.accounts.RecordCareerGuidance(self.accounts_pb.RecordCareerGuidanceRequest(
-                request_id=f"demo-guidance-{cheque_id}-{session + 1}", person_id=c.person_id, cheque_id=cheque_id,
-                hours=CHEQUE_SESSION_HOURS, guidance_date=c.sessions[session].isoformat(), final=final,
-                outcome=CHEQUE_OUTCOME if final else ""), metadata=self._counter(c.person_id))
+            if session == 0:
+                self.accounts.RedeemCareerCheque(pb.RedeemCareerChequeRequest(
+                    request_id=f"demo-redeem-{cheque_id}", person_id=c.person_id, cheque_id=cheque_id,
+                    centre_id=c.centre_id, redeemed_on=day), metadata=self._counter(c.person_id))
+                step("INTAKE", CHEQUE_SESSION_HOURS, o.intake)
+                step("ANALYSIS")
+            elif session == len(c.sessions) - 1:
+                step("ACTION_PLAN")
+                step("EVALUATION", CHEQUE_SESSION_HOURS, o.evaluation, reorientation=o.reoriented,
+                     sustainable_job_match=o.job_match)
+                step("POP")
+                self.accounts.CashCareerCheque(pb.CashCareerChequeRequest(
+                    request_id=f"demo-cash-{cheque_id}", person_id=c.person_id, cheque_id=cheque_id, cashed_on=day),
+                    metadata=centre)
         except grpc.RpcError as err:
             if err.code() != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             raise Refused(err.details()) from err
+
+
+def accredit_career_centres(api) -> None:
+    """The regisseur accredits the demo's career centres (again: nothing changes)."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    stub = api.stub("accounts", "accounts_service", "AccountService")
+    for centre_id, name in CAREER_CENTRES:
+        stub.AccreditCareerCentre(pb.AccreditCareerCentreRequest(
+            request_id=f"demo-accredit-{centre_id}", centre_id=centre_id, name=name),
+            metadata=api.auth("vdab", Role.REGISSEUR))

@@ -48,7 +48,9 @@ from typing import Iterable, Sequence
 
 from services.kpi.domain.definitions import age_band, age_on
 
-from .catalogue import BEYOND_BUDGET, LONG_AFFORDABLE, SHORT_AFFORDABLE, TRAINING_PROVIDERS, YEARLY_CREDIT_CENTS, Course
+from .catalogue import (
+    BEYOND_BUDGET, CAREER_CENTRES, LONG_AFFORDABLE, SHORT_AFFORDABLE, TRAINING_PROVIDERS, YEARLY_CREDIT_CENTS, Course,
+)
 from .population import Person
 
 # Relative participation by group: the 4-week rates of the Flemish Region in 2021 (Statistiek
@@ -68,7 +70,11 @@ TRAINING_LEAVE_HOURS = 125
 # Career cheques: the 2025 policy asks 7 years of work experience (services/accounts/policies).
 CHEQUE_MIN_WORK_EXPERIENCE_DAYS = 2555
 CHEQUE_SESSION_HOURS = 2          # two sessions of 2 h use the cheque's 4 h
-CHEQUE_OUTCOME = "POP_DELIVERED"  # the trajectory ends with a personal development plan
+# The work-happiness dimensions a career centre scores (services/accounts/policies/guidance), and
+# the chance of a reorientation and of a sustainable job match at evaluation: assumptions (no
+# source publishes them).
+OUTCOME_DIMENSIONS = ("MEANING", "AUTONOMY", "COMPETENCE", "CONNECTION", "SAFETY", "BALANCE")
+REORIENTATION_SHARE, JOB_MATCH_SHARE = 0.3, 0.45
 MIN_LEAD_DAYS, MAX_LEAD_DAYS = 7, 27   # a provider posts an enrolment 1-4 weeks before its start
 # Courses start from the fourth week on. Slack for a set-up that overran the simulated clock
 # (the demo then posts its first uploads late): a start declared after the platform's no-show
@@ -160,10 +166,24 @@ class PlannedEnrolment:
 
 
 @dataclass(frozen=True)
+class PlannedOutcome:
+    """What the career centre measures: a score per work-happiness dimension at intake and at
+    evaluation (``OUTCOME_DIMENSIONS``, 1-5), reorientation and a sustainable job match."""
+
+    intake: tuple[int, ...]
+    evaluation: tuple[int, ...]
+    reoriented: bool
+    job_match: bool
+
+
+@dataclass(frozen=True)
 class PlannedCheque:
     person_id: str
     bought_on: date
     sessions: tuple[date, ...]   # CHEQUE_SESSION_HOURS each; the last closes the trajectory
+    # the career centre the person redeems the cheque at, and what it measures there
+    centre_id: str = ""
+    outcome: PlannedOutcome | None = None
 
     def steps(self) -> list[tuple[date, Step]]:
         return [(self.bought_on, Step.BUY_CHEQUE)] + [(day, Step.GUIDANCE) for day in self.sessions]
@@ -315,7 +335,13 @@ def _cheques(crowd: Crowd, first_day: date, end_day: date, seed: int, rates: Rat
         rng = random.Random(f"llr-demo-cheque:{seed}:{person.person_id}")
         bought = first_day + timedelta(days=rng.randint(0, (last_purchase - first_day).days))
         first = bought + timedelta(days=rng.randint(7, 35))
-        cheques.append(PlannedCheque(person.person_id, bought, (first, first + timedelta(days=rng.randint(14, 28)))))
+        # Own draws for the centre and the outcome, so that the plan's other draws stay as they were.
+        guided = random.Random(f"llr-demo-guidance:{seed}:{person.person_id}")
+        intake = tuple(guided.randint(1, 4) for _ in OUTCOME_DIMENSIONS)
+        outcome = PlannedOutcome(intake, tuple(min(5, max(1, score + guided.randint(-1, 2))) for score in intake),
+                                 guided.random() < REORIENTATION_SHARE, guided.random() < JOB_MATCH_SHARE)
+        cheques.append(PlannedCheque(person.person_id, bought, (first, first + timedelta(days=rng.randint(14, 28))),
+                                     guided.choice(CAREER_CENTRES)[0], outcome))
     return cheques
 
 

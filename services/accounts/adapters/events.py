@@ -5,6 +5,7 @@ them all: dates become ISO strings, enums their value, ``None`` the proto defaul
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from datetime import date, datetime
 
@@ -21,6 +22,11 @@ def to_proto(event):
         value = getattr(event, field.name, None)
         if value is None:
             continue
+        if isinstance(value, tuple) and field.message_type is not None:
+            # a repeated message, e.g. the scores of CareerOutcomesRecorded
+            getattr(message, field.name).extend(field.message_type._concrete_class(**dataclasses.asdict(v))
+                                                for v in value)
+            continue
         if isinstance(value, enum.Enum):
             value = value.value
         elif isinstance(value, datetime):
@@ -35,11 +41,13 @@ def to_proto(event):
 
 
 def pending(events, topic: str, version: int) -> list[PendingEvent]:
-    """Envelopes for an aggregate's new events (an account's, or a budget opening's, keyed by the
-    opening id); ``version`` is the aggregate version they lead to."""
+    """Envelopes for an aggregate's new events (an account's, a budget opening's, keyed by the
+    opening id, or a career centre's, keyed by the centre id); ``version`` is the aggregate version they lead to."""
     def aggregate(e) -> tuple[str, str]:
         if hasattr(e, "opening_id"):
             return "budget_opening", e.opening_id
+        if not hasattr(e, "account_id"):
+            return "career_centre", e.centre_id
         return "account", e.account_id or e.enrolment_id
     return [
         PendingEvent(topic, wrap(to_proto(e), aggregate_type=kind, aggregate_id=key, aggregate_version=version,

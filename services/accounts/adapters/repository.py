@@ -36,6 +36,9 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
   ``_id``, in pages from its cursor (one sequence number per list). Its progress is the ``jobs``
   aggregate ``yearly-credits``: the periods granted per policy kind and the pass under way (its
   grants and cursors), which only moves forward, so a restarted or second process resumes.
+* ``career_centres`` -- ONE aggregate per career centre the regisseur accredited, ``_id`` = the
+  centre id, with its ``CareerCentreAccredited`` event (the trajectories live on the cheques, in
+  the accounts).
 * ``cheque_deadlines`` -- a ``DailySchedule`` of the accounts with a career cheque that expires
   on each day, added before the cheque is saved; the expiry job reads the days since its last
   run by ``_id`` (its progress is the ``jobs`` aggregate ``cheque-expiry``), so it never scans.
@@ -60,6 +63,7 @@ from services.common.persistence import (
 from ..domain import Account, PersonProfile
 from ..domain.account import account_id_for
 from ..domain.career_cheques import ChequeStatus
+from ..domain.guidance import CareerCentre
 from ..domain.openings import BudgetOpening, OpeningEvent
 from .codec import decode, encode
 from .events import pending
@@ -114,6 +118,7 @@ class AccountRepository:
         self.jobs = stores.aggregates("jobs")
         self.cheque_deadlines = DailySchedule(stores.log("cheque_deadlines"), self.jobs, "cheque-expiry")
         self.roster = stores.log("account_roster")
+        self.career_centres = stores.aggregates("career_centres")
         self.outbox = stores.outbox
         self.topic = topic
 
@@ -209,13 +214,17 @@ class AccountRepository:
 
     def announce(self, opening: BudgetOpening, events: list[OpeningEvent]) -> BudgetOpening:
         """Store a new opening; the stored one when the id exists (the caller compares terms)."""
+        return self._create_or_stored(self.openings, opening.opening_id, opening, events)
+
+    def _create_or_stored(self, store, aggregate_id: str, state: Any, events: list) -> Any:
+        """Create the aggregate with ``state`` and its first events; the stored state when it exists."""
         try:
-            self.openings.create(opening.opening_id, {"state": encode(opening)}, pending(events, self.topic, 1))
-            return opening
+            store.create(aggregate_id, {"state": encode(state)}, pending(events, self.topic, 1))
+            return state
         except AlreadyExists:
-            existing = self.opening(opening.opening_id)
-            assert existing is not None
-            return existing
+            record = store.load(aggregate_id)
+            assert record is not None
+            return decode(record.body["state"])
 
     def change_opening(self, opening_id: str,
                        change: Callable[[BudgetOpening], tuple[BudgetOpening, list[OpeningEvent]] | None]) -> BudgetOpening:
@@ -262,6 +271,15 @@ class AccountRepository:
 
     def result(self, opening_id: str, person_id: str) -> Mapping[str, Any] | None:
         return self.opening_results.get(f"{opening_id}/{person_id}")
+
+    # -- career centres ------------------------------------------------------------------------------
+    def career_centre(self, centre_id: str) -> CareerCentre | None:
+        record = self.career_centres.load(centre_id)
+        return None if record is None else decode(record.body["state"])
+
+    def accredit_centre(self, centre: CareerCentre, events: list) -> CareerCentre:
+        """Store a newly accredited centre; the stored one when the id exists (the caller compares)."""
+        return self._create_or_stored(self.career_centres, centre.centre_id, centre, events)
 
     # -- career-cheque deadlines -------------------------------------------------------------------
     def _schedule_new_cheques(self, account: Account, known: set[str]) -> None:

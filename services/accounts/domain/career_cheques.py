@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from services.accounts.domain.common import (
     IdempotencyConflict,
@@ -84,6 +84,8 @@ class CareerCheque:
     refunded_cents: int = 0
     closed_on: date | None = None
     session_keys: tuple[str, ...] = ()
+    # the guidance at the career centre the person redeemed the cheque at (``guidance.Trajectory``)
+    trajectory: Any = None
 
     @property
     def hours_remaining(self) -> int:
@@ -330,7 +332,7 @@ def start_deadline(purchase_date: date, policy: CareerChequePolicy) -> date:
 # --- operations on the account ---------------------------------------------------------------
 
 
-def _cheque(account: Account, cheque_id: str) -> CareerCheque:
+def find_cheque(account: Account, cheque_id: str) -> CareerCheque:
     try:
         return account.career_cheques[cheque_id]
     except KeyError:
@@ -433,6 +435,41 @@ def contribution_hold_id(cheque_id: str) -> str:
     return f"{cheque_id}:contribution"
 
 
+def start_guidance(account: Account, cheque: CareerCheque, key: str, start: date, now: datetime) -> CareerCheque:
+    """The first session (or a centre's intake) starts the guidance: the own contribution is spent."""
+    if cheque.own_contribution_cents:
+        account.capture(contribution_hold_id(cheque.cheque_id), idempotency_key=f"{key}/contribution",
+                        now=now, explanation=f"guidance on cheque {cheque.cheque_id} started on {start}: "
+                                             "own contribution spent")
+    account.raise_event(CareerGuidanceStarted(
+        **account.event_fields(key, CareerGuidanceStarted, now), cheque_id=cheque.cheque_id, start_date=start,
+    ))
+    return replace(cheque, status=ChequeStatus.STARTED, started_on=start)
+
+
+def deliver_hours(account: Account, cheque: CareerCheque, key: str, day: date, hours: int,
+                  now: datetime) -> CareerCheque:
+    """Spend ``hours`` of delivered guidance from the cheque's hours hold."""
+    account.capture(cheque.cheque_id, idempotency_key=f"{key}/hours", now=now, amount=hours,
+                    close=False, explanation=f"{hours} h of career guidance on {day}")
+    return replace(cheque, hours_used=cheque.hours_used + hours)
+
+
+def complete(account: Account, cheque: CareerCheque, key: str, day: date, now: datetime) -> CareerCheque:
+    account.raise_event(CareerChequeCompleted(
+        **account.event_fields(key, CareerChequeCompleted, now),
+        cheque_id=cheque.cheque_id, completed_on=day, hours_used=cheque.hours_used,
+    ))
+    return replace(cheque, status=ChequeStatus.COMPLETED, closed_on=day)
+
+
+def close_after_pop(account: Account, cheque: CareerCheque, key: str, day: date, now: datetime) -> CareerCheque:
+    """The POP ends the trajectory: COMPLETED when every hour was used, else the rest is forfeited."""
+    if cheque.hours_remaining == 0:
+        return complete(account, cheque, key, day, now)
+    return _forfeit_rest(account, cheque, key, day, now)
+
+
 def record_career_guidance(
     account: Account,
     *,
@@ -444,16 +481,20 @@ def record_career_guidance(
     final: bool = False,
     outcome: str | None = None,
 ) -> CareerCheque:
-    """Record a delivered guidance session on a cheque.
+    """Record a delivered guidance session on a cheque (a cheque not redeemed at a career centre;
+    a redeemed one is recorded by its centre, ``guidance.record_trajectory_step``).
 
     The first session starts the guidance and must fall on or before the start deadline. When all
     hours are used the cheque is COMPLETED; a session marked ``final`` with hours left closes the
     cheque as PARTIALLY_USED and forfeits the rest (no refund).
     """
     require_key(idempotency_key)
-    cheque = _cheque(account, cheque_id)
+    cheque = find_cheque(account, cheque_id)
     if idempotency_key in cheque.session_keys:
         return cheque
+    if cheque.trajectory is not None:
+        raise RuleViolation(f"career cheque {cheque_id} was redeemed at career centre {cheque.trajectory.centre_id}: "
+                            "the centre records its guidance")
     require_positive(hours, "hours")
     if guidance_date < cheque.purchase_date:
         raise InvalidArgument(f"guidance date {guidance_date} is before the purchase {cheque.purchase_date}")
@@ -470,30 +511,16 @@ def record_career_guidance(
         )
 
     if cheque.status is ChequeStatus.BOUGHT:
-        if cheque.own_contribution_cents:
-            account.capture(contribution_hold_id(cheque_id), idempotency_key=f"{idempotency_key}/contribution",
-                            now=now, explanation=f"guidance on cheque {cheque_id} started on {guidance_date}: "
-                                                 "own contribution spent")
-        cheque = replace(cheque, status=ChequeStatus.STARTED, started_on=guidance_date)
-        account.raise_event(CareerGuidanceStarted(
-            **account.event_fields(idempotency_key, CareerGuidanceStarted, now),
-            cheque_id=cheque_id, start_date=guidance_date,
-        ))
-    account.capture(cheque_id, idempotency_key=f"{idempotency_key}/hours", now=now, amount=hours,
-                    close=False, explanation=f"{hours} h of career guidance on {guidance_date}")
-    cheque = replace(cheque, hours_used=cheque.hours_used + hours,
-                     session_keys=cheque.session_keys + (idempotency_key,))
+        cheque = start_guidance(account, cheque, idempotency_key, guidance_date, now)
+    cheque = deliver_hours(account, cheque, idempotency_key, guidance_date, hours, now)
+    cheque = replace(cheque, session_keys=cheque.session_keys + (idempotency_key,))
     account.raise_event(CareerGuidanceRecorded(
         **account.event_fields(idempotency_key, CareerGuidanceRecorded, now),
         cheque_id=cheque_id, guidance_date=guidance_date, hours=hours,
         hours_used_total=cheque.hours_used, outcome=outcome,
     ))
     if cheque.hours_remaining == 0:
-        cheque = replace(cheque, status=ChequeStatus.COMPLETED, closed_on=guidance_date)
-        account.raise_event(CareerChequeCompleted(
-            **account.event_fields(idempotency_key, CareerChequeCompleted, now),
-            cheque_id=cheque_id, completed_on=guidance_date, hours_used=cheque.hours_used,
-        ))
+        cheque = complete(account, cheque, idempotency_key, guidance_date, now)
     elif final:
         cheque = _forfeit_rest(account, cheque, idempotency_key, guidance_date, now)
     account.career_cheques[cheque_id] = cheque
@@ -505,9 +532,12 @@ def close_career_cheque(
 ) -> CareerCheque:
     """End a started guidance early: the remaining hours are forfeited, nothing is refunded."""
     require_key(idempotency_key)
-    cheque = _cheque(account, cheque_id)
+    cheque = find_cheque(account, cheque_id)
     if cheque.status is ChequeStatus.PARTIALLY_USED and cheque.closed_on == closed_on:
         return cheque
+    if cheque.trajectory is not None:
+        raise RuleViolation(f"career cheque {cheque_id} is guided by career centre {cheque.trajectory.centre_id}: "
+                            "its trajectory ends with the POP")
     if cheque.status is not ChequeStatus.STARTED:
         raise RuleViolation(f"only a started cheque can be closed early; {cheque_id} is {cheque.status_on(closed_on)}")
     cheque = _forfeit_rest(account, cheque, idempotency_key, closed_on, now)

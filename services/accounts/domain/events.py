@@ -159,6 +159,73 @@ class CareerChequeExpired(AccountEvent):
     refunded_cents: int
 
 
+# --- career guidance at accredited career centres (``guidance.py``) ----------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class CareerCentreAccredited:
+    """The regisseur accredited a career centre (loopbaancentrum); record key = centre_id."""
+
+    event_id: str
+    occurred_at: datetime
+    centre_id: str
+    name: str
+    accredited_on: date
+    accredited_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareerChequeRedeemed(AccountEvent):
+    """The person handed the cheque to the career centre of their choice."""
+
+    cheque_id: str
+    centre_id: str
+    redeemed_on: date
+    start_deadline: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareerTrajectoryStepRecorded(AccountEvent):
+    """A step of the trajectory: INTAKE, ANALYSIS, ACTION_PLAN, EVALUATION or POP (in that order)."""
+
+    cheque_id: str
+    centre_id: str
+    phase: str
+    step_date: date
+    hours: int
+    hours_used_total: int
+
+
+@dataclass(frozen=True)
+class DimensionScore:
+    dimension: str  # a work-happiness dimension code of the outcome policy, e.g. MEANING
+    score: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareerOutcomesRecorded(AccountEvent):
+    """Outcome measures at INTAKE or EVALUATION (reorientation and job match: at EVALUATION only)."""
+
+    cheque_id: str
+    centre_id: str
+    moment: str  # INTAKE | EVALUATION
+    measured_on: date
+    policy_version_id: str
+    scores: tuple[DimensionScore, ...]
+    reorientation: bool = False
+    sustainable_job_match: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareerChequeCashed(AccountEvent):
+    """The centre cashed the cheque after delivering the POP."""
+
+    cheque_id: str
+    centre_id: str
+    cashed_on: date
+    hours_delivered: int
+    policy_version_id: str
+
+
 ALL_EVENT_TYPES: tuple[type[AccountEvent], ...] = (
     AccountOpened,
     AccountClosed,
@@ -175,4 +242,8 @@ ALL_EVENT_TYPES: tuple[type[AccountEvent], ...] = (
     CareerChequeCompleted,
     CareerChequeHoursForfeited,
     CareerChequeExpired,
+    CareerChequeRedeemed,
+    CareerTrajectoryStepRecorded,
+    CareerOutcomesRecorded,
+    CareerChequeCashed,
 )

@@ -10,6 +10,7 @@ from services.common.paging import PageTokens
 
 from .. import domain as d
 from ..service.handlers import AccountsService, translate_errors
+from ..service.guidance import CareerGuidance, TrajectoryView
 from ..service.openings import Application, BudgetOpenings
 
 DEFAULT_PAGE, MAX_PAGE = 50, 500
@@ -69,10 +70,29 @@ def application_pb(a: Application) -> pb.BudgetApplication:
                                 status=a.status, rank=a.rank, applicants=a.applicants)
 
 
+def scores_pb(outcomes) -> list[pb.Score]:
+    return [pb.Score(dimension=s.dimension, score=s.score) for s in outcomes.scores] if outcomes else []
+
+
+def trajectory_pb(v: TrajectoryView) -> pb.CareerTrajectory:
+    t = v.trajectory
+    evaluated = t.evaluation is not None
+    return pb.CareerTrajectory(
+        person_id=v.person_id, centre_id=t.centre_id, cheque=cheque_pb(v.cheque), redeemed_on=_iso(t.redeemed_on),
+        steps=[pb.TrajectoryStep(phase=s.phase.value, step_date=_iso(s.on), hours=s.hours) for s in t.steps],
+        next_phase=t.next_phase.value if t.next_phase else "",
+        outcome_policy_version_id=t.intake.policy_version_id if t.intake else "",
+        intake_scores=scores_pb(t.intake), evaluation_scores=scores_pb(t.evaluation),
+        reorientation=t.reorientation if evaluated else None,
+        sustainable_job_match=t.sustainable_job_match if evaluated else None,
+        cashed_on=_iso(t.cashed_on))
+
+
 class AccountServicer(rpc.AccountServiceServicer):
-    def __init__(self, service: AccountsService, openings: BudgetOpenings) -> None:
+    def __init__(self, service: AccountsService, openings: BudgetOpenings, guidance: CareerGuidance | None) -> None:
         self.s = service
         self.openings = openings
+        self.guidance = guidance
 
     def GetAccount(self, request, context):
         return pb.GetAccountResponse(account=account_pb(self.s.account(current_principal(), request.person_id)))
@@ -168,6 +188,42 @@ class AccountServicer(rpc.AccountServiceServicer):
         return pb.GetBudgetApplicationResponse(application=application_pb(a))
 
 
-def registration(service: AccountsService, openings: BudgetOpenings):
-    return (rpc.add_AccountServiceServicer_to_server, AccountServicer(service, openings),
+    # -- career guidance at accredited career centres ---------------------------------------------
+    def AccreditCareerCentre(self, request, context):
+        c = self.guidance.accredit(current_principal(), request_id=request.request_id, centre_id=request.centre_id,
+                                   name=request.name)
+        return pb.AccreditCareerCentreResponse(centre=pb.CareerCentre(
+            centre_id=c.centre_id, name=c.name, accredited_on=_iso(c.accredited_on)))
+
+    def RedeemCareerCheque(self, request, context):
+        return pb.CareerTrajectoryResponse(trajectory=trajectory_pb(self.guidance.redeem(
+            current_principal(), request_id=request.request_id, person_id=request.person_id,
+            cheque_id=request.cheque_id, centre_id=request.centre_id, redeemed_on=request.redeemed_on)))
+
+    def RecordTrajectoryStep(self, request, context):
+        scores: dict[str, int] = {}
+        for s in request.scores:
+            if s.dimension in scores:
+                raise InvalidArgument("scores", f"dimension {quote(s.dimension)} is given twice")
+            scores[s.dimension] = s.score
+        return pb.CareerTrajectoryResponse(trajectory=trajectory_pb(self.guidance.record_step(
+            current_principal(), request_id=request.request_id, person_id=request.person_id,
+            cheque_id=request.cheque_id, phase=request.phase, step_date=request.step_date, hours=request.hours,
+            scores=scores,
+            reorientation=request.reorientation if request.HasField("reorientation") else None,
+            sustainable_job_match=request.sustainable_job_match if request.HasField("sustainable_job_match")
+            else None)))
+
+    def CashCareerCheque(self, request, context):
+        return pb.CareerTrajectoryResponse(trajectory=trajectory_pb(self.guidance.cash(
+            current_principal(), request_id=request.request_id, person_id=request.person_id,
+            cheque_id=request.cheque_id, cashed_on=request.cashed_on)))
+
+    def GetCareerTrajectory(self, request, context):
+        return pb.CareerTrajectoryResponse(trajectory=trajectory_pb(self.guidance.trajectory(
+            current_principal(), person_id=request.person_id, cheque_id=request.cheque_id)))
+
+
+def registration(service: AccountsService, openings: BudgetOpenings, guidance: CareerGuidance | None = None):
+    return (rpc.add_AccountServiceServicer_to_server, AccountServicer(service, openings, guidance),
             pb.DESCRIPTOR.services_by_name["AccountService"].full_name)

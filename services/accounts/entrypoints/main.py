@@ -2,7 +2,7 @@
 
 ``build(settings, clock)`` wires MongoDB (alias ``accounts``), the event topic, the outbox relay,
 the population-feed and funding-saga consumers, the career-cheque expiry job, the yearly-credit job
-and the gRPC API (accounts and budget openings).
+and the gRPC API (accounts, budget openings and career guidance at career centres).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from services.common.persistence import MongoStores
 from services.common.runtime import ServiceRuntime
 
 from ..adapters.repository import AccountRepository
+from ..service.guidance import CareerGuidance
 from ..service.handlers import AccountsService
 from ..service.openings import BudgetOpenings
 from ..service.yearly_credits import YearlyCredits
@@ -36,10 +37,12 @@ def build(settings: AccountsSettings, clock: Clock | None = None) -> ServiceRunt
     yearly = YearlyCredits(repo, runtime.clock, service.catalog, batch=settings.yearly_credit_batch)
     runtime.add_periodic("yearly-credits", settings.yearly_credit_interval_s, yearly.run)
     openings = BudgetOpenings(repo, runtime.clock, service, timedelta(seconds=settings.opening_draw_settle_s))
-    runtime.serve_grpc([registration(service, openings)])
+    guidance = CareerGuidance(repo, runtime.clock, service)
+    runtime.serve_grpc([registration(service, openings, guidance)])
     runtime.service = service
     runtime.openings = openings
     runtime.yearly_credits = yearly
+    runtime.guidance = guidance
     return runtime
 
 

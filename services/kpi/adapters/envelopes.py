@@ -16,6 +16,9 @@ Mapping rules worth knowing:
   ``released_rest > 0``, ``BudgetReleased(released_rest)`` with the derived event id
   ``<event_id>#rest`` (accounts releases the rest of the hold in the same step and publishes no
   separate ``ReservationReleased`` for it). ``ReservationReleased`` -> ``BudgetReleased``.
+* accounts, career guidance at career centres: ``CareerTrajectoryStepRecorded`` ->
+  ``CareerGuidanceRecorded`` (a session on the step's day; the POP step has the outcome
+  ``POP_DELIVERED``); ``CareerOutcomesRecorded`` -> ``CareerOutcomesMeasured``.
 * certification: ``CertificateRenewed`` keeps ``previous_valid_until`` and ``valid_until`` (the renewal
   day is the UTC date of ``occurred_at``, as the certification service renews "today");
   ``CertificateReinstated`` keeps ``reinstated_on``.
@@ -40,6 +43,7 @@ from services.common.kafka import PoisonMessage
 from services.kpi.domain import events as ev
 
 EUR_CENT = "EUR_CENT"
+POP_DELIVERED = "POP_DELIVERED"
 REST_SUFFIX = "#rest"
 
 
@@ -201,6 +205,32 @@ def _guidance(p: acc.CareerGuidanceRecorded, c: Common) -> list[ev.Event]:
     )]
 
 
+MEASURED_MOMENTS = ("INTAKE", "EVALUATION")
+
+
+def _trajectory_step(p: acc.CareerTrajectoryStepRecorded, c: Common) -> list[ev.Event]:
+    """A step of a trajectory at a career centre is a guidance session on its day (so participation,
+    uptake and hours count it as they count a session); the POP is the outcome POP_DELIVERED."""
+    return [ev.CareerGuidanceRecorded(
+        **c, cheque_id=_required(p.cheque_id, "cheque_id"), person_id=_required(p.person_id, "person_id"),
+        guidance_date=_date(p.step_date, "step_date"), hours=p.hours,
+        outcome=POP_DELIVERED if _required(p.phase, "phase") == "POP" else None,
+    )]
+
+
+def _outcomes(p: acc.CareerOutcomesRecorded, c: Common) -> list[ev.Event]:
+    if p.moment not in MEASURED_MOMENTS:
+        raise MappingError(f"moment: must be one of {', '.join(MEASURED_MOMENTS)}, got {p.moment!r}")
+    if not p.scores:
+        raise MappingError("scores: required")
+    return [ev.CareerOutcomesMeasured(
+        **c, cheque_id=_required(p.cheque_id, "cheque_id"), person_id=_required(p.person_id, "person_id"),
+        moment=p.moment, measured_on=_date(p.measured_on, "measured_on"),
+        scores=tuple((_required(s.dimension, "scores.dimension"), s.score) for s in p.scores),
+        reorientation=p.reorientation, sustainable_job_match=p.sustainable_job_match,
+    )]
+
+
 def _certificate_id(p) -> str:
     return _required(p.certificate_id, "certificate_id")
 
@@ -237,6 +267,8 @@ _MAPPERS: dict[str, Callable[[pb_message.Message, Common], list[ev.Event]]] = {
     "llr.accounts.v1.ReservationReleased": _released,
     "llr.accounts.v1.CareerChequeBought": _cheque_bought,
     "llr.accounts.v1.CareerGuidanceRecorded": _guidance,
+    "llr.accounts.v1.CareerTrajectoryStepRecorded": _trajectory_step,
+    "llr.accounts.v1.CareerOutcomesRecorded": _outcomes,
     "llr.certification.v1.CertificateIssued": _issued,
     "llr.certification.v1.CertificateRevoked": lambda p, c: [ev.CertificateRevoked(
         **c, certificate_id=_certificate_id(p), revoked_on=_date(p.revoked_on, "revoked_on"))],
@@ -344,6 +376,12 @@ def _payload(e: ev.Event) -> tuple[str, str, str, pb_message.Message]:
             return "accounts", "account", f"acc-{e.person_id}", acc.CareerGuidanceRecorded(
                 account_id=f"acc-{e.person_id}", person_id=e.person_id, cheque_id=e.cheque_id,
                 guidance_date=_iso(e.guidance_date), hours=e.hours, outcome=e.outcome or "")
+        case ev.CareerOutcomesMeasured():
+            return "accounts", "account", f"acc-{e.person_id}", acc.CareerOutcomesRecorded(
+                account_id=f"acc-{e.person_id}", person_id=e.person_id, cheque_id=e.cheque_id, moment=e.moment,
+                measured_on=_iso(e.measured_on),
+                scores=[acc.DimensionScore(dimension=k, score=v) for k, v in e.scores],
+                reorientation=e.reorientation, sustainable_job_match=e.sustainable_job_match)
         case ev.CertificateIssued():
             return "certification", "certificate", e.certificate_id, cert.CertificateIssued(
                 certificate_id=e.certificate_id, holder_id=e.holder_id, organisation_id=e.organisation_id,

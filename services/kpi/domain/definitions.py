@@ -42,6 +42,17 @@ otherwise the UTC date of ``occurred_at``; only facts effective on or before R c
   cheque = the non-empty outcome of its latest session by R (greatest
   ``(guidance_date, occurred_at, event_id)``); outcome share = cheques with that outcome / cheques
   with any outcome.
+- Career-guidance outcomes (trajectories at career centres): a cheque's trajectory is *completed*
+  when it has an INTAKE and an EVALUATION measurement (per moment, the latest by ``(occurred_at,
+  event_id)``) and the evaluation's ``measured_on`` is on or before R. It counts when its person is
+  registered and resident in a Flemish municipality (latest attributes, as for the population; a
+  person who died since still counts), in the cells Flanders, province, municipality, sex,
+  education, country of birth, labour status, work disability and the age band of the person's age
+  on the evaluation day (25-64 only; other ages count in the other cells). Per cell, over completed
+  trajectories: improved share = those whose mean score over the dimensions measured at both moments
+  rose; mean change per dimension = sum of (evaluation - intake) / trajectories with that dimension
+  at both moments (support: those trajectories); reorientation and job-match rates = those with
+  reorientation resp. a sustainable job match at evaluation / completed trajectories.
 - Budget: sums of reserved, captured and released cents by R; outstanding = reserved - captured -
   released. Support (for disclosure) = reservations with a reserve by R. Credited = the sum of the
   euro credits to accounts by R (the yearly training budget, training-cheque allowances): what was
@@ -81,11 +92,28 @@ CERTIFIED_LEERCOACHES = "certified_leercoaches"
 PROVIDER_COMPLETION_RATE = "provider_completion_rate"
 PROVIDER_CANCELLATION_RATE = "provider_cancellation_rate"
 PROVIDER_NO_SHOW_RATE = "provider_no_show_rate"
+CAREER_OUTCOME_IMPROVED = "career_outcome_improved_share"
+CAREER_OUTCOME_REORIENTATION = "career_outcome_reorientation_rate"
+CAREER_OUTCOME_JOB_MATCH = "career_outcome_job_match_rate"
+# The work-happiness dimensions of the outcome policy (services/accounts/policies/guidance), in its
+# order; one mean-change KPI each, e.g. career_outcome_change_meaning.
+WORK_HAPPINESS_DIMENSIONS = ("MEANING", "AUTONOMY", "COMPETENCE", "CONNECTION", "SAFETY", "BALANCE")
+CAREER_OUTCOME_CHANGE_MEANING = "career_outcome_change_meaning"
+CAREER_OUTCOME_CHANGE_AUTONOMY = "career_outcome_change_autonomy"
+CAREER_OUTCOME_CHANGE_COMPETENCE = "career_outcome_change_competence"
+CAREER_OUTCOME_CHANGE_CONNECTION = "career_outcome_change_connection"
+CAREER_OUTCOME_CHANGE_SAFETY = "career_outcome_change_safety"
+CAREER_OUTCOME_CHANGE_BALANCE = "career_outcome_change_balance"
+CAREER_OUTCOME_CHANGE = dict(zip(WORK_HAPPINESS_DIMENSIONS, (
+    CAREER_OUTCOME_CHANGE_MEANING, CAREER_OUTCOME_CHANGE_AUTONOMY, CAREER_OUTCOME_CHANGE_COMPETENCE,
+    CAREER_OUTCOME_CHANGE_CONNECTION, CAREER_OUTCOME_CHANGE_SAFETY, CAREER_OUTCOME_CHANGE_BALANCE)))
+CAREER_OUTCOME_KPIS = (CAREER_OUTCOME_IMPROVED, *CAREER_OUTCOME_CHANGE.values(), CAREER_OUTCOME_REORIENTATION,
+                       CAREER_OUTCOME_JOB_MATCH)
 
 # Every KPI the service publishes, in the order a reader meets them.
 KPI_NAMES = (
     PARTICIPATION_4W, PARTICIPATION_12M, LEERCOACH_GUIDED_SHARE, CAREER_CHEQUES_BOUGHT, CAREER_CHEQUE_UPTAKE,
-    CAREER_GUIDANCE_HOURS, CAREER_CHEQUE_OUTCOME, BUDGET_CREDITED, BUDGET_RESERVED, BUDGET_CAPTURED,
+    CAREER_GUIDANCE_HOURS, CAREER_CHEQUE_OUTCOME, *CAREER_OUTCOME_KPIS, BUDGET_CREDITED, BUDGET_RESERVED, BUDGET_CAPTURED,
     BUDGET_RELEASED, BUDGET_OUTSTANDING, CERTIFIED_MENTORS, CERTIFIED_LEERCOACHES, PROVIDER_COMPLETION_RATE,
     PROVIDER_CANCELLATION_RATE, PROVIDER_NO_SHOW_RATE,
 )
@@ -100,8 +128,13 @@ RATE_KPIS = frozenset(
         PROVIDER_COMPLETION_RATE,
         PROVIDER_CANCELLATION_RATE,
         PROVIDER_NO_SHOW_RATE,
+        CAREER_OUTCOME_IMPROVED,
+        CAREER_OUTCOME_REORIENTATION,
+        CAREER_OUTCOME_JOB_MATCH,
     }
 )
+# Means: numerator / denominator is an average (here: points on the outcome scale), not a share.
+MEAN_KPIS = frozenset(CAREER_OUTCOME_CHANGE.values())
 
 # Targets shown beside the participation rates (DOMAIN.md section 4).
 TARGETS: dict[str, dict[str, Fraction]] = {

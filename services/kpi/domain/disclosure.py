@@ -84,6 +84,7 @@ def is_suppressed(tally: Tally, config: DisclosureConfig) -> bool:
 SHARED_DENOMINATORS: tuple[tuple[str, ...], ...] = (
     (d.PARTICIPATION_4W, d.PARTICIPATION_12M),
     (d.PROVIDER_CANCELLATION_RATE, d.PROVIDER_NO_SHOW_RATE),
+    d.CAREER_OUTCOME_KPIS,  # completed trajectories per cell (the means too: their denominators)
 )
 
 
@@ -205,7 +206,8 @@ def suppressed_keys(tallies: dict[CellKey, Tally], config: DisclosureConfig = Di
     result: set[CellKey] = set()
     for kpi in sorted(per_kpi):
         cells = per_kpi[kpi]
-        value = {label: t.numerator for label, t in cells.items()}
+        # a mean's numerator is a signed sum: the non-negativity rule (b) applies to its support
+        value = {label: t.support if kpi in d.MEAN_KPIS else t.numerator for label, t in cells.items()}
         cost = {label: (*_cost(t), label) for label, t in cells.items()}
         result |= {(kpi, label) for label in _complete(kpi_groups[kpi], value, cost, hidden[kpi])}
     return frozenset(result)

@@ -184,6 +184,21 @@ class CareerGuidanceRecorded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CareerOutcomesMeasured(Event):
+    """Outcome measures of a cheque's trajectory at a career centre, at ``moment`` INTAKE or
+    EVALUATION: a score per work-happiness dimension (``(dimension, score)`` pairs in the policy's
+    order); ``reorientation`` and ``sustainable_job_match`` are facts of the EVALUATION."""
+
+    cheque_id: str
+    person_id: str
+    moment: str
+    measured_on: date
+    scores: tuple[tuple[str, int], ...]
+    reorientation: bool = False
+    sustainable_job_match: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class BudgetCredited(Event):
     """Euro cents credited to an account (the yearly training budget, a training-cheque allowance)."""
 
@@ -281,6 +296,7 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     EnrolmentDroppedOut,
     CareerChequeBought,
     CareerGuidanceRecorded,
+    CareerOutcomesMeasured,
     BudgetCredited,
     BudgetReserved,
     BudgetCaptured,

@@ -3,7 +3,7 @@
 State shape (plain dicts, lists, strings, ints, bools, ``None``; ``json.dumps``-able as is)::
 
     {
-      "schema": 2,
+      "schema": 4,
       "watermark": "2025-03-01T09:00:00.000000Z" | None,   # max occurred_at accepted (UTC)
       "persons":      {person_id: record},
       "enrolments":   {enrolment_id: record},
@@ -22,7 +22,7 @@ agent keeps each table as a faust table keyed like this. A record is::
 with two kinds of slot, both insensitive to arrival order:
 
 * *last-writer-wins* slots (``registered``, ``deceased``, ``requested``, ``started``, ...,
-  ``bought``, ``issued``, and each person attribute under ``attrs``): ``{"at": stamp, "id":
+  ``bought``, the outcome measures ``intake`` and ``evaluation`` of a cheque, ``issued``, and each person attribute under ``attrs``): ``{"at": stamp, "id":
   event_id, ...payload}``, replaced only by an event with a greater ``(occurred_at, event_id)``;
 * *per-event* slots (``guidance``, ``credited``, ``reserved``, ``captured``, ``released``,
   ``suspensions``, ``reinstatements``, ``renewals``, ``expiries``):
@@ -61,8 +61,9 @@ from typing import Any
 from services.kpi.domain import events as ev
 from services.kpi.domain.definitions import FoldConfig
 
-SCHEMA_VERSION = 4  # 2: the credits table; 3: certificate renewals, reinstatements, every expiry;
-#                    4: the offer's hours on a requested enrolment (fraud signals)
+SCHEMA_VERSION = 5  # 2: the credits table; 3: certificate renewals, reinstatements, every expiry;
+#                    4: the offer's hours on a requested enrolment (fraud signals); 5: career-guidance
+#                    outcome measures (the cheque slots ``intake`` and ``evaluation``) and trajectory steps
 TABLES = ("persons", "enrolments", "cheques", "reservations", "credits", "certificates")
 
 Record = dict[str, Any]
@@ -106,6 +107,7 @@ _ROUTES: dict[type[ev.Event], tuple[str, str]] = {
     ev.EnrolmentDroppedOut: ("enrolments", "enrolment_id"),
     ev.CareerChequeBought: ("cheques", "cheque_id"),
     ev.CareerGuidanceRecorded: ("cheques", "cheque_id"),
+    ev.CareerOutcomesMeasured: ("cheques", "cheque_id"),
     ev.BudgetCredited: ("credits", "account_id"),
     ev.BudgetReserved: ("reservations", "reservation_id"),
     ev.BudgetCaptured: ("reservations", "reservation_id"),
@@ -207,6 +209,10 @@ _HANDLERS: dict[type[ev.Event], Callable[[Record, Any], None]] = {
     ev.CareerGuidanceRecorded: lambda r, e: _per_event(
         r, "guidance", e, person_id=e.person_id, on=e.guidance_date, hours=e.hours,
         outcome=e.outcome,
+    ),
+    ev.CareerOutcomesMeasured: lambda r, e: _lww(
+        r, e.moment.lower(), e, person_id=e.person_id, on=e.measured_on, scores=dict(e.scores),
+        reorientation=e.reorientation, job_match=e.sustainable_job_match,
     ),
     ev.BudgetCredited: lambda r, e: _per_event(
         r, "credited", e, amount_cents=e.amount_cents, on=e.occurred_at.date()

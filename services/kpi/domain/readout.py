@@ -172,16 +172,40 @@ class _Session:
 
 
 @dataclass(frozen=True, slots=True)
+class _Outcome:
+    """A completed trajectory's outcome: intake and evaluation measured (``definitions``)."""
+
+    person_id: str
+    evaluated_on: date
+    improved: bool  # the mean over the dimensions measured at both moments rose
+    deltas: tuple[tuple[str, int], ...]  # (dimension, evaluation - intake), dimensions at both moments
+    reoriented: bool
+    job_match: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Cheque:
     bought_on: date | None
     sessions: tuple[_Session, ...]
+    outcome: _Outcome | None = None
+
+
+def _parse_outcome(record: dict[str, Any]) -> _Outcome | None:
+    intake, evaluation = record.get("intake"), record.get("evaluation")
+    if intake is None or evaluation is None:
+        return None
+    both = [dim for dim in evaluation["scores"] if dim in intake["scores"]]
+    deltas = tuple((dim, evaluation["scores"][dim] - intake["scores"][dim]) for dim in both)
+    return _Outcome(evaluation["person_id"], date.fromisoformat(evaluation["on"]),
+                    bool(deltas) and sum(delta for _, delta in deltas) > 0, deltas,
+                    evaluation["reorientation"], evaluation["job_match"])
 
 
 def _parse_cheque(record: dict[str, Any]) -> _Cheque:
     bought = record.get("bought")
     sessions = tuple(_Session(eid, s["person_id"], date.fromisoformat(s["on"]), s["on"], s["at"], s["hours"],
                               s["outcome"]) for eid, s in record.get("guidance", {}).items())
-    return _Cheque(None if bought is None else date.fromisoformat(bought["on"]), sessions)
+    return _Cheque(None if bought is None else date.fromisoformat(bought["on"]), sessions, _parse_outcome(record))
 
 
 def _dated(entries: dict[str, dict[str, Any]]) -> tuple[tuple[date, int], ...]:
@@ -204,7 +228,8 @@ _PARSERS = {"persons": _parse_person, "enrolments": _parse_enrolment, "cheques":
 # The families of KPIs, each a sum over units: family -> the table whose keys are its units (a unit of
 # participation is a person with their enrolments and guidance sessions, see ``Readout._reindex``).
 _UNITS = {"participation": "persons", "providers": "enrolments", "cheques": "cheques",
-          "reservations": "reservations", "credits": "credits", "certificates": "certificates"}
+          "reservations": "reservations", "credits": "credits", "certificates": "certificates",
+          "outcomes": "cheques"}
 _AGE_CELLS = {band: d.cell("age_band", band) for band in ("25-34", "35-44", "45-54", "55-64")}
 _DAY = timedelta(days=1)
 
@@ -245,6 +270,7 @@ class Readout:
         self._parsed: dict[str, dict[str, Any]] = {t: {} for t in _PARSERS}
         self._enrolments_of: dict[str, set[str]] = defaultdict(set)  # person -> enrolment ids
         self._cheques_of: dict[str, set[str]] = defaultdict(set)  # person -> cheques with their sessions
+        self._outcomes_of: dict[str, set[str]] = defaultdict(set)  # person -> cheques with an outcome
         self._dirty: dict[str, set[str]] = {f: set() for f in _UNITS}  # units touched since the last tallies
         self._ref: date | None = None
         self._units: dict[str, dict[str, Any]] = {f: {} for f in _UNITS}  # unit -> its contribution
@@ -288,6 +314,13 @@ class Readout:
                     dirty["participation"].add(person)
             for person in {s.person_id for s in after.sessions} if after is not None else ():
                 self._cheques_of[person].add(key)
+            for cheque in (before, after):
+                if cheque is not None and cheque.outcome is not None:
+                    self._outcomes_of[cheque.outcome.person_id].discard(key)
+            if after is not None and after.outcome is not None:
+                self._outcomes_of[after.outcome.person_id].add(key)
+        elif table == "persons":  # an outcome is counted in its person's cells
+            dirty["outcomes"] |= self._outcomes_of.get(key, set())
         for family, unit_table in _UNITS.items():
             if unit_table == table:
                 dirty[family].add(key)
@@ -347,6 +380,20 @@ class Readout:
         evaluated = [(s.on, s.at, s.event_id, s.outcome) for s in sessions if s.outcome]
         return (bool(sessions), sum(s.hours for s in sessions), max(evaluated)[3] if evaluated else None), breaks
 
+    def _outcome(self, key: str, ref: date, windows: tuple) -> tuple:
+        parsed = self._parsed["cheques"].get(key)
+        outcome = parsed.outcome if parsed is not None else None
+        if outcome is None:
+            return None, None
+        if outcome.evaluated_on > ref:
+            return None, outcome.evaluated_on
+        person = self._parsed["persons"].get(outcome.person_id)
+        if person is None:  # not registered (yet) or not Flemish: a change of the person re-counts it
+            return None, None
+        band = d.age_band(d.age_on(person.birth_date, outcome.evaluated_on))
+        cells = person.cells if band is None else (*person.cells, _AGE_CELLS[band])
+        return (cells, outcome.improved, outcome.deltas, outcome.reoriented, outcome.job_match), None
+
     def _reservation(self, key: str, ref: date, windows: tuple) -> tuple:
         parsed = self._parsed["reservations"].get(key)
         if parsed is None:
@@ -376,7 +423,7 @@ class Readout:
     def _unit_of(self, family: str) -> Callable[[str, date, tuple], tuple]:
         return {"participation": lambda key, ref, windows: self._person(key, ref, *windows),
                 "providers": self._enrolment, "cheques": self._cheque, "reservations": self._reservation,
-                "credits": self._credit, "certificates": self._certificate}[family]
+                "credits": self._credit, "certificates": self._certificate, "outcomes": self._outcome}[family]
 
     def _elements_of(self, family: str) -> Callable[[Any], Iterable[Hashable]]:
         """The elements a (non-``None``) unit contributes to its family's counts."""
@@ -384,6 +431,8 @@ class Readout:
             return self._person_elements
         if family == "certificates":
             return lambda unit: ((unit[0], d.FLANDERS, unit[2]), (unit[0], unit[1], unit[2]))
+        if family == "outcomes":
+            return lambda unit: ((c, *unit[1:]) for c in unit[0])
         return lambda unit: (unit,)
 
     # -- read-outs ------------------------------------------------------------------------------
@@ -499,6 +548,13 @@ def _derive(counts: dict[str, dict[Hashable, int]]) -> dict[d.CellKey, Tally]:
     total = sum(outcomes.values())
     for outcome, count in outcomes.items():
         out.rate((d.CAREER_CHEQUE_OUTCOME, d.cell("outcome", outcome)), count, total)
+    for (c, improved, deltas, reoriented, job_match), n in counts.get("outcomes", {}).items():
+        out.rate((d.CAREER_OUTCOME_IMPROVED, c), n * improved, n)
+        out.rate((d.CAREER_OUTCOME_REORIENTATION, c), n * reoriented, n)
+        out.rate((d.CAREER_OUTCOME_JOB_MATCH, c), n * job_match, n)
+        for dimension, delta in deltas:
+            if dimension in d.CAREER_OUTCOME_CHANGE:
+                out.add((d.CAREER_OUTCOME_CHANGE[dimension], c), n * delta, n, n)
     reserved = captured = released = reservations = 0
     for (reserved_cents, captured_cents, released_cents, has_reserve), n in counts.get("reservations", {}).items():
         reserved += n * reserved_cents

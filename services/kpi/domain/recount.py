@@ -92,6 +92,7 @@ def recount(
     _recount_participation(by_type, ref, out)
     _recount_providers(by_type, ref, out)
     _recount_cheques(by_type, ref, out)
+    _recount_outcomes(by_type, ref, out)
     _recount_budget(by_type, ref, out)
     _recount_certificates(by_type, ref, out)
     return RecountResult(ref, out.result(), frozenset(late))
@@ -246,6 +247,57 @@ def _recount_cheques(by_type, ref: date, out: _Tallies) -> None:
     total = sum(final.values())
     for outcome, n in final.items():
         out.add((d.CAREER_CHEQUE_OUTCOME, f"outcome={outcome}"), n, total, n)
+
+
+# --- career-guidance outcomes --------------------------------------------------------------------
+def _person_cells(by_type) -> dict[str, tuple[date, list[str]]]:
+    """person_id -> (birth date, cells without the age band), for every registered Flemish person
+    (latest attributes; the dead too)."""
+    latest: dict[str, dict[str, object]] = defaultdict(dict)
+    for event in _chronological(by_type[ev.PersonRegistered] + by_type[ev.PersonUpdated]):
+        latest[event.person_id].update(
+            {name: getattr(event, name) for name in ev.PERSON_ATTRIBUTES if getattr(event, name) is not None})
+    cells = {}
+    for person_id in {e.person_id for e in by_type[ev.PersonRegistered]}:
+        a = latest[person_id]
+        province = province_of(a["nis_code"])
+        if province is None:
+            continue
+        cells[person_id] = (a["birth_date"], [
+            d.FLANDERS, f"province={province}", f"municipality={a['nis_code']}",
+            f"sex={ev.Sex(a['sex']).value}", f"education={ev.EducationLevel(a['education_level']).value}",
+            f"birth_country={ev.BirthCountryGroup(a['birth_country_group']).value}",
+            f"labour_status={ev.LabourStatus(a['labour_status']).value}",
+            f"work_disability={'yes' if a['work_disability'] else 'no'}"])
+    return cells
+
+
+def _recount_outcomes(by_type, ref: date, out: _Tallies) -> None:
+    measured: dict[tuple[str, str], ev.CareerOutcomesMeasured] = {}
+    for m in _chronological(by_type[ev.CareerOutcomesMeasured]):
+        measured[(m.cheque_id, m.moment)] = m
+    people = _person_cells(by_type)
+    for (cheque_id, moment), evaluation in sorted(measured.items()):
+        intake = measured.get((cheque_id, "INTAKE"))
+        if moment != "EVALUATION" or intake is None or evaluation.measured_on > ref:
+            continue
+        if evaluation.person_id not in people:
+            continue
+        birth, cells = people[evaluation.person_id]
+        band = d.age_band(d.age_on(birth, evaluation.measured_on))
+        before = dict(intake.scores)
+        changes = {dim: score - before[dim] for dim, score in evaluation.scores if dim in before}
+        improved = bool(changes) and sum(after for dim, after in evaluation.scores if dim in before) \
+            > sum(before[dim] for dim in changes)
+        for c in cells + ([f"age_band={band}"] if band else []):
+            out.add((d.CAREER_OUTCOME_IMPROVED, c), int(improved), 1, int(improved))
+            out.add((d.CAREER_OUTCOME_REORIENTATION, c), int(evaluation.reorientation), 1,
+                    int(evaluation.reorientation))
+            out.add((d.CAREER_OUTCOME_JOB_MATCH, c), int(evaluation.sustainable_job_match), 1,
+                    int(evaluation.sustainable_job_match))
+            for dim, change in changes.items():
+                if dim in d.CAREER_OUTCOME_CHANGE:
+                    out.add((d.CAREER_OUTCOME_CHANGE[dim], c), change, 1, 1)
 
 
 # --- budget ------------------------------------------------------------------------------------

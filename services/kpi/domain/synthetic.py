@@ -15,6 +15,7 @@ from itertools import accumulate
 from datetime import date, datetime, time, timedelta, timezone
 
 from services.kpi.domain import events as ev
+from services.kpi.domain.definitions import WORK_HAPPINESS_DIMENSIONS
 from services.kpi.domain.geography import municipalities
 
 NON_FLEMISH_NIS = ("21004", "21015", "25072", "62063", "92094")  # Brussels, Walloon Brabant, ...
@@ -62,6 +63,11 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> list[ev.Event]:
         out.append(event_type(event_id=next_id(), occurred_at=_at(day, rng), **fields))
 
     life, life_ids = random.Random(config.seed + 1), _Ids()  # renewals, reinstatements: other draws unchanged
+    measures, measure_ids = random.Random(config.seed + 2), _Ids()  # guidance outcomes: likewise
+
+    def emit_measure(day: date, **fields: object) -> None:
+        out.append(ev.CareerOutcomesMeasured(event_id=f"om-{measure_ids()}", occurred_at=_at(day, measures),
+                                             **fields))
 
     def emit_life(event_type: type[ev.Event], day: date, **fields: object) -> None:
         out.append(event_type(event_id=f"lc-{life_ids()}", occurred_at=_at(day, life), **fields))
@@ -226,6 +232,7 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> list[ev.Event]:
             continue  # expired unused
         day = bought
         sessions = rng.randrange(1, 4)
+        intake: tuple[tuple[str, int], ...] = ()
         for s in range(sessions):
             day = day + timedelta(days=rng.randrange(3, 30))
             outcome = None
@@ -235,6 +242,15 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> list[ev.Event]:
                 ev.CareerGuidanceRecorded, day, cheque_id=cheque, person_id=pid, guidance_date=day,
                 hours=4 if s == 0 else 3, outcome=outcome,
             )
+            # outcome measures at a career centre: at the first session and, for most, at the last
+            if s == 0 and measures.random() < 0.8:
+                intake = tuple((dim, measures.randint(1, 5)) for dim in WORK_HAPPINESS_DIMENSIONS)
+                emit_measure(day, cheque_id=cheque, person_id=pid, moment="INTAKE", measured_on=day, scores=intake)
+            elif intake and s == sessions - 1 and measures.random() < 0.8:
+                evaluation = tuple((dim, min(5, max(1, score + measures.randint(-1, 2)))) for dim, score in intake)
+                emit_measure(day, cheque_id=cheque, person_id=pid, moment="EVALUATION", measured_on=day,
+                             scores=evaluation, reorientation=measures.random() < 0.3,
+                             sustainable_job_match=measures.random() < 0.5)
 
     end_instant = datetime.combine(config.end + timedelta(days=1), time(), timezone.utc)
     return _arrival_order([e for e in out if e.occurred_at < end_instant], config, rng)

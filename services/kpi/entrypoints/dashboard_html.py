@@ -38,12 +38,19 @@ def euro(cents: int) -> str:
     return f"{sign}EUR {abs(cents) // 100:,}.{abs(cents) % 100:02d}"
 
 
+def points(numerator: int, denominator: int) -> str:
+    """A mean change on the outcome scale, signed: ``+0.42 points``."""
+    return f"{numerator / denominator:+.2f} points" if denominator else "-"
+
+
 def value_text(f: dict[str, Any]) -> str:
     """The text of a figure: a percentage for a rate, euros for a ``*_cents`` KPI, else a count."""
     if f["state"] == "suppressed":
         return "suppressed"
     if f["state"] == "missing":
         return "no data"
+    if "denominator" in f and f["kpi"] in d.MEAN_KPIS:
+        return points(f["numerator"], f["denominator"])
     if "denominator" in f:
         return percent(f["numerator"], f["denominator"])
     return euro(f["numerator"]) if f["kpi"].endswith("_cents") else whole(f["numerator"])
@@ -315,6 +322,24 @@ def _cheques(c: dict[str, Any]) -> str:
             f'cheques</th></tr></thead><tbody>{outcomes}</tbody></table></div></section>')
 
 
+def _trajectories(f: dict[str, Any]) -> str:
+    return f'<br><small>over {whole(f["denominator"])} trajectories</small>' if f["state"] == "published" else ""
+
+
+def _outcomes(o: dict[str, Any]) -> str:
+    rows = "".join(f'<tr><td>{escape(r["label"])}</td><td>{rate_cell(r["improved"])}</td>'
+                   f'<td>{rate_cell(r["reorientation"])}</td><td>{rate_cell(r["job_match"])}</td></tr>'
+                   for r in o["rows"])
+    change = "".join(f'<tr><td>{escape(c["label"])}</td><td>{fig(c["figure"])}{_trajectories(c["figure"])}</td></tr>'
+                     for c in o["change"])
+    return (f'<section id="outcomes"><h2>Career-guidance outcomes (loopbaancentra)</h2><div class="tables">'
+            f'<table><caption>Completed trajectories (intake and evaluation measured)</caption><thead><tr>'
+            f'<th>Area or age</th><th>Work happiness improved</th><th>Reoriented</th><th>Sustainable job match</th>'
+            f'</tr></thead><tbody>{rows}</tbody></table>'
+            f'<table><caption>Mean change from intake to evaluation, Flanders (points on the outcome scale)</caption><thead><tr>'
+            f'<th>Dimension</th><th>Mean change</th></tr></thead><tbody>{change}</tbody></table></div></section>')
+
+
 def _budget(b: dict[str, Any]) -> str:
     rows = (("Credited (made available)", b["credited"]), ("Reserved for enrolments", b["reserved"]),
             ("Spent (captured)", b["captured"]), ("Released again", b["released"]),
@@ -413,7 +438,8 @@ def render(page: dict[str, Any]) -> str:
         f'<main id="main"><p class="sub">Adults aged 25-64 living in Flanders, on <b id="ref">{escape(ref)}</b>. '
         'Aggregates only.</p>'
         f'{_note(page)}{_headline(page["headline"])}{_trends(page["trends"])}{_breakdowns(page)}'
-        f'{_leercoach(page["leercoach"])}{_cheques(page["cheques"])}{_budget(page["budget"])}'
+        f'{_leercoach(page["leercoach"])}{_cheques(page["cheques"])}{_outcomes(page["outcomes"])}'
+        f'{_budget(page["budget"])}'
         f'{_providers(page["providers"])}'
         f'<footer><p>A figure is <span class="suppressed">suppressed</span> when fewer than '
         f'{disclosure["min_numerator"]} people (or cheques, holders, reservations) stand behind it, or when a '

@@ -18,6 +18,9 @@ breakdowns     participation 4 weeks and 12 months by province, age band, sex, e
 leercoach      guided share of learners by province; certified leercoaches and mentors, by
                organisation
 cheques        bought, uptake, guidance hours, outcomes
+outcomes       career-guidance outcomes of completed trajectories at career centres: share
+               improved, reorientation and job-match rates for Flanders, the provinces and the age
+               bands; mean change per work-happiness dimension for Flanders
 budget         credited, reserved, captured, released, outstanding
 providers      completion, cancellation and no-show rates per provider
 ============== ===============================================================================
@@ -67,6 +70,9 @@ BREAKDOWNS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("labour_status", "Labour status", {"employed": "Employed", "jobseeker": "Jobseeker", "inactive": "Inactive"}),
     ("work_disability", "Work disability", {"yes": "With a work disability", "no": "Without"}),
 )
+DIMENSION_NAMES = {"MEANING": "Meaning (zingeving)", "AUTONOMY": "Autonomy (autonomie)",
+                   "COMPETENCE": "Competence (competentie)", "CONNECTION": "Connection (verbinding)",
+                   "SAFETY": "Safety (veiligheid)", "BALANCE": "Balance (balans)"}
 OUTCOMES = {
     "POP_DELIVERED": "Personal development plan delivered",
     "REORIENTED": "Reoriented",
@@ -214,6 +220,18 @@ class _Page:
                           "figure": self.fig(d.CAREER_CHEQUE_OUTCOME, d.cell("outcome", o))} for o in outcomes],
         }
 
+    def outcomes(self) -> dict[str, Any]:
+        ages = [d.cell("age_band", b) for b in BREAKDOWNS[1][2]]
+        return {
+            "rows": [{"cell": label, "label": SERIES_NAMES.get(label, label.split("=", 1)[1]),
+                      "improved": self.fig(d.CAREER_OUTCOME_IMPROVED, label),
+                      "reorientation": self.fig(d.CAREER_OUTCOME_REORIENTATION, label),
+                      "job_match": self.fig(d.CAREER_OUTCOME_JOB_MATCH, label)}
+                     for label in [*SERIES_COLOURS, *ages]],
+            "change": [{"dimension": dim, "label": DIMENSION_NAMES.get(dim, dim),
+                        "figure": self.fig(kpi)} for dim, kpi in d.CAREER_OUTCOME_CHANGE.items()],
+        }
+
     def budget(self) -> dict[str, Any]:
         names = {"credited": d.BUDGET_CREDITED, "reserved": d.BUDGET_RESERVED, "captured": d.BUDGET_CAPTURED,
                  "released": d.BUDGET_RELEASED, "outstanding": d.BUDGET_OUTSTANDING}
@@ -248,6 +266,7 @@ def build_page(snapshot: Snapshot) -> dict[str, Any]:
         "municipalities": page.municipalities(),
         "leercoach": page.leercoach(),
         "cheques": page.cheques(),
+        "outcomes": page.outcomes(),
         "budget": page.budget(),
         "providers": page.providers(),
     }

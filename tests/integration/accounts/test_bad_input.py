@@ -48,15 +48,30 @@ def target(kafka, mongo_uri, public_key_file, token_keys):
         def token(org: str, role: Role, **kw) -> str:
             return issuer.issue(org, role, ttl=timedelta(days=365 * 20), **kw)
         regisseur, counter = token("vdab", Role.REGISSEUR), token("loket", Role.CITIZEN_COUNTER, person_id=PERSON)
-        cheque = api_grpc.AccountServiceStub(harness.channel).BuyCareerCheque(api.BuyCareerChequeRequest(
+        stub = api_grpc.AccountServiceStub(harness.channel)
+        cheque = stub.BuyCareerCheque(api.BuyCareerChequeRequest(
             request_id="buy-1", person_id=PERSON), metadata=bearer(counter)).cheque
+        # a second cheque, redeemed at an accredited career centre (its trajectory's RPCs get past the lookups)
+        other_counter, centre = token("loket", Role.CITIZEN_COUNTER, person_id=OTHER), token("lc-fuzz", Role.CAREER_CENTRE)
+        stub.AccreditCareerCentre(api.AccreditCareerCentreRequest(request_id="acc-1", centre_id="lc-fuzz",
+                                                                  name="Loopbaancentrum Fuzz"), metadata=bearer(regisseur))
+        redeemed = stub.BuyCareerCheque(api.BuyCareerChequeRequest(request_id="buy-2", person_id=OTHER),
+                                        metadata=bearer(other_counter)).cheque
+        stub.RedeemCareerCheque(api.RedeemCareerChequeRequest(request_id="redeem-1", person_id=OTHER,
+                                                              cheque_id=redeemed.cheque_id, centre_id="lc-fuzz"),
+                                metadata=bearer(other_counter))
         days = [TODAY, TODAY - timedelta(days=30), TODAY - timedelta(days=400), TODAY + timedelta(days=1)]
         yield Target(
             channel=harness.channel, database=runtime.db,
             tokens=[regisseur, regisseur, regisseur, counter, counter,
-                    token("loket", Role.CITIZEN_COUNTER, person_id=OTHER), token("prov-1", Role.PROVIDER), None],
+                    other_counter, centre, centre, token("prov-1", Role.PROVIDER), None],
             hints={"person_id": [PERSON, OTHER], "request_id": ["req-1", "req-2", "buy-1"],
-                   "cheque_id": [cheque.cheque_id], "purchase_date": [d.isoformat() for d in days],
+                   "cheque_id": [cheque.cheque_id, redeemed.cheque_id], "centre_id": ["lc-fuzz", "lc-other"],
+                   "phase": ["INTAKE", "ANALYSIS", "EVALUATION", "POP"],
+                   "dimension": ["MEANING", "AUTONOMY", "COMPETENCE", "CONNECTION", "SAFETY", "BALANCE"],
+                   "score": [1, 3, 5], "name": ["Loopbaancentrum Fuzz"],
+                   "step_date": [d.isoformat() for d in days], "redeemed_on": [d.isoformat() for d in days],
+                   "cashed_on": [d.isoformat() for d in days], "purchase_date": [d.isoformat() for d in days],
                    "guidance_date": [d.isoformat() for d in days], "assessed_on": [d.isoformat() for d in days],
                    "wallet": ["TRAINING_BUDGET", "CAREER_CHEQUE", "TRAINING_LEAVE@2025-2026"],
                    "kind": ["TRAINING_BUDGET", "CAREER_CHEQUE", "TRAINING_CHEQUE", "TRAINING_LEAVE"],

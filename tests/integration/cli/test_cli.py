@@ -438,6 +438,56 @@ def test_a_counter_sells_a_career_cheque_and_records_guidance(llr, cli_platform)
     assert code == 1 and err.strip() == "PERMISSION_DENIED: a citizen's counter acts only for its own person"
 
 
+def test_a_career_centre_guides_a_redeemed_cheque_from_intake_to_pop_and_cashes_it(llr, cli_platform):
+    from llr.accounts.v1 import accounts_service_pb2 as acc
+    from llr.accounts.v1 import accounts_service_pb2_grpc as acc_rpc
+    from services.cli.connect import token
+    from services.common.auth import Role
+    from services.common.grpc_server import bearer
+
+    accounts = cli_platform.stub("accounts", acc_rpc, "AccountService")
+    regisseur = bearer(token("vdab", Role.REGISSEUR))
+
+    def unused_cheque(person: str) -> str:
+        cheques = accounts.GetAccount(acc.GetAccountRequest(person_id=person), metadata=regisseur).account.career_cheques
+        return next((c.cheque_id for c in cheques if c.status == "BOUGHT"), "")
+
+    found = None
+    for person in reversed(cli_platform.persons[13:]):  # another test may have sold these a cheque already
+        counter = ("--as", f"loket-gent:CITIZEN_COUNTER:{person}")
+        code, out, _ = llr("cheque", "buy", person, *counter)
+        cheque_id = field(out, "cheque_id") if code == 0 else unused_cheque(person)
+        if cheque_id:
+            found = (person, cheque_id, counter)
+            break
+    assert found, "nobody of the seed population has or could buy a career cheque"
+    person, cheque_id, counter = found
+    centre = ("--as", "lc-cli-test:CAREER_CENTRE")
+    code, out, err = llr("guidance", "redeem", person, cheque_id, "--centre", "lc-cli-test", *counter)
+    assert code == 1 and err.startswith("FAILED_PRECONDITION: career centre 'lc-cli-test' is not accredited"), err
+    code, out, err = llr("guidance", "accredit", "lc-cli-test", "--name", "Loopbaancentrum CLI", *REGISSEUR)
+    assert code == 0 and "lc-cli-test" in out, err
+    code, out, err = llr("guidance", "redeem", person, cheque_id, "--centre", "lc-cli-test", *counter)
+    assert code == 0 and field(out, "next step") == "INTAKE", err
+    intake = [f"--score={d}=2" for d in ("MEANING", "AUTONOMY", "COMPETENCE", "CONNECTION", "SAFETY", "BALANCE")]
+    code, _, err = llr("guidance", "step", person, cheque_id, "intake", "--hours", "1", *intake[:-1], *centre)
+    assert code == 1 and err.strip().endswith("missing dimension(s) BALANCE"), err
+    code, out, err = llr("guidance", "step", person, cheque_id, "intake", "--hours", "1", *intake, *centre)
+    assert code == 0 and field(out, "cheque status") == "STARTED", err
+    for phase in ("analysis", "action_plan"):
+        assert llr("guidance", "step", person, cheque_id, phase, "--hours", "1", *centre)[0] == 0
+    better = [s.replace("=2", "=4") for s in intake]
+    code, out, err = llr("guidance", "step", person, cheque_id, "evaluation", "--hours", "1", *better,
+                         "--reorientation", "--no-job-match", *centre)
+    assert code == 0 and field(out, "reorientation") == "yes" and field(out, "sustainable job match") == "no", err
+    code, out, err = llr("guidance", "step", person, cheque_id, "pop", *centre)
+    assert code == 0 and field(out, "next step") == "none: the POP is delivered", err
+    code, out, err = llr("guidance", "cash", person, cheque_id, *centre)
+    assert code == 0 and field(out, "cashed") == cli_platform.today.isoformat(), err
+    code, _, err = llr("guidance", "show", person, cheque_id, "--as", "lc-other:CAREER_CENTRE")
+    assert code == 1 and err.startswith("NOT_FOUND: career centre 'lc-other' has no career-guidance trajectory"), err
+
+
 def test_the_regisseur_announces_and_draws_a_budget_opening_that_counters_apply_to(llr, cli_platform, tmp_path):
     from datetime import datetime, timezone
 

@@ -249,6 +249,8 @@ def shown_as(cell) -> tuple[str, str]:
         return "no data", ""
     if cell.suppressed:
         return "suppressed", ""
+    if cell.kpi.startswith("career_outcome_change_"):  # a mean change, in points of the outcome scale
+        return f"{cell.numerator / cell.denominator:+.2f} points", ""
     if cell.HasField("denominator"):
         return f"{100 * cell.numerator / cell.denominator:.1f}%", f"{cell.numerator:,} of {cell.denominator:,}"
     if cell.kpi.endswith("_cents"):

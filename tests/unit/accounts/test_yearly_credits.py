@@ -197,7 +197,11 @@ def test_a_development_plan_lists_trainings_and_a_retry_changes_nothing():
     assert plan.offer_ids == ("off-a", "off-b")
     assert record_development_plan(acc, offer_ids=["off-c"], recorded_on=date(2026, 3, 1),
                                    idempotency_key="pop-1", now=at(date(2026, 3, 1))) == plan
-    assert [type(e).__name__ for e in acc.take_events()] == ["DevelopmentPlanRecorded"]
+    [event] = acc.take_events()
+    assert type(event).__name__ == "DevelopmentPlanRecorded"
+    # what the topic carries: the listed offers as a repeated string field
+    from services.accounts.adapters.events import to_proto
+    assert list(to_proto(event).offer_ids) == ["off-a", "off-b"]
     with pytest.raises(InvalidArgument, match="at least one training"):
         record_development_plan(acc, offer_ids=[" "], recorded_on=date(2026, 3, 1), idempotency_key="pop-2",
                                 now=at(date(2026, 3, 1)))

@@ -9,8 +9,8 @@ import pytest
 
 from services.demo import population
 from services.demo.calibration import FLANDERS, Targets, activity, calibrated_plan, participation
-from services.demo.catalogue import YEARLY_CREDIT_CENTS
-from services.demo.plan import FIRST_START_DAY, MIN_LEAD_DAYS, Crowd, Fate, Rates, make_plan
+from services.demo.catalogue import CAREER_CENTRES, YEARLY_CREDIT_CENTS
+from services.demo.plan import FIRST_START_DAY, MIN_LEAD_DAYS, OUTCOME_DIMENSIONS, Crowd, Fate, Rates, make_plan
 from services.demo.settings import DemoSettings
 
 FIRST = date(2025, 1, 6)
@@ -121,6 +121,18 @@ def test_dates_are_consistent_and_inside_the_year(year):
     for c in plan.cheques:
         first, last = c.sessions
         assert c.bought_on < first <= c.bought_on + timedelta(days=90) and first < last < plan.end_day
+
+
+def test_every_cheque_is_redeemed_at_a_demo_career_centre_with_outcomes_on_the_policy_scale(year):
+    _, plan = year
+    centres = {centre_id for centre_id, _ in CAREER_CENTRES}
+    assert plan.cheques and {c.centre_id for c in plan.cheques} == centres
+    for c in plan.cheques:
+        o = c.outcome
+        assert len(o.intake) == len(o.evaluation) == len(OUTCOME_DIMENSIONS)
+        assert all(1 <= score <= 5 for score in (*o.intake, *o.evaluation))
+    improved = sum(sum(c.outcome.evaluation) > sum(c.outcome.intake) for c in plan.cheques)
+    assert 0 < improved < len(plan.cheques), "some improve, some do not"
 
 
 def test_same_seed_same_plan_and_another_seed_another():

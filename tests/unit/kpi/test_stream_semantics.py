@@ -140,7 +140,7 @@ def test_state_is_json_serialisable_and_folding_continues_after_a_round_trip():
 
 
 def test_new_state_is_empty():
-    assert new_state() == {"schema": 4, "watermark": None, "persons": {}, "enrolments": {}, "cheques": {},
+    assert new_state() == {"schema": 5, "watermark": None, "persons": {}, "enrolments": {}, "cheques": {},
                            "reservations": {}, "credits": {}, "certificates": {}, "late": {}}
 
 
