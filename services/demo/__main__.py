@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from services.common.clock import AcceleratedClock
 
 from . import certification, enrolments, population
-from .openings import BudgetOpeningRound
+from .openings import OPENS_AFTER, BudgetOpeningRound
 from .payments import PaymentSystem
 from .api import Api
 from .funding import Accounts
@@ -70,7 +70,10 @@ def run(settings: DemoSettings) -> dict:
                                         leercoaches=settings.leercoaches, mentors=settings.mentors,
                                         progress=lambda: progress.advance(task))
         offers = enrolments.setup(api, clock.now().date(), settings.days)
-        opening = BudgetOpeningRound(api, needed, start_day, settings.seed, accounts)
+        # The applicants: learners whose accounts the year needs before the window opens (so the
+        # simulation has waited for them by then and the applications never hold the year up).
+        opening = BudgetOpeningRound(api, plan.persons(until=start_day + OPENS_AFTER), start_day, settings.seed,
+                                     accounts)
         opening.run(clock.now())   # announced before the year starts when the set-up is on time
         accredit_career_centres(api)
 

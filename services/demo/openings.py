@@ -28,7 +28,7 @@ OPENS_AFTER = timedelta(days=45)   # the window opens 45 days into the simulated
 WINDOW = timedelta(days=14)
 LEAD = timedelta(days=3)            # at least this long between the announcement and the window
 GRANT_CENTS = 25_000               # EUR 250 per grant
-APPLICANT_SHARE = 0.1              # of the learners with an account
+APPLICANT_SHARE = 0.3              # of the learners given (those whose accounts the first 45 days need)
 GRANTED_SHARE = 0.5                # the budget funds about half of the applicants
 
 

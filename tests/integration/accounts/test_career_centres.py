@@ -187,6 +187,7 @@ def test_the_demos_trajectory_runs_over_the_public_api(accounts, token_for):
     """What ``make run`` does for each planned cheque: the counter buys it, the person redeems it at
     a demo career centre, the centre records the steps with the planned outcomes and cashes it."""
     from services.demo.catalogue import CAREER_CENTRES
+    from services.demo.funding import Accounts
     from services.demo.grpc_platform import GrpcPlatform, accredit_career_centres
     from services.demo.plan import PlannedCheque, PlannedOutcome
 
@@ -205,7 +206,7 @@ def test_the_demos_trajectory_runs_over_the_public_api(accounts, token_for):
     outcome = PlannedOutcome((2, 3, 3, 2, 4, 1), (3, 3, 4, 3, 5, 2), reoriented=False, job_match=True)
     planned = PlannedCheque("p-demo", today, (today + timedelta(days=10), today + timedelta(days=30)),
                             CAREER_CENTRES[0][0], outcome)
-    platform = GrpcPlatform(Api(), {}, [])
+    platform = GrpcPlatform(Api(), {}, [], Accounts(Api()))
     cheque_id = platform.buy_cheque(planned)
     for session, day in enumerate(planned.sessions):
         h.clock.set(datetime.combine(day, START.timetz()))

@@ -27,14 +27,14 @@ def test_the_same_seed_gives_the_same_opening_applicants_and_secret_seed():
     a, b, other = round_for(persons), round_for(persons), round_for(persons, seed=8)
     assert (a.opening_id, a.seed, a.applicants) == (b.opening_id, b.seed, b.applicants)
     assert a.seed != other.seed and a.applicants != other.applicants
-    assert len(a.applicants) == 50 and len(set(a.applicants)) == 50 and set(a.applicants) <= set(persons)
-    assert a.tally.grants == 25
+    assert len(a.applicants) == 150 and len(set(a.applicants)) == 150 and set(a.applicants) <= set(persons)
+    assert a.tally.grants == 75
     assert a.closes_at - a.opens_at == WINDOW and a.opens_at.date() == date(2025, 1, 1) + OPENS_AFTER
     assert commitment(a.seed) != a.seed   # only the commitment is announced
 
 
 def test_the_summary_says_what_happened():
-    r = round_for([f"p{i}" for i in range(40)])
+    r = round_for([f"p{i}" for i in range(14)])
     assert r.tally.summary() == "none (the window would have opened in the past)"
     r.tally.announced, r.tally.applications = True, 4
     assert r.tally.summary() == f"4 applications for 2 grants of EUR {GRANT_CENTS // 100}; not drawn yet"
