@@ -63,9 +63,20 @@ def make_admin(kafka: KafkaAccess, client_id: str, **overrides) -> KafkaAdminCli
     return _connect(kafka, KafkaAdminClient, **kafka.client_config(), client_id=client_id, **overrides)
 
 
+# kafka-python asks for up to 50 MB per fetch (``fetch_max_bytes``) but drops a connection whose
+# response frame exceeds ``receive_message_max_bytes`` (1 MB): a consumer catching up on several
+# partitions at 1 MB each got "Invalid frame length", a reconnect and a metadata refresh instead
+# of its records. The two limits agree here: a fetch answers at most FETCH_MAX_BYTES of records,
+# and a frame may carry that plus the response's own headers.
+FETCH_MAX_BYTES = 8 * 1024 * 1024
+FRAME_OVERHEAD_BYTES = 1024 * 1024
+
+
 def make_consumer(kafka: KafkaAccess, *topics: str, **config) -> KafkaConsumer:
     """A plain kafka-python consumer (``config``: its settings) as ``kafka``'s principal."""
-    return _connect(kafka, KafkaConsumer, *topics, **kafka.client_config(), **config)
+    fetch_max = config.pop("fetch_max_bytes", FETCH_MAX_BYTES)
+    config = {"receive_message_max_bytes": fetch_max + FRAME_OVERHEAD_BYTES, **config}
+    return _connect(kafka, KafkaConsumer, *topics, **kafka.client_config(), fetch_max_bytes=fetch_max, **config)
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,30 @@ def test_poison_message_goes_to_dead_letter_topic_and_stream_moves_on(kafka, uni
     assert record.value == b"\xff\xfenot a protobuf"
     assert b"undecodable" in headers["dlq.reason"]
     assert headers["dlq.source"] == f"{topic}/0/1".encode()
+
+
+def test_a_consumer_catching_up_on_many_full_partitions_reads_them_without_dropping_its_connection(
+        kafka, unique, caplog):
+    """Six partitions with 1.5 MB each: one fetch answers more than kafka-python's default frame
+    limit (1 MB), which used to close the connection with "Invalid frame length"."""
+    topic = f"test.catchup.{unique}"
+    ensure_topics(kafka, [TopicSpec(topic, partitions=6)])
+    producer = make_producer(kafka, "test")
+    value = b"x" * 50_000
+    for i in range(180):
+        producer.send(topic, key=f"k{i}".encode(), value=value, partition=i % 6)
+    producer.flush()
+    producer.close()
+
+    consumer = make_consumer(kafka, topic, auto_offset_reset="earliest", group_id=f"g-{unique}",
+                             consumer_timeout_ms=10000)
+    try:
+        received = 0
+        for _ in consumer:
+            received += 1
+            if received == 180:
+                break
+    finally:
+        consumer.close()
+    assert received == 180
+    assert not [r for r in caplog.records if "Invalid frame length" in r.getMessage()]
