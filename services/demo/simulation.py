@@ -11,6 +11,7 @@ of an enrolment still REQUESTED on its planned day): it is tried again on the ne
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -125,7 +126,7 @@ class Simulation:
 
     def _refused(self, step: Step, why: str) -> None:
         self.tally.declared_too_late += 1
-        self.tally.refusals[f"{step}: {why}"] += 1
+        self.tally.refusals[f"{step}: {_general(why)}"] += 1
 
     def _declare(self, step: Step, e: PlannedEnrolment) -> None:
         enrolment_id = self._enrolment_ids.get(e.reference)
@@ -165,3 +166,13 @@ class Simulation:
         except Refused as refused:
             self._refused(step, str(refused))
         self._closed.add(e.reference)
+
+
+_ID = re.compile(r"\s*\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def _general(why: str) -> str:
+    """The platform's reason without the enrolment's id and dates, so that the summary counts
+    refusals of the same kind together ("the start had to be declared by DATE ...")."""
+    return _DATE.sub("DATE", _ID.sub("", why))

@@ -147,3 +147,16 @@ def test_a_declaration_refused_by_a_deadline_is_counted_and_the_enrolment_left_a
     assert simulation.tally.declared_too_late >= 1
     assert simulation.tally.refusals["START: already NO_SHOW"] == 1
     assert not [c for c in platform.calls if c[0] in ("start", "complete") and c[1] == target.reference]
+
+
+def test_refusals_of_the_same_kind_are_counted_together_whatever_the_enrolment_and_date(plan):
+    platform = FakePlatform()
+    def start(e, enrolment_id):
+        raise Refused(f"cannot start enrolment {'0123abcd-0000-4000-8000-00000000000' + e.reference[-1]}: the start "
+                      f"had to be declared by {e.start.isoformat()}, so the enrolment has timed out (NO_SHOW)")
+    platform.start = start
+    simulation = Simulation(plan, platform)
+    simulation.run_until(plan.end_day)
+    reason = ("START: cannot start enrolment: the start had to be declared by DATE, so the enrolment has timed "
+              "out (NO_SHOW)")
+    assert simulation.tally.refusals[reason] == simulation.tally.declared_too_late > 2
