@@ -22,6 +22,7 @@
     llr guidance redeem PERSON_ID CHEQUE_ID --centre CENTRE_ID --as loket:CITIZEN_COUNTER:PERSON_ID
     llr guidance step PERSON_ID CHEQUE_ID PHASE [--hours H] [--score MEANING=3 ...] --as CENTRE:CAREER_CENTRE
     llr guidance cash|show PERSON_ID CHEQUE_ID --as CENTRE:CAREER_CENTRE
+    llr guidance list [--centre CENTRE_ID] --as CENTRE:CAREER_CENTRE    # the centre's trajectories
     llr cert register PERSON_ID --role LEERCOACH --as ORG:MENTORING_ORGANISATION
     llr cert train CANDIDATE_ID MODULE HOURS [--result PASSED] --as ORG:MENTORING_ORGANISATION
     llr cert issue CANDIDATE_ID --as ORG:MENTORING_ORGANISATION [--credential-out c.json]
@@ -1118,6 +1119,35 @@ def guidance_show(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
     reply = _stub("accounts", "accounts_service", "AccountService").GetCareerTrajectory(
         pb.GetCareerTrajectoryRequest(person_id=person_id, cheque_id=cheque_id), metadata=auth(as_))
     console.print(_trajectory_table(reply.trajectory))
+
+
+@guidance_app.command("list")
+@handled
+def guidance_list(as_: str = AS,
+                  centre: str = typer.Option("", "--centre", metavar="CENTRE_ID",
+                                             help="the regisseur names the centre; a centre lists its own")) -> None:
+    """List the trajectories of the cheques redeemed at a career centre, oldest first."""
+    from llr.accounts.v1 import accounts_service_pb2 as pb
+
+    stub = _stub("accounts", "accounts_service", "AccountService")
+    metadata = auth(as_)
+    found, page = [], ""
+    while True:
+        reply = stub.ListCareerTrajectories(pb.ListCareerTrajectoriesRequest(
+            centre_id=centre, page_size=200, page_token=page), metadata=metadata)
+        found.extend(reply.trajectories)
+        if not (page := reply.next_page_token):
+            break
+    who = centre or as_.split(":")[0]
+    if not found:
+        console.print(f"no career cheque has been redeemed at career centre {escape(who)}")
+        return
+    table = Table("person", "redeemed", "next step", "cashed", title=f"trajectories at {who}", title_justify="left")
+    table.add_column("cheque_id", no_wrap=True)  # for llr guidance step|cash|show
+    for t in found:
+        table.add_row(escape(t.person_id), t.redeemed_on, t.next_phase or "none: POP delivered",
+                      t.cashed_on or "not yet", t.cheque.cheque_id)
+    console.print(table)
 
 
 # --- certification ----------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ FerretDB v1 and MongoDB alike, in any number of processes, without locks). Four 
 * ``career_centres`` -- ONE aggregate per career centre the regisseur accredited, ``_id`` = the
   centre id, with its ``CareerCentreAccredited`` event (the trajectories live on the cheques, in
   the accounts).
+* ``centre_trajectories`` -- a ``KeyedLog`` per career centre of the cheques redeemed there
+  (person id, cheque id), appended before the redemption is committed; the trajectory keeps the
+  entry's number, so a list reads each trajectory once (``CareerGuidance.trajectories``).
 * ``cheque_deadlines`` -- a ``DailySchedule`` of the accounts with a career cheque that expires
   on each day, added before the cheque is saved; the expiry job reads the days since its last
   run by ``_id`` (its progress is the ``jobs`` aggregate ``cheque-expiry``), so it never scans.
@@ -119,6 +122,7 @@ class AccountRepository:
         self.cheque_deadlines = DailySchedule(stores.log("cheque_deadlines"), self.jobs, "cheque-expiry")
         self.roster = stores.log("account_roster")
         self.career_centres = stores.aggregates("career_centres")
+        self.centre_trajectories = stores.log("centre_trajectories")
         self.outbox = stores.outbox
         self.topic = topic
 
@@ -280,6 +284,15 @@ class AccountRepository:
     def accredit_centre(self, centre: CareerCentre, events: list) -> CareerCentre:
         """Store a newly accredited centre; the stored one when the id exists (the caller compares)."""
         return self._create_or_stored(self.career_centres, centre.centre_id, centre, events)
+
+    def list_redemption(self, centre_id: str, person_id: str, cheque_id: str) -> int:
+        """Note a redemption on the centre's list (before it is committed); the entry's number."""
+        return self.centre_trajectories.append(centre_id, {"person_id": person_id, "cheque_id": cheque_id})
+
+    def centre_list(self, centre_id: str, after: int, limit: int) -> list[tuple[int, str, str]]:
+        """Up to ``limit`` (number, person id, cheque id) of the centre's list after ``after``."""
+        return [(seq, e["person_id"], e["cheque_id"])
+                for seq, e in self.centre_trajectories.read(centre_id, after, limit)]
 
     # -- career-cheque deadlines -------------------------------------------------------------------
     def _schedule_new_cheques(self, account: Account, known: set[str]) -> None:

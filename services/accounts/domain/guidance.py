@@ -220,6 +220,10 @@ class Trajectory:
     sustainable_job_match: bool | None = None
     cashed_on: date | None = None
     cash_key: str = ""
+    # The number of the centre's list entry that names this trajectory (the repository's
+    # ``list_redemption``, written before the redemption): a retried or failed redemption leaves
+    # other entries, which the list skips because no trajectory carries their number.
+    listing: int = 0
 
     @property
     def next_phase(self) -> Phase | None:
@@ -262,7 +266,7 @@ def _trajectory_of(account: Account, cheque_id: str, centre_id: str) -> tuple[Ca
 
 
 def redeem_career_cheque(account: Account, *, cheque_id: str, centre_id: str, idempotency_key: str,
-                         redeemed_on: date, now: datetime):
+                         redeemed_on: date, now: datetime, listing: int = 0):
     """The person hands the cheque to a career centre of their choice (before guidance starts)."""
     require_key(idempotency_key)
     if not centre_id:
@@ -282,7 +286,7 @@ def redeem_career_cheque(account: Account, *, cheque_id: str, centre_id: str, id
     if status is not ChequeStatus.BOUGHT:
         raise RuleViolation(f"career cheque {cheque_id} is {status}: only an unused cheque can be redeemed")
     cheque = replace(cheque, trajectory=Trajectory(centre_id=centre_id, redeemed_on=redeemed_on,
-                                                   redeem_key=idempotency_key))
+                                                   redeem_key=idempotency_key, listing=listing))
     account.career_cheques[cheque_id] = cheque
     account.version += 1
     account.raise_event(CareerChequeRedeemed(

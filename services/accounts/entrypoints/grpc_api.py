@@ -15,6 +15,7 @@ from ..service.openings import Application, BudgetOpenings
 
 DEFAULT_PAGE, MAX_PAGE = 50, 500
 ENTRY_PAGES = PageTokens("ListEntries")   # an offset into the ledger (append-only), per person
+TRAJECTORY_PAGES = PageTokens("ListCareerTrajectories")   # the centre's list entry to continue after
 
 
 def _iso(value) -> str:
@@ -222,6 +223,16 @@ class AccountServicer(rpc.AccountServiceServicer):
     def GetCareerTrajectory(self, request, context):
         return pb.CareerTrajectoryResponse(trajectory=trajectory_pb(self.guidance.trajectory(
             current_principal(), person_id=request.person_id, cheque_id=request.cheque_id)))
+
+    def ListCareerTrajectories(self, request, context):
+        if request.page_size < 0 or request.page_size > MAX_PAGE:
+            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE}")
+        after = TRAJECTORY_PAGES.offset(request.page_token, request.centre_id)
+        views, last = self.guidance.trajectories(current_principal(), centre_id=request.centre_id, after=after,
+                                                 limit=request.page_size or DEFAULT_PAGE)
+        return pb.ListCareerTrajectoriesResponse(
+            trajectories=[trajectory_pb(v) for v in views],
+            next_page_token=TRAJECTORY_PAGES.issue_offset(last, request.centre_id) if last is not None else "")
 
 
 def registration(service: AccountsService, openings: BudgetOpenings, guidance: CareerGuidance | None = None):

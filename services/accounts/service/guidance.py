@@ -8,6 +8,7 @@ Who may do what (the centre is the token's organisation, a ``CAREER_CENTRE`` tok
 | redeem a cheque at a centre | the person's counter (or the regisseur); the centre must be accredited |
 | record a step, cash the cheque | the centre the cheque was redeemed at, while it is accredited |
 | read a trajectory | that centre, the person's counter, the regisseur; another centre gets NOT_FOUND |
+| list a centre's trajectories | that centre (its own only), the regisseur (any centre) |
 """
 from __future__ import annotations
 
@@ -74,9 +75,10 @@ class CareerGuidance:
         if not centre_id:
             raise common.InvalidArgument("centre_id", "is required: the career centre the person chose")
         self._accredited(centre_id)
+        listing = self.repo.list_redemption(centre_id, person_id, cheque_id)
         return self._change(person_id, lambda a: g.redeem_career_cheque(
             a.account, cheque_id=cheque_id, centre_id=centre_id, idempotency_key=key, redeemed_on=day,
-            now=self.clock.now()))
+            now=self.clock.now(), listing=listing))
 
     # -- the career centre ------------------------------------------------------------------------
     def record_step(self, principal: Principal, *, request_id: str, person_id: str, cheque_id: str, phase: str,
@@ -112,6 +114,33 @@ class CareerGuidance:
             who = f"career centre {quote(centre_id)}" if centre_id else f"person {quote(person_id)}"
             raise common.NotFound(f"{who} has no career-guidance trajectory on cheque {quote(cheque_id)}")
         return TrajectoryView(person_id, cheque)
+
+    def trajectories(self, principal: Principal, *, centre_id: str, after: int, limit: int
+                     ) -> tuple[list[TrajectoryView], int | None]:
+        """The trajectories of cheques redeemed at ``centre_id``, in the order they were redeemed,
+        from list entry ``after`` on: a page of at most ``limit`` and the entry to continue after
+        (None at the end). A centre lists its own (``centre_id`` empty or its id); the regisseur
+        names the centre. The page may hold fewer than ``limit``: entries of a redemption that was
+        refused or retried name no trajectory and are skipped."""
+        if principal.role is Role.CAREER_CENTRE:
+            own = principal.organisation_id
+            if centre_id and centre_id != own:
+                raise common.PermissionDenied(f"career centre {quote(own)} lists only its own trajectories, "
+                                              f"not those of {quote(centre_id)}")
+            centre_id = own
+        else:
+            principal.require(Role.REGISSEUR)
+            if not centre_id:
+                raise common.InvalidArgument("centre_id", "is required: the career centre whose trajectories to list")
+        entries = self.repo.centre_list(centre_id, after, limit)
+        views = []
+        for seq, person_id, cheque_id in entries:
+            loaded = self.repo.get(person_id)
+            cheque = loaded.account.career_cheques.get(cheque_id) if loaded else None
+            t = cheque.trajectory if cheque else None
+            if t is not None and t.centre_id == centre_id and t.listing == seq:
+                views.append(TrajectoryView(person_id, cheque))
+        return views, (entries[-1][0] if len(entries) == limit else None)
 
     def _change(self, person_id: str, change: Callable[[LoadedAccount], CareerCheque]) -> TrajectoryView:
         return TrajectoryView(person_id, self.accounts._mutate_person(person_id, change))

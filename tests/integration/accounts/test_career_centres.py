@@ -144,6 +144,16 @@ def test_a_centre_cannot_see_or_touch_another_centres_trajectory(accounts, token
     # the counter of another person sees nothing either
     other = bearer(token_for("loket", Role.CITIZEN_COUNTER, person_id="p-else"))
     assert g.refused(g.stub.GetCareerTrajectory, read, metadata=other).code() == grpc.StatusCode.PERMISSION_DENIED
+    # Lists: each centre its own; another centre's list is refused.
+    def listed(centre: str, metadata) -> list[tuple[str, str]]:
+        reply = g.stub.ListCareerTrajectories(api.ListCareerTrajectoriesRequest(centre_id=centre, page_size=500),
+                                              metadata=metadata)
+        return [(t.person_id, t.cheque.cheque_id) for t in reply.trajectories]
+    assert (g.person_id, cheque.cheque_id) in listed("", g.centre["lc-gent"])
+    assert (g.person_id, cheque.cheque_id) not in listed("", g.centre["lc-brugge"])
+    err = g.refused(g.stub.ListCareerTrajectories, api.ListCareerTrajectoriesRequest(centre_id="lc-gent"),
+                    metadata=g.centre["lc-brugge"])
+    assert err.code() == grpc.StatusCode.PERMISSION_DENIED and "lc-gent" in err.details()
 
 
 def test_the_3_month_start_rule_still_holds_and_the_contribution_is_refunded(accounts, token_for):

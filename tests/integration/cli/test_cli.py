@@ -486,6 +486,10 @@ def test_a_career_centre_guides_a_redeemed_cheque_from_intake_to_pop_and_cashes_
     assert code == 0 and field(out, "cashed") == cli_platform.today.isoformat(), err
     code, _, err = llr("guidance", "show", person, cheque_id, "--as", "lc-other:CAREER_CENTRE")
     assert code == 1 and err.startswith("NOT_FOUND: career centre 'lc-other' has no career-guidance trajectory"), err
+    code, out, err = llr("guidance", "list", *centre)
+    assert code == 0 and cheque_id in out and "none: POP delivered" in out, err
+    code, out, err = llr("guidance", "list", "--as", "lc-other:CAREER_CENTRE")
+    assert code == 0 and "no career cheque has been redeemed at career centre lc-other" in out, err
 
 
 def test_the_regisseur_announces_and_draws_a_budget_opening_that_counters_apply_to(llr, cli_platform, tmp_path):

@@ -78,3 +78,33 @@ def test_a_centre_records_and_reads_only_its_own_trajectories(world):
         g.trajectory(centre("lc-2"), person_id="p-1", cheque_id=cheque_id)
     with pytest.raises(common.InvalidArgument, match="recorded at INTAKE and EVALUATION, not at ANALYSIS"):
         g.record_step(centre("lc-1"), request_id="s2", **{**step, "phase": "ANALYSIS", "scores": {"JOY": 3}})
+
+
+def test_a_centre_lists_the_trajectories_redeemed_with_it_once_each_and_only_its_own(world):
+    g = world.guidance
+    for c in ("lc-1", "lc-2"):
+        g.accredit(REGISSEUR, request_id=c, centre_id=c, name=f"Centre {c}")
+    cheque_id = world.cheque.cheque_id
+    assert g.trajectories(centre("lc-1"), centre_id="", after=0, limit=50) == ([], None)
+    redeem = dict(person_id="p-1", cheque_id=cheque_id, redeemed_on="")
+    g.redeem(COUNTER, request_id="x", centre_id="lc-1", **redeem)
+    g.redeem(COUNTER, request_id="x", centre_id="lc-1", **redeem)          # a retry: the same redemption
+    with pytest.raises(common.FailedPrecondition, match="already redeemed"):
+        g.redeem(COUNTER, request_id="y", centre_id="lc-2", **redeem)      # refused: nothing listed at lc-2
+
+    views, last = g.trajectories(centre("lc-1"), centre_id="", after=0, limit=50)
+    assert [(v.person_id, v.cheque.cheque_id) for v in views] == [("p-1", cheque_id)] and last is None
+    assert g.trajectories(REGISSEUR, centre_id="lc-1", after=0, limit=50)[0] == views
+    assert g.trajectories(centre("lc-2"), centre_id="", after=0, limit=50) == ([], None)
+    # Page by page: the retry's entry names no trajectory, so the second page is empty and the last.
+    first, cursor = g.trajectories(centre("lc-1"), centre_id="lc-1", after=0, limit=1)
+    assert first == views and cursor == 1
+    assert g.trajectories(centre("lc-1"), centre_id="lc-1", after=cursor, limit=1) == ([], 2)
+    assert g.trajectories(centre("lc-1"), centre_id="lc-1", after=2, limit=1) == ([], None)
+
+    with pytest.raises(common.PermissionDenied, match="lists only its own"):
+        g.trajectories(centre("lc-2"), centre_id="lc-1", after=0, limit=50)
+    with pytest.raises(common.PermissionDenied):
+        g.trajectories(COUNTER, centre_id="lc-1", after=0, limit=50)
+    with pytest.raises(common.InvalidArgument, match="centre_id"):
+        g.trajectories(REGISSEUR, centre_id="", after=0, limit=50)
