@@ -89,10 +89,17 @@ def run(settings: DemoSettings) -> dict:
         payments = PaymentSystem(api, settings.seed)
         # Each pass carries out what is planned for the days since the last one: how often the
         # loop runs changes when the calls are made, not which.
+        # The longest pass, in simulated days and its parts' real seconds: a start is due within 3
+        # working days, so a pass much longer than that leaves enrolments to the no-show deadline.
+        longest: tuple[int, dict[str, float]] = (0, {})
         while (today := clock.now().date()) < plan.end_day:
-            simulation.run_until(today)
-            payments.run(today)
-            opening.run(clock.now())
+            parts, began = {}, time.monotonic()
+            for name, part in (("simulation", lambda: simulation.run_until(today)),
+                               ("payments", lambda: payments.run(today)),
+                               ("budget opening", lambda: opening.run(clock.now()))):
+                part()
+                parts[name], began = time.monotonic() - began, time.monotonic()
+            longest = max(longest, ((clock.now().date() - today).days, parts), key=lambda pass_: pass_[0])
             progress.update(task, completed=(simulation.next_day - start_day).days)
             time.sleep(min(0.2, settings.seconds_per_day / 4))
         simulation.run_until(plan.end_day)  # the last days, if the loop fell behind
@@ -113,7 +120,9 @@ def run(settings: DemoSettings) -> dict:
             "career_cheques_bought": t.cheques_bought, "guidance_sessions": t.guidance_sessions,
             "payables_paid": f"{payments.tally.paid} ({payments.tally.paid_late} after their due date)",
             "budget_opening": opening.tally.summary(),
-            "leercoaches": len(coaches), "simulated_until": clock.now().date().isoformat()}
+            "leercoaches": len(coaches), "longest_loop_pass": f"{longest[0]} simulated days ("
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in longest[1].items()) + ")",
+            "simulated_until": clock.now().date().isoformat()}
 
 
 def main() -> int:
