@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -85,7 +86,8 @@ def run(settings: DemoSettings) -> dict:
             console.print(f"set-up done {-wait_s:.0f} s after the simulated year began (it is "
                           f"{clock.now().date()}): the days so far are caught up")
         task = progress.add_task("simulated year (days)", total=settings.days)
-        simulation = Simulation(plan, GrpcPlatform(api, offers, [c.person_id for c in coaches], accounts))
+        simulation = Simulation(plan, GrpcPlatform(api, offers, [c.person_id for c in coaches], accounts),
+                                settings.workers)
         payments = PaymentSystem(api, settings.seed)
         # Each pass carries out what is planned for the days since the last one: how often the
         # loop runs changes when the calls are made, not which.
@@ -94,11 +96,13 @@ def run(settings: DemoSettings) -> dict:
         longest: tuple[int, dict[str, float]] = (0, {})
         while (today := clock.now().date()) < plan.end_day:
             parts, began = {}, time.monotonic()
+            waited = accounts.waited_s.get(threading.current_thread().name, 0.0)
             for name, part in (("simulation", lambda: simulation.run_until(today)),
                                ("payments", lambda: payments.run(today)),
                                ("budget opening", lambda: opening.run(clock.now()))):
                 part()
                 parts[name], began = time.monotonic() - began, time.monotonic()
+            parts["of which waiting for accounts"] = accounts.waited_s.get(threading.current_thread().name, 0.0) - waited
             longest = max(longest, ((clock.now().date() - today).days, parts), key=lambda pass_: pass_[0])
             progress.update(task, completed=(simulation.next_day - start_day).days)
             time.sleep(min(0.2, settings.seconds_per_day / 4))
@@ -106,6 +110,7 @@ def run(settings: DemoSettings) -> dict:
         payments.run(clock.now().date())
         opening.run(clock.now())
         progress.update(task, completed=settings.days)
+        simulation.close()
         opened.result()  # long done (the simulation waited for each account it used); raises its error
     api.close()
     t = simulation.tally

@@ -27,6 +27,7 @@ class Accounts:
         self._open: set[str] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self.waited_s: dict[str, float] = {}   # per thread name: seconds spent waiting for accounts
 
     def close(self) -> None:
         """Make every ``wait`` still going raise (the demo is stopping)."""
@@ -38,7 +39,8 @@ class Accounts:
         for person_id in person_ids:
             with self._lock:
                 known = person_id in self._open
-            deadline = time.monotonic() + self._timeout_s
+            began = time.monotonic()
+            deadline = began + self._timeout_s
             while not known:
                 try:
                     self._stub.GetAccount(self._pb.GetAccountRequest(person_id=person_id), metadata=self._regisseur)
@@ -50,5 +52,7 @@ class Accounts:
                         raise
                     if self._closed.wait(0.2):
                         raise RuntimeError(f"stopped waiting for the account of {person_id}") from None
+            name = threading.current_thread().name
+            self.waited_s[name] = self.waited_s.get(name, 0.0) + time.monotonic() - began
             if progress:
                 progress()

@@ -26,6 +26,10 @@ class DemoSettings(KafkaClientSettings):
     seconds_per_day: float = 0.6
     # Real instant at which simulated time was sim_start (set by infra.run for all processes).
     sim_epoch: datetime | None = None
+    # How many of a day's enrolments and cheques the demo handles at the same time (providers and
+    # counters work side by side; one at a time, a day's calls took longer than the day on a
+    # loaded 2-core machine, and starts came after their no-show deadline).
+    workers: int = Field(4, ge=1, le=32)
     leercoaches: int = 24
     mentors: int = 8
     # Calibration (services/demo/calibration.py): the 12-month and 4-week participation of the

@@ -12,7 +12,9 @@ of an enrolment still REQUESTED on its planned day): it is tried again on the ne
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Protocol
@@ -61,9 +63,15 @@ class Tally:
 
 
 class Simulation:
-    def __init__(self, plan: Plan, platform: Platform) -> None:
+    """``workers`` > 1: the steps of different enrolments and cheques of one day are carried out
+    at the same time (as providers and counters work side by side), each item's in order; the
+    days stay in order and a day's uploads come first. The platform gets the same calls."""
+
+    def __init__(self, plan: Plan, platform: Platform, workers: int = 1) -> None:
         self.plan, self.platform = plan, platform
         self.tally = Tally()
+        self._lock = threading.Lock()   # the tally and the waiting list, when workers > 1
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="demo-day") if workers > 1 else None
         self.next_day = plan.first_day
         self._enrolment_ids: dict[str, str] = {}   # reference -> enrolment id
         self._closed: set[str] = set()             # references with nothing left to declare
@@ -74,18 +82,46 @@ class Simulation:
     def finished(self) -> bool:
         return self.next_day >= self.plan.end_day
 
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
     def run_until(self, today: date) -> None:
         """Carry out what is planned for every day up to ``today`` (and before the plan's end)."""
-        waiting, self._waiting = self._waiting, []
-        for step, e in waiting:
-            self._declare(step, e)
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        self._each([[(step, e)] for step, e in waiting])
         while self.next_day <= today and not self.finished:
             steps = self.plan.on(self.next_day)
             self._post([e for step, e in steps if step is Step.POST])
+            by_item: dict[int, list[tuple[Step, Item]]] = {}
             for step, item in steps:
                 if step is not Step.POST:
-                    self._do(step, item)
+                    by_item.setdefault(id(item), []).append((step, item))
+            self._each(list(by_item.values()))
             self.next_day += timedelta(days=1)
+
+    def _each(self, groups: list[list[tuple[Step, Item]]]) -> None:
+        """Each group's steps in order; the groups side by side when there are workers (the
+        first error is raised once all are done)."""
+        def steps(group: list[tuple[Step, Item]]) -> None:
+            for step, item in group:
+                self._do(step, item)
+        if self._pool is None or len(groups) < 2:
+            for group in groups:
+                steps(group)
+        else:
+            futures = [self._pool.submit(steps, group) for group in groups]
+            wait(futures)
+            for future in futures:
+                future.result()
+
+    def _count(self, name: str, reason: str | None = None) -> None:
+        with self._lock:
+            if reason is None:
+                setattr(self.tally, name, getattr(self.tally, name) + 1)
+            else:
+                getattr(self.tally, name)[reason] += 1
 
     def _post(self, enrolments: list[PlannedEnrolment]) -> None:
         by_provider: dict[str, list[PlannedEnrolment]] = {}
@@ -110,9 +146,9 @@ class Simulation:
         if step is Step.BUY_CHEQUE:
             try:
                 self._cheque_ids[c.person_id] = self.platform.buy_cheque(c)
-                self.tally.cheques_bought += 1
+                self._count("cheques_bought")
             except Refused:
-                self.tally.cheques_refused += 1
+                self._count("cheques_refused")
             return
         cheque_id = self._cheque_ids.get(c.person_id)
         if cheque_id is None:
@@ -120,13 +156,13 @@ class Simulation:
         session = c.sessions.index(self.next_day)
         try:
             self.platform.record_guidance(c, cheque_id, session)
-            self.tally.guidance_sessions += 1
+            self._count("guidance_sessions")
         except Refused as refused:
             self._refused(step, str(refused))
 
     def _refused(self, step: Step, why: str) -> None:
-        self.tally.declared_too_late += 1
-        self.tally.refusals[f"{step}: {_general(why)}"] += 1
+        self._count("declared_too_late")
+        self._count("refusals", f"{step}: {_general(why)}")
 
     def _declare(self, step: Step, e: PlannedEnrolment) -> None:
         enrolment_id = self._enrolment_ids.get(e.reference)
@@ -134,12 +170,13 @@ class Simulation:
             return
         status, reason = self.platform.status(e, enrolment_id)
         if status == "REQUESTED":        # the funding saga has not answered yet: next time
-            self._waiting.append((step, e))
+            with self._lock:
+                self._waiting.append((step, e))
             return
         if status in TERMINAL:
             self._closed.add(e.reference)
             if status == "REJECTED":
-                self.tally.rejected[reason.split(":")[0] or "UNKNOWN"] += 1
+                self._count("rejected", reason.split(":")[0] or "UNKNOWN")
             elif step is not Step.CHECK:
                 self._refused(step, f"already {status}")   # e.g. a deadline closed it first
             return
@@ -150,19 +187,19 @@ class Simulation:
         try:
             if step is Step.CANCEL:
                 self.platform.cancel(e, enrolment_id)
-                self.tally.cancelled += 1
+                self._count("cancelled")
             elif step is Step.CHECK:
-                self.tally.no_shows_left_to_deadline += 1
+                self._count("no_shows_left_to_deadline")
             elif step is Step.START:
                 self.platform.start(e, enrolment_id)
-                self.tally.started += 1
+                self._count("started")
                 return
             elif step is Step.DROP_OUT:
                 self.platform.drop_out(e, enrolment_id)
-                self.tally.dropped_out += 1
+                self._count("dropped_out")
             else:
                 self.platform.complete(e, enrolment_id)
-                self.tally.completed += 1
+                self._count("completed")
         except Refused as refused:
             self._refused(step, str(refused))
         self._closed.add(e.reference)

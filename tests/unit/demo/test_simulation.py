@@ -2,6 +2,7 @@
 demo's loop runs, and what the platform answers (a rejection, a closed enrolment) is counted."""
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import date, timedelta
 
@@ -85,13 +86,30 @@ def plan():
     return calibrated_plan(people, first_day=FIRST, days=365, seed=21)
 
 
-def run(plan, passes: list[date], platform: FakePlatform | None = None) -> tuple[FakePlatform, Simulation]:
+class Serialised:
+    """The fake platform, one call at a time (the real one serves concurrent calls)."""
+
+    def __init__(self, platform: FakePlatform) -> None:
+        self.platform, self.lock = platform, threading.Lock()
+
+    def __getattr__(self, name):
+        method = getattr(self.platform, name)
+
+        def call(*args):
+            with self.lock:
+                return method(*args)
+        return call
+
+
+def run(plan, passes: list[date], platform: FakePlatform | None = None, workers: int = 1
+        ) -> tuple[FakePlatform, Simulation]:
     """The demo's loop, calling ``run_until`` with the simulated date of each pass."""
     platform = platform or FakePlatform()
-    simulation = Simulation(plan, platform)
+    simulation = Simulation(plan, Serialised(platform) if workers > 1 else platform, workers)
     for today in passes:
         simulation.run_until(today)
     simulation.run_until(plan.end_day)
+    simulation.close()
     return platform, simulation
 
 
@@ -110,6 +128,17 @@ def test_the_platform_gets_the_same_calls_however_fast_the_loop_runs(plan):
         platform, _ = run(plan, days(plan, step))
         assert platform.calls == reference.calls, step
     assert run(plan, [])[0].calls == reference.calls   # one pass at the end of the year: all caught up
+
+
+def test_with_workers_the_platform_gets_the_same_calls_and_each_item_its_own_in_order(plan):
+    reference, one = run(plan, days(plan, 1))
+    platform, four = run(plan, days(plan, 2.5), workers=4)
+    assert Counter(platform.calls) == Counter(reference.calls) and four.tally == one.tally
+
+    def of(calls, reference_):
+        return [c for c in calls if reference_ in c]
+    for e in plan.enrolments[:80]:
+        assert of(platform.calls, e.reference) == of(reference.calls, e.reference)
 
 
 def test_what_the_platform_is_asked_is_what_was_planned(plan):
