@@ -34,7 +34,8 @@ def build(settings: AccountsSettings, clock: Clock | None = None) -> ServiceRunt
     runtime.add_consumer("population", [settings.topic("population")], service.on_population_event)
     runtime.add_consumer("funding-saga", [settings.topic("enrolments")], service.on_enrolment_event)
     runtime.add_periodic("career-cheque-expiry", settings.expiry_interval_s, service.expire_cheques)
-    yearly = YearlyCredits(repo, runtime.clock, service.catalog, batch=settings.yearly_credit_batch)
+    yearly = YearlyCredits(repo, runtime.clock, service.catalog, batch=settings.yearly_credit_batch,
+                           workers=settings.yearly_credit_workers, duty=settings.yearly_credit_duty)
     runtime.add_periodic("yearly-credits", settings.yearly_credit_interval_s, yearly.run)
     openings = BudgetOpenings(repo, runtime.clock, service, timedelta(seconds=settings.opening_draw_settle_s))
     guidance = CareerGuidance(repo, runtime.clock, service)

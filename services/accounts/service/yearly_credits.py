@@ -19,6 +19,8 @@ How it stays correct and cheap at the scale of Flanders (4.7 million adults):
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from services.common.clock import Clock
@@ -31,10 +33,14 @@ log = logging.getLogger(__name__)
 
 
 class YearlyCredits:
+    CHUNK = 20   # accounts between two pauses
+
     def __init__(self, repo: AccountRepository, clock: Clock, catalog: d.PolicyCatalog, *, batch: int = 2_000,
-                 workers: int = 4) -> None:
+                 workers: int = 1, duty: float = 1.0, pause: Callable[[float], None] = time.sleep) -> None:
+        """``duty``: the share of the time the job may be busy; after every ``CHUNK`` accounts it
+        pauses (``pause``, real seconds) so that the online work gets the rest."""
         self.repo, self.clock, self.catalog = repo, clock, catalog
-        self.batch, self.workers = batch, workers
+        self.batch, self.workers, self.duty, self.pause = batch, workers, duty, pause
 
     def run(self) -> int:
         """One tick: continue (or start) the pass, for at most ``batch`` accounts. Returns the
@@ -79,5 +85,11 @@ class YearlyCredits:
                 return self.repo.change(account_id, change)
             except AggregateNotFound:
                 return False  # on the roster, but its opening did not get through (see the repository)
+        credited = 0
         with ThreadPoolExecutor(self.workers) as pool:
-            return sum(pool.map(one, account_ids))
+            for start in range(0, len(account_ids), self.CHUNK):
+                began = time.monotonic()
+                credited += sum(pool.map(one, account_ids[start:start + self.CHUNK]))
+                if self.duty < 1:
+                    self.pause((time.monotonic() - began) * (1 - self.duty) / self.duty)
+        return credited

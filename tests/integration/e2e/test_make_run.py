@@ -94,8 +94,8 @@ def test_make_run_simulates_a_year_and_shows_province_participation_equal_to_a_r
         assert abs(rates["participation_4w"] - 0.086) < 0.015, (rates, summary)
         assert int(re.search(r"rejected_for_funding\s+(\d+)", out).group(1)) > 0, summary
         # The budget opening: more applicants than grants, every grant given by the lottery.
-        opening = re.search(r"budget_opening\s+(\d+) applications for (\d+) grants of EUR 250; (\d+) granted by "
-                            r"lottery", out)
+        opening = re.search(r"budget_opening\s+(\d+)\s+applications\s+for\s+(\d+)\s+grants\s+of\s+EUR\s+250;\s+"
+                            r"(\d+)\s+granted\s+by\s+lottery", out)   # \s+: the summary wraps at 80 columns
         assert opening and int(opening.group(1)) > int(opening.group(2)) == int(opening.group(3)) > 0, summary
         # The demo's payment system paid most payables, some after their due date, and left some
         # unpaid: the regisseur sees overdue amounts and payment terms per provider.

@@ -222,3 +222,15 @@ def test_profile_education_level_high_is_refused_unless_the_offer_is_in_the_pop(
     again = replace(req, event_id="evt-2")
     funded = reserve_for_enrolment(acc, again, policy_for_request(CATALOG, again), high, at(date(2025, 9, 15)))
     assert isinstance(funded, Reserved) and funded.amount == 15_000   # 50% of EUR 300
+
+
+def test_the_job_pauses_after_every_chunk_to_leave_the_rest_of_the_time_to_online_work():
+    world = World(date(2026, 1, 2))
+    people = world.open(50)
+    pauses: list[float] = []
+    job = YearlyCredits(world.repo, world.clock, CATALOG, batch=50, duty=0.25, pause=pauses.append)
+    assert job.run() == 50 and len(people) == 50
+    paused = len(pauses)   # after every chunk of at most 20 accounts of a roster list's page
+    assert paused >= 3 and all(p > 0 for p in pauses)
+    at_full_speed = YearlyCredits(world.repo, world.clock, CATALOG, batch=50, pause=pauses.append)
+    assert at_full_speed.duty == 1 and at_full_speed.run() == 0 and len(pauses) == paused
