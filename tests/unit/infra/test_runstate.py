@@ -7,6 +7,7 @@ import pytest
 
 from infra import runstate
 from infra.runstate import DEMO, REAL, RecordError, RunRecord, plan_start
+from services.common.clock import FakeClock
 from services.demo.settings import DemoSettings
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
@@ -40,8 +41,13 @@ def test_a_finished_demo_is_resumed_where_its_clock_stopped_not_replayed():
     plan = plan_start(finished_demo(stopped_at), None, True, DEMO_SETTINGS, NOW)
     assert not plan.run_demo
     clock = plan.record.clock.clock()
-    # The clock stood still while the platform was stopped and runs at real speed from there.
-    assert clock.now() >= stopped_at and clock.now() - stopped_at < timedelta(days=1)
+    # The clock stood still while the platform was stopped and runs at real speed from there
+    # (read on a fake real clock: the test must not depend on the day or hour it runs).
+    real = clock.real = FakeClock(NOW)
+    resumed_at = clock.now()
+    assert stopped_at <= resumed_at < stopped_at + timedelta(minutes=1)
+    real.advance(timedelta(hours=1))
+    assert clock.now() - resumed_at == timedelta(hours=1)
     assert plan.record.clock.speed == 1.0
     said = "\n".join(plan.messages)
     assert "resuming" in said and "2025-01-06 .. 2025-02-05" in said and "2025-02-05 09:30 UTC" in said
@@ -52,7 +58,9 @@ def test_no_demo_on_demo_data_keeps_the_demo_time_line_so_the_kpis_do_not_jump()
     stopped_at = datetime(2025, 2, 5, 9, 30, tzinfo=timezone.utc)
     plan = plan_start(finished_demo(stopped_at), None, False, DEMO_SETTINGS, NOW)
     assert not plan.run_demo and plan.record.clock is not None
-    assert plan.clock().now().date() == stopped_at.date()
+    clock = plan.clock()
+    clock.real = FakeClock(NOW)   # read at the instant the plan was made (the test must not depend on today's hour)
+    assert clock.now().date() == stopped_at.date()
     assert any("--no-demo on demo data" in m for m in plan.messages)
 
 
