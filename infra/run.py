@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         stack.stop(started_infra)
         return 2
-    plan = runstate.plan_start(record, existing, not args.no_demo, DemoSettings(), datetime.now(timezone.utc))
+    plan = runstate.plan_start(record, existing, not args.no_demo, DemoSettings(), datetime.now(timezone.utc),
+                               run_settings.start_at)
     for message in plan.messages:
         print(message, flush=True)
     heartbeat = Heartbeat(record_path, plan.record, run_settings.heartbeat_s)

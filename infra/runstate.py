@@ -14,14 +14,17 @@ and decides with it how to start:
 record found                  what ``make run`` / ``python -m infra.run [--no-demo]`` does
 ============================ =========================================================================
 none, no data                 fresh start: the demo on its accelerated clock (``make run``), or the
-                              real clock (``--no-demo``)
+                              real clock (``--no-demo``; with ``LLR_RUN_START_AT`` a clock that starts
+                              at that instant and runs at real speed: tests pin the date with it)
 demo                          resume, with or without ``--no-demo``: no new demo; the clock continues
                               from the platform time last seen running, at real speed. The clock
                               stands still while the platform is stopped, so a restart shows the
                               KPI picture that was left. An interrupted demo is resumed the same way
                               (and said so): its remaining days are not simulated.
-real                          the real clock; a demo cannot be added to such data (it would start in
-                              the past), so ``make run`` starts without it and says so
+real                          the real clock (a platform started at ``LLR_RUN_START_AT``: its clock
+                              continues from the platform time last seen); a demo cannot be added to
+                              such data (it would start in the past), so ``make run`` starts without
+                              it and says so
 none, but platform data       made before run records existed: the real clock, without a demo, with
                               a hint to ``make reset``
 ============================ =========================================================================
@@ -54,6 +57,10 @@ class RunSettings(BaseSettings):
     # Default: <LLR_INFRA_HOME>/logs.
     log_dir: Path | None = None
     heartbeat_s: float = 2.0
+    # Fresh data without the demo only: the platform's clock reads this instant when it starts
+    # and runs at real speed from there, instead of being the real clock. Tests pin the
+    # platform's date with it, so that a run across midnight stays on one day.
+    start_at: datetime | None = None
 
     def record_path(self, home: Path) -> Path:
         return self.record_file or home / "data" / "platform-run.json"
@@ -181,13 +188,19 @@ class StartPlan:
 RESET_HINT = "`make reset` wipes the data (and keeps the tools); the next `make run` then starts a fresh demo"
 
 
-def plan_start(record: RunRecord | None, existing_data: str | None, want_demo: bool, demo, now: datetime) -> StartPlan:
+def plan_start(record: RunRecord | None, existing_data: str | None, want_demo: bool, demo, now: datetime,
+               start_at: datetime | None = None) -> StartPlan:
     """Decide how to start (see the table in the module docstring).
 
     ``existing_data`` names platform data found without a record (e.g. a service's database);
-    ``demo`` is the ``DemoSettings`` of this start; ``now`` the real instant.
+    ``demo`` is the ``DemoSettings`` of this start; ``now`` the real instant; ``start_at`` the
+    instant a fresh platform without demo starts at (``RunSettings.start_at``; None: the real clock).
     """
     if record is None and existing_data is None:
+        if not want_demo and start_at is not None:
+            return StartPlan(False, RunRecord(REAL, clock=resumed_clock(start_at, now), platform_time=start_at.isoformat()),
+                             [f"fresh data: the platform's clock starts at {short(start_at)} and runs at real speed, "
+                              f"without demo data"])
         if not want_demo:
             return StartPlan(False, RunRecord(REAL), ["fresh data: the platform runs on the real clock, without demo data"])
         return StartPlan(True, fresh_demo_record(demo, now), [
@@ -203,6 +216,10 @@ def plan_start(record: RunRecord | None, existing_data: str | None, want_demo: b
             messages = ["the data was made on the real clock (`python -m infra.run --no-demo`); a demo, which "
                         "simulates a year that starts in the past, cannot be added to it: starting without demo "
                         "data", RESET_HINT]
+        if record.clock is not None:   # started at a given instant: it continues from where it stopped
+            last = record.last_platform_time or datetime.fromisoformat(record.clock.start)
+            return StartPlan(False, RunRecord(REAL, clock=resumed_clock(last, now), platform_time=last.isoformat()),
+                             messages)
         return StartPlan(False, RunRecord(REAL, platform_time=now.isoformat()), messages)
 
     info = record.demo

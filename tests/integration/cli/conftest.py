@@ -6,8 +6,9 @@ record and logs), seeded through the public interfaces with what the CLI cannot 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import grpc
 import pytest
@@ -26,6 +27,7 @@ from services.common.mongo import make_client
 from services.demo import population
 from tests.integration.e2e.conftest import SERVICES, Platform
 from tests.integration.kpi.conftest import wait_for
+from infra import runstate
 from infra.run import isolated_environment
 
 PROVIDER = "prov-cli-test"
@@ -36,7 +38,11 @@ class CliPlatform:
     env: dict[str, str]
     persons: list[str]          # on the population feed, with an account
     offer_id: str
-    today: date
+    today: date   # the platform's date: its clock is pinned to this day (see cli_platform)
+
+    def now(self) -> datetime:
+        """The platform's time now (its run record's clock)."""
+        return runstate.load(Path(self.env["LLR_RUN_RECORD_FILE"])).platform_clock().now()
 
     def stub(self, service: str, module, name: str):
         channel = grpc.insecure_channel(f"127.0.0.1:{self.env[f'LLR_{service.upper()}_GRPC_PORT']}")
@@ -56,10 +62,13 @@ def cli_platform(stack, tmp_path_factory):
     env.update({"LLR_KPI_READOUT_INTERVAL_S": "0.5", "LLR_KPI_DISCLOSURE_MIN_NUMERATOR": "0",
                 "LLR_KPI_DISCLOSURE_MIN_DENOMINATOR": "1",
                 "LLR_ACCOUNTS_OPENING_DRAW_SETTLE_S": "0.5", "LLR_KPI_SIGNALS_INTERVAL_S": "0.5"})
+    # The platform's day is pinned: its clock starts at one minute past midnight (UTC) of today
+    # and runs at real speed, so a run that crosses midnight keeps one "today" (CI did cross it).
+    today = datetime.now(timezone.utc).date()
+    env["LLR_RUN_START_AT"] = datetime.combine(today, time(0, 1), timezone.utc).isoformat()
     platform = Platform(env, "--no-demo")
     try:
         wait_for(lambda: platform.printed("platform running"), 300, "the platform to be ready", pause_s=1)
-        today = date.today()
         people = [p for p in population.generate(60, 3, today) if 25 <= (today - p.birth_date).days // 365 <= 64]
         assert len(people) >= 20, "the seed population has too few adults of working age"
         population.publish(people, SystemClock(), kafka=stack.kafka_access("population-feed"),

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from tests.integration.cli.conftest import PROVIDER, llr_env
@@ -50,7 +50,7 @@ def test_token_prints_a_signed_token_and_refuses_an_unknown_role(llr):
 
 
 # --- the regisseur --------------------------------------------------------------------------------
-def test_the_regisseur_accredits_suspends_and_reinstates_a_provider(llr):
+def test_the_regisseur_accredits_suspends_and_reinstates_a_provider(llr, cli_platform):
     code, out, _ = llr("provider", "accredit", "prov-cli-new", "--name", "Nieuwe Opleidingen", *REGISSEUR)
     assert code == 0 and field(out, "status") == "ACCREDITED" and field(out, "name") == "Nieuwe Opleidingen"
     code, out, _ = llr("provider", "suspend", "prov-cli-new", "--reason", "audit pending", *REGISSEUR)
@@ -59,7 +59,7 @@ def test_the_regisseur_accredits_suspends_and_reinstates_a_provider(llr):
     assert code == 0 and field(out, "status") == "SUSPENDED"
     code, out, _ = llr("provider", "rescreen", "prov-cli-new", *REGISSEUR)   # renews; the suspension stays
     assert code == 0 and field(out, "status") == "SUSPENDED"
-    assert field(out, "accredited until").startswith(str(date.today().year + 3))
+    assert field(out, "accredited until").startswith(str(cli_platform.today.year + 3))
     code, out, _ = llr("provider", "reinstate", "prov-cli-new", *REGISSEUR)
     assert code == 0 and field(out, "status") == "ACCREDITED"
 
@@ -71,10 +71,10 @@ def test_only_the_regisseur_accredits_and_an_unknown_provider_is_named(llr):
     assert code == 1 and err.startswith("NOT_FOUND: ") and "prov-never-accredited" in err
 
 
-def test_the_regisseur_accredits_suspends_reinstates_and_rescreens_an_organisation(llr):
+def test_the_regisseur_accredits_suspends_reinstates_and_rescreens_an_organisation(llr, cli_platform):
     code, out, _ = llr("organisation", "accredit", "mo-cli-other", "--name", "Ander Netwerk", *REGISSEUR)
     assert code == 0 and field(out, "status") == "ACCREDITED"
-    assert field(out, "accredited until").startswith(str(date.today().year + 3))   # 36 months from today
+    assert field(out, "accredited until").startswith(str(cli_platform.today.year + 3))   # 36 months from today
     code, out, _ = llr("organisation", "suspend", "mo-cli-other", "--reason", "no coaches left", *REGISSEUR)
     assert code == 0 and field(out, "status") == "SUSPENDED" and field(out, "suspension reason") == "no coaches left"
     code, out, _ = llr("organisation", "show", "mo-cli-other", "--as", "mo-cli-other:MENTORING_ORGANISATION")
@@ -223,7 +223,7 @@ def test_a_counter_sees_only_the_person_it_serves(llr, cli_platform):
 
 
 def test_an_offer_carries_the_training_flags_and_a_counter_records_the_pop(llr, cli_platform):
-    today = date.today()
+    today = cli_platform.today
     code, out, err = llr("offers", "publish", *AS_PROVIDER, "--title", "Boekhouden (opleidingscheques)",
                          "--price", "600", "--hours", "40", "--earliest", today.isoformat(),
                          "--latest", (today + timedelta(days=60)).isoformat(), "--instrument", "TRAINING_CHEQUE",
@@ -493,9 +493,7 @@ def test_a_career_centre_guides_a_redeemed_cheque_from_intake_to_pop_and_cashes_
 
 
 def test_the_regisseur_announces_and_draws_a_budget_opening_that_counters_apply_to(llr, cli_platform, tmp_path):
-    from datetime import datetime, timezone
-
-    now = datetime.now(timezone.utc)
+    now = cli_platform.now()
     opens, closes = now + timedelta(seconds=3), now + timedelta(seconds=10)
     seed_file = tmp_path / "cli-opening.seed"
     args = ("opening", "announce", "cli-opening", "--title", "Digitale vaardigheden", "--opens", opens.isoformat(),
@@ -510,11 +508,11 @@ def test_the_regisseur_announces_and_draws_a_budget_opening_that_counters_apply_
     code, _, err = llr("opening", "apply", "cli-opening", applicants[0],
                        "--as", f"loket-gent:CITIZEN_COUNTER:{applicants[0]}")
     assert code == 1 and err.startswith("FAILED_PRECONDITION: opening cli-opening takes applications from"), err
-    wait_for(lambda: datetime.now(timezone.utc) >= opens, 30, "the window to open", pause_s=0.2)
+    wait_for(lambda: cli_platform.now() >= opens, 30, "the window to open", pause_s=0.2)
     for person in applicants:
         code, out, err = llr("opening", "apply", "cli-opening", person, "--as", f"loket-gent:CITIZEN_COUNTER:{person}")
         assert code == 0 and out.strip().endswith(": APPLIED"), err
-    wait_for(lambda: datetime.now(timezone.utc) >= closes + timedelta(seconds=0.5), 30, "the window to close",
+    wait_for(lambda: cli_platform.now() >= closes + timedelta(seconds=0.5), 30, "the window to close",
              pause_s=0.2)
     code, out, err = llr("opening", "draw", "cli-opening", "--seed-file", str(seed_file), *REGISSEUR)
     assert code == 0 and field(out, "status") == "GRANTED", err

@@ -36,6 +36,23 @@ def test_fresh_data_without_demo_runs_on_the_real_clock():
     assert "real clock" in plan.messages[0]
 
 
+def test_fresh_data_without_demo_can_start_at_a_given_instant_and_resumes_from_where_it_stopped():
+    start_at = datetime(2026, 12, 1, 0, 1, tzinfo=timezone.utc)
+    plan = plan_start(None, None, False, DEMO_SETTINGS, NOW, start_at)
+    assert not plan.run_demo and plan.record.kind == REAL
+    clock = plan.record.clock.clock()
+    clock.real = FakeClock(NOW + timedelta(hours=23))
+    assert clock.now() == start_at + timedelta(hours=23)      # real speed, still 1 December
+    assert "2026-12-01 00:01 UTC" in plan.messages[0]
+    stopped = plan.record
+    stopped.platform_time = (start_at + timedelta(hours=2)).isoformat()
+    later = NOW + timedelta(days=3)
+    again = plan_start(stopped, None, False, DEMO_SETTINGS, later, start_at)
+    resumed = again.record.clock.clock()
+    resumed.real = FakeClock(later + timedelta(minutes=5))
+    assert resumed.now() == start_at + timedelta(hours=2, minutes=5)
+
+
 def test_a_finished_demo_is_resumed_where_its_clock_stopped_not_replayed():
     stopped_at = datetime(2025, 2, 5, 9, 30, tzinfo=timezone.utc)
     plan = plan_start(finished_demo(stopped_at), None, True, DEMO_SETTINGS, NOW)
