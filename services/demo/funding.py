@@ -27,7 +27,7 @@ class Accounts:
         self._open: set[str] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self.waited_s: dict[str, float] = {}   # per thread name: seconds spent waiting for accounts
+        self.waited_s = 0.0   # seconds spent waiting for accounts, summed over the threads that waited
 
     def close(self) -> None:
         """Make every ``wait`` still going raise (the demo is stopping)."""
@@ -52,7 +52,7 @@ class Accounts:
                         raise
                     if self._closed.wait(0.2):
                         raise RuntimeError(f"stopped waiting for the account of {person_id}") from None
-            name = threading.current_thread().name
-            self.waited_s[name] = self.waited_s.get(name, 0.0) + time.monotonic() - began
+            with self._lock:
+                self.waited_s += time.monotonic() - began
             if progress:
                 progress()

@@ -8,6 +8,7 @@ import grpc
 import pytest
 
 from services.demo.funding import Accounts
+from tests.unit.demo.fakes import OneServiceApi
 
 
 class NotFound(grpc.RpcError):
@@ -27,20 +28,9 @@ class FakeAccountService:
         return object()
 
 
-class FakeApi:
-    def __init__(self, service: FakeAccountService) -> None:
-        self.service = service
-
-    def stub(self, *names):
-        return self.service
-
-    def auth(self, *args):
-        return ()
-
-
 def test_waits_until_each_account_is_open_and_asks_no_more_once_it_is():
     service = FakeAccountService({"p1": 2})
-    accounts = Accounts(FakeApi(service))
+    accounts = Accounts(OneServiceApi(service))
     done = []
     accounts.wait(["p1", "p2"], lambda: done.append(1))
     assert service.asked == ["p1", "p1", "p1", "p2"] and len(done) == 2
@@ -48,8 +38,18 @@ def test_waits_until_each_account_is_open_and_asks_no_more_once_it_is():
     assert len(service.asked) == 4
 
 
+def test_the_time_spent_waiting_is_summed_over_the_threads_that_waited():
+    accounts = Accounts(OneServiceApi(FakeAccountService({"p1": 2, "p2": 2})))
+    threads = [threading.Thread(target=accounts.wait, args=([person],)) for person in ("p1", "p2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert accounts.waited_s >= 2 * 2 * 0.2   # each waited two pauses of 0.2 s, side by side
+
+
 def test_a_closed_waiter_stops_waiting_for_an_account_that_never_opens():
-    accounts = Accounts(FakeApi(FakeAccountService({"never": 10**9})))
+    accounts = Accounts(OneServiceApi(FakeAccountService({"never": 10**9})))
     errors = []
 
     def wait():
@@ -65,6 +65,6 @@ def test_a_closed_waiter_stops_waiting_for_an_account_that_never_opens():
 
 
 def test_an_account_that_never_opens_fails_after_the_timeout():
-    accounts = Accounts(FakeApi(FakeAccountService({"never": 10**9})), timeout_s=0.3)
+    accounts = Accounts(OneServiceApi(FakeAccountService({"never": 10**9})), timeout_s=0.3)
     with pytest.raises(NotFound):
         accounts.wait(["never"])

@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import date
 
 from services.demo.payments import pay_day
+from tests.unit.demo.fakes import OneServiceApi
 
 DONE = date(2026, 3, 2)
 
@@ -46,17 +47,6 @@ class FakeEnrolments:
         return self.pb.RecordPaymentResponse(payable=p)
 
 
-class FakeApi:
-    def __init__(self, stub):
-        self._stub = stub
-
-    def stub(self, *names):
-        return self._stub
-
-    def auth(self, *who):
-        return ()
-
-
 def test_the_payment_run_pays_what_is_due_weekly_and_counts_late_and_frozen_payments():
     from llr.enrolments.v1 import enrolments_service_pb2 as pb
     from services.demo.payments import PaymentSystem
@@ -67,7 +57,7 @@ def test_the_payment_run_pays_what_is_due_weekly_and_counts_late_and_frozen_paym
     days = {i: pay_day(i, DONE, 30, seed=7) for i in ids}
     frozen = next(i for i in ids if days[i] is not None)
     stub = FakeEnrolments(payables, frozen=[frozen])
-    system = PaymentSystem(FakeApi(stub), seed=7)
+    system = PaymentSystem(OneServiceApi(stub), seed=7)
     system.run(date(2026, 4, 15))
     due = {i for i, d in days.items() if d is not None and d <= date(2026, 4, 15)} - {frozen}
     assert {c[0] for c in stub.calls} == due and all(c[1] == 45_000 and c[3] == f"demo-{c[0]}" for c in stub.calls)
