@@ -1083,6 +1083,9 @@ def guidance_step(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
                                                             help="at EVALUATION"),
                   job_match: bool | None = typer.Option(None, "--job-match/--no-job-match",
                                                         help="at EVALUATION: a sustainable job match"),
+                  training: list[str] = typer.Option([], "--training", metavar="OFFER_ID",
+                                                     help="at POP, repeatable: a training the plan lists; they "
+                                                          "become the person's development plan"),
                   on: str = typer.Option("", "--date", metavar="YYYY-MM-DD", help="default: the platform's today")) -> None:
     """Record the next step of a trajectory at the career centre (the POP ends it)."""
     from llr.accounts.v1 import accounts_service_pb2 as pb
@@ -1090,7 +1093,8 @@ def guidance_step(person_id: str = typer.Argument(..., metavar="PERSON_ID"),
     reply = _stub("accounts", "accounts_service", "AccountService").RecordTrajectoryStep(
         pb.RecordTrajectoryStepRequest(request_id=new_request_id(), person_id=person_id, cheque_id=cheque_id,
                                        phase=phase.upper(), step_date=on, hours=hours, scores=parse_scores(score),
-                                       reorientation=reorientation, sustainable_job_match=job_match),
+                                       reorientation=reorientation, sustainable_job_match=job_match,
+                                       pop_offer_ids=training),
         metadata=auth(as_))
     console.print(_trajectory_table(reply.trajectory))
 

@@ -29,6 +29,17 @@ def lists_in_plan(account: Account, offer_id: str) -> bool:
     return plan is not None and plan.lists(offer_id)
 
 
+def validated_trainings(offer_ids) -> tuple[str, ...]:
+    """The trainings a POP lists, sorted and without repeats; InvalidArgument when there are none,
+    an empty id or more than ``MAX_TRAININGS``."""
+    listed = tuple(sorted({o.strip() for o in offer_ids}))
+    if not listed or "" in listed:
+        raise InvalidArgument("offer_ids: a POP lists at least one training, and no empty offer id")
+    if len(listed) > MAX_TRAININGS:
+        raise InvalidArgument(f"offer_ids: a POP lists at most {MAX_TRAININGS} trainings")
+    return listed
+
+
 def record_development_plan(account: Account, *, offer_ids: list[str], recorded_on: date, idempotency_key: str,
                             now: datetime) -> DevelopmentPlan:
     """Record the person's POP (replacing the previous one) and raise ``DevelopmentPlanRecorded``."""
@@ -36,11 +47,7 @@ def record_development_plan(account: Account, *, offer_ids: list[str], recorded_
     plan = account.development_plan
     if plan is not None and plan.request_key == idempotency_key:
         return plan
-    listed = tuple(sorted({o.strip() for o in offer_ids}))
-    if not listed or "" in listed:
-        raise InvalidArgument("offer_ids: a POP lists at least one training, and no empty offer id")
-    if len(listed) > MAX_TRAININGS:
-        raise InvalidArgument(f"offer_ids: a POP lists at most {MAX_TRAININGS} trainings")
+    listed = validated_trainings(offer_ids)
     if account.closed_on is not None:
         raise AccountIsClosed(f"account {account.account_id} is closed since {account.closed_on}")
     plan = DevelopmentPlan(offer_ids=listed, recorded_on=recorded_on, request_key=idempotency_key)

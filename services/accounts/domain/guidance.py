@@ -12,6 +12,9 @@ the trajectory, step by step, in this order::
 * EVALUATION records the same measures again, plus reorientation and a sustainable job match.
 * POP (persoonlijk ontwikkelingsplan) ends the trajectory: all hours used -> the cheque is
   COMPLETED; hours left -> they are forfeited (a cheque cannot be taken partly, no refund).
+  The POP may list trainings: they become the person's development plan, the one plan a counter
+  also records (``development_plan``; the later of the two replaces the earlier), which is what
+  the training cheque's POP exception reads.
 * After the POP the centre *cashes* the cheque (once) for the hours it delivered.
 
 Each step may carry guidance hours (0 or more; they are captured on the cheque's hours hold);
@@ -28,7 +31,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -49,6 +52,7 @@ from services.accounts.domain.events import (
     CareerTrajectoryStepRecorded,
     DimensionScore,
 )
+from services.accounts.domain.development_plan import record_development_plan, validated_trainings
 from services.accounts.domain.ledger import Account
 
 OUTCOME_POLICY_FILE = Path(__file__).resolve().parent.parent / "policies" / "guidance" / "outcome_measures.yaml"
@@ -309,8 +313,11 @@ def record_trajectory_step(
     scores: Mapping[str, int] | None = None,
     reorientation: bool | None = None,
     sustainable_job_match: bool | None = None,
+    pop_offer_ids: Sequence[str] = (),
 ):
-    """Record the next step of the trajectory (see the module docstring for the rules)."""
+    """Record the next step of the trajectory (see the module docstring for the rules).
+    ``pop_offer_ids``: at the POP step, the trainings the plan lists; they become the person's
+    development plan (as ``record_development_plan`` records it at the counter), in the same change."""
     require_key(idempotency_key)
     cheque, t = _trajectory_of(account, cheque_id, centre_id)
     if idempotency_key in cheque.session_keys:
@@ -345,6 +352,10 @@ def record_trajectory_step(
         raise InvalidArgument(f"outcome scores are recorded at INTAKE and EVALUATION, not at {phase}")
     if phase is not Phase.EVALUATION and (reorientation is not None or sustainable_job_match is not None):
         raise InvalidArgument("reorientation and sustainable_job_match are recorded at EVALUATION")
+    if pop_offer_ids and phase is not Phase.POP:
+        raise InvalidArgument(f"the trainings of the development plan are recorded at the POP step, not at {phase}")
+    if pop_offer_ids:
+        validated_trainings(pop_offer_ids)   # before anything changes
 
     if phase is Phase.INTAKE:
         cheque = start_guidance(account, cheque, idempotency_key, step_date, now)
@@ -369,6 +380,9 @@ def record_trajectory_step(
             reorientation=bool(reorientation), sustainable_job_match=bool(sustainable_job_match)))
     if phase is Phase.POP:
         cheque = close_after_pop(account, cheque, idempotency_key, step_date, now)
+        if pop_offer_ids:
+            record_development_plan(account, offer_ids=list(pop_offer_ids), recorded_on=step_date,
+                                    idempotency_key=idempotency_key, now=now)
     account.career_cheques[cheque_id] = cheque
     return cheque
 

@@ -213,7 +213,7 @@ class AccountServicer(rpc.AccountServiceServicer):
             scores=scores,
             reorientation=request.reorientation if request.HasField("reorientation") else None,
             sustainable_job_match=request.sustainable_job_match if request.HasField("sustainable_job_match")
-            else None)))
+            else None, pop_offer_ids=list(request.pop_offer_ids))))
 
     def CashCareerCheque(self, request, context):
         return pb.CareerTrajectoryResponse(trajectory=trajectory_pb(self.guidance.cash(

@@ -13,7 +13,7 @@ Who may do what (the centre is the token's organisation, a ``CAREER_CENTRE`` tok
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from services.common import errors as common
 from services.common.auth import Principal, Role
@@ -83,13 +83,13 @@ class CareerGuidance:
     # -- the career centre ------------------------------------------------------------------------
     def record_step(self, principal: Principal, *, request_id: str, person_id: str, cheque_id: str, phase: str,
                     step_date: str, hours: int, scores: Mapping[str, int], reorientation: bool | None,
-                    sustainable_job_match: bool | None) -> TrajectoryView:
+                    sustainable_job_match: bool | None, pop_offer_ids: Sequence[str] = ()) -> TrajectoryView:
         centre_id = self._acting_centre(principal)
         key, day = self.accounts._key(request_id), self.accounts._recorded(step_date, "step_date")
         return self._change(person_id, lambda a: g.record_trajectory_step(
             a.account, cheque_id=cheque_id, centre_id=centre_id, phase=phase, idempotency_key=key, step_date=day,
             hours=hours, now=self.clock.now(), policies=self.policies, scores=scores, reorientation=reorientation,
-            sustainable_job_match=sustainable_job_match))
+            sustainable_job_match=sustainable_job_match, pop_offer_ids=pop_offer_ids))
 
     def cash(self, principal: Principal, *, request_id: str, person_id: str, cheque_id: str,
              cashed_on: str) -> TrajectoryView:

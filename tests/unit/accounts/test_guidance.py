@@ -17,6 +17,7 @@ from services.accounts.domain import (
     record_career_guidance,
 )
 from services.accounts.domain import guidance as g
+from services.accounts.domain.development_plan import record_development_plan
 from services.accounts.domain.events import (
     CareerChequeCashed,
     CareerChequeCompleted,
@@ -252,3 +253,35 @@ def test_a_trajectory_survives_the_document_codec_and_maps_to_protobuf_events():
     assert [(m.moment, [(s.dimension, s.score) for s in m.scores]) for m in outcomes] == [
         ("INTAKE", list(INTAKE_SCORES.items())), ("EVALUATION", list(EVAL_SCORES.items()))]
     assert outcomes[1].reorientation and not outcomes[1].sustainable_job_match
+
+
+def test_the_pop_step_records_the_trainings_it_lists_as_the_persons_development_plan():
+    acc, _ = bought()
+    redeem(acc)
+    with pytest.raises(InvalidArgument, match="recorded at the POP step, not at INTAKE"):
+        step(acc, "INTAKE", date(2024, 4, 2), scores=INTAKE_SCORES, pop_offer_ids=["off-a"])
+    step(acc, "INTAKE", date(2024, 4, 2), scores=INTAKE_SCORES)
+    step(acc, "ANALYSIS", date(2024, 4, 9))
+    step(acc, "ACTION_PLAN", date(2024, 4, 16))
+    step(acc, "EVALUATION", date(2024, 4, 23), scores=EVAL_SCORES, reorientation=True, sustainable_job_match=False)
+    acc.take_events()
+    with pytest.raises(InvalidArgument, match="at least one training, and no empty offer id"):
+        step(acc, "POP", date(2024, 4, 30), hours=0, pop_offer_ids=["off-a", " "])
+    assert acc.development_plan is None and acc.career_cheques["c-1"].trajectory.next_phase is g.Phase.POP
+    step(acc, "POP", date(2024, 4, 30), hours=0, pop_offer_ids=["off-b", "off-a"])
+    plan = acc.development_plan
+    assert plan.offer_ids == ("off-a", "off-b") and plan.recorded_on == date(2024, 4, 30)
+    assert "DevelopmentPlanRecorded" in [type(e).__name__ for e in acc.take_events()]
+    # A counter's later plan replaces it; a retry of the POP step changes nothing.
+    record_development_plan(acc, offer_ids=["off-c"], recorded_on=date(2024, 5, 6), idempotency_key="pop-2",
+                            now=at(date(2024, 5, 6)))
+    acc.take_events()
+    step(acc, "POP", date(2024, 4, 30), hours=0, pop_offer_ids=["off-b", "off-a"])
+    assert acc.development_plan.offer_ids == ("off-c",) and acc.take_events() == []
+
+
+def test_a_pop_without_trainings_leaves_the_plan_as_it_was():
+    acc, _ = bought()
+    redeem(acc)
+    full_trajectory(acc)
+    assert acc.development_plan is None
