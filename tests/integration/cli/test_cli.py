@@ -1,6 +1,6 @@
 """Every ``llr`` command against the running platform, as its users would type it: exit code,
-output and error message. (``llr stack stop`` is not run here: it would stop the Kafka and
-FerretDB the test session shares.)"""
+output and error message. (``llr stack stop`` stops a private FerretDB: the shared Kafka and
+FerretDB serve the other tests.)"""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,12 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from infra.stack import port_in_use
+from services.cli.main import app
 from tests.integration.cli.conftest import PROVIDER, llr_env
+from tests.integration.common.private_servers import private_ferretdb, quiet_port
 from tests.integration.kpi.conftest import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
@@ -40,6 +45,29 @@ def test_stack_status_and_start_leave_a_running_stack_alone(llr):
     assert code == 0 and "kafka" in out and "healthy" in out
     code, out, _ = llr("stack", "start")
     assert code == 0 and "nothing (already running)" in out
+
+
+def test_stack_stop_stops_what_runs_then_says_nothing_was_running(stack):
+    # On a private FerretDB (the shared stack serves the other tests): `llr stack` finds it by the
+    # LLR_INFRA_* settings, as it finds the shared one.
+    runner = CliRunner()
+    with private_ferretdb(stack) as db:
+        env = {"LLR_INFRA_HOME": str(db.settings.home), "LLR_INFRA_FERRETDB_PORT": str(db.settings.ferretdb_port),
+               "LLR_INFRA_KAFKA_PORT": str(quiet_port()), "LLR_INFRA_KAFKA_CONTROLLER_PORT": str(quiet_port()),
+               "COLUMNS": "250"}
+
+        def llr(*args: str):
+            result = runner.invoke(app, list(args), env=env, prog_name="llr")
+            return result.exit_code, result.stdout
+        code, out = llr("stack", "status")
+        assert code == 3 and field(out, "ferretdb") == "healthy" and field(out, "kafka") == "stopped", out
+        code, out = llr("stack", "stop")
+        assert code == 0 and out.splitlines()[0] == "stopped: ferretdb", out
+        assert not port_in_use(db.settings.ferretdb_port)
+        code, out = llr("stack", "status")
+        assert code == 3 and field(out, "ferretdb") == "stopped", out
+        code, out = llr("stack", "stop")
+        assert code == 0 and out.strip() == "stopped: nothing was running", out
 
 
 def test_token_prints_a_signed_token_and_refuses_an_unknown_role(llr):
@@ -480,8 +508,14 @@ def test_a_career_centre_guides_a_redeemed_cheque_from_intake_to_pop_and_cashes_
     code, out, err = llr("guidance", "step", person, cheque_id, "evaluation", "--hours", "1", *better,
                          "--reorientation", "--no-job-match", *centre)
     assert code == 0 and field(out, "reorientation") == "yes" and field(out, "sustainable job match") == "no", err
-    code, out, err = llr("guidance", "step", person, cheque_id, "pop", *centre)
+    code, _, err = llr("guidance", "step", person, cheque_id, "pop", "--training", "", *centre)
+    assert code == 1 and err.startswith("INVALID_ARGUMENT: ") and "no empty offer id" in err, err
+    code, out, err = llr("guidance", "step", person, cheque_id, "pop", "--training", cli_platform.offer_id, *centre)
     assert code == 0 and field(out, "next step") == "none: the POP is delivered", err
+    # The POP's trainings are the person's development plan, as the counter sees it.
+    code, out, err = llr("account", "show", person, *counter)
+    assert code == 0 and f"personal development plan (POP) of {cli_platform.today.isoformat()}: " \
+                         f"{cli_platform.offer_id}" in one_line(out), out
     code, out, err = llr("guidance", "cash", person, cheque_id, *centre)
     assert code == 0 and field(out, "cashed") == cli_platform.today.isoformat(), err
     code, _, err = llr("guidance", "show", person, cheque_id, "--as", "lc-other:CAREER_CENTRE")
