@@ -35,8 +35,10 @@ REPO = Path(__file__).resolve().parents[3]
 PARTICIPATION = ("participation_4w", "participation_12m")
 # Scaled down: 2,000 adults (about 1,230 aged 25-64 at the end of the year, the smallest province
 # about 160 of them, of whom the calibrated 22.4% learn: about 36), a year of 365 simulated days
-# at 0.4 s each.
-DEMO = {"LLR_DEMO_PERSONS": "2000", "LLR_DEMO_DAYS": "365", "LLR_DEMO_SECONDS_PER_DAY": "0.4",
+# at 0.6 s each, make run's own pace. (At 0.4 s a loaded 2-core machine fell 13 simulated days
+# behind in one loop pass while accounts were still opening, 73 starts came after their
+# 3-working-day deadline and 12-month participation fell to 18.7%.)
+DEMO = {"LLR_DEMO_PERSONS": "2000", "LLR_DEMO_DAYS": "365", "LLR_DEMO_SECONDS_PER_DAY": "0.6",
         "LLR_DEMO_SEED": "7", "LLR_DEMO_LEERCOACHES": "12", "LLR_DEMO_MENTORS": "4"}
 
 
