@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -178,6 +179,12 @@ class EventConsumer:
 
     ``progress_at`` (monotonic seconds) moves whenever a poll completes or a record is settled;
     ``ServiceRuntime`` reports NOT_SERVING when it stands still for too long.
+
+    With ``workers`` > 1 the records of one poll are handled by that many threads: the records of
+    one partition and key in order on one thread (the order a handler may rely on: the events of
+    one aggregate), different keys side by side. The offsets are committed when every record of
+    the poll is settled; after an infrastructure failure each partition is rewound to its first
+    record that was not handled, so records handled after it come again (handlers are idempotent).
     """
 
     def __init__(
@@ -194,6 +201,7 @@ class EventConsumer:
         commit_timeout_s: float = 10.0,
         dead_letters: DeadLetters | None = None,
         connect: Callable[[dict], KafkaConsumer] | None = None,
+        workers: int = 1,
         **overrides,
     ) -> None:
         """``overrides`` are settings of the ``KafkaConsumer``; ``dead_letters`` and ``connect``
@@ -226,6 +234,9 @@ class EventConsumer:
             stop=stop_when_event_set(self._stop), sleep=self._stop.wait, before_sleep=self._outage_began,
             wait=wait_exponential_jitter(multiplier=0.5, max=max_outage_pause_s, jitter=0.5), reraise=True)
         self._connect = connect or self._subscribe
+        self.workers = workers
+        self._count_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{client_id}-worker") if workers > 1 else None
         self._consumer: KafkaConsumer | None = None
         self.dead_letters = dead_letters or DeadLetters(kafka)
         self._to_commit: dict[TopicPartition, int] = {}
@@ -260,6 +271,8 @@ class EventConsumer:
         if self._to_commit:  # left by a commit that timed out: settle it before anything else
             self._commit(consumer, {})
         batches = consumer.poll(timeout_ms=timeout_ms)
+        if self._pool is not None:
+            return self._handle_side_by_side(consumer, batches)
         unhandled = {tp: records[0].offset for tp, records in batches.items() if records}
         handled = 0
         try:
@@ -277,6 +290,45 @@ class EventConsumer:
             raise
         self.progress_at = time.monotonic()
         return handled
+
+    def _handle_side_by_side(self, consumer: KafkaConsumer, batches: dict) -> int:
+        lanes: dict[tuple[TopicPartition, bytes | None], list] = {}
+        for tp, records in batches.items():
+            for record in records:
+                lanes.setdefault((tp, record.key), []).append(record)
+        futures = [self._pool.submit(self._handle_lane, records) for records in lanes.values()]
+        wait(futures)
+        failed = [f for f in futures if f.exception() is not None]
+        handled = sum(f.result() for f in futures if f.exception() is None)
+        if failed:
+            unhandled: dict[TopicPartition, int] = {}
+            for future in failed:
+                record = future.exception().record  # the lane's first record that was not handled
+                tp = TopicPartition(record.topic, record.partition)
+                unhandled[tp] = min(unhandled.get(tp, record.offset), record.offset)
+            done = {tp: records[-1].offset + 1 for tp, records in batches.items() if records and tp not in unhandled}
+            try:
+                if done:
+                    self._commit(consumer, done)
+            finally:
+                self._rewind(consumer, unhandled)
+            raise failed[0].exception().__cause__
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        if offsets:
+            self._commit(consumer, offsets)
+        self.progress_at = time.monotonic()
+        return handled
+
+    def _handle_lane(self, records: list) -> int:
+        """Handle one key's records in order; on an infrastructure failure raise ``_LaneStopped``
+        naming the record it stopped at."""
+        for record in records:
+            try:
+                self._handle(record)
+            except Exception as exc:
+                raise _LaneStopped(record) from exc
+            self.progress_at = time.monotonic()
+        return len(records)
 
     def _commit(self, consumer: KafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """Commit ``offsets`` and any left by a commit that timed out. A commit the group refused
@@ -317,12 +369,13 @@ class EventConsumer:
     def _handle(self, record) -> None:
         """Hand one record to the handler, or dead-letter it when that is the message's fault;
         raises on an infrastructure failure."""
+        retrying = self._handler_retrying.copy()  # its statistics are this record's alone
         try:
             try:
                 envelope = decode(record.value)
             except Exception as exc:
                 raise PoisonMessage(f"undecodable envelope: {exc}") from exc
-            self._handler_retrying(self.handler, envelope)
+            retrying(self.handler, envelope)
         except Exception as exc:
             fault = fault_of(exc)
             if fault is Fault.INFRASTRUCTURE:
@@ -330,7 +383,7 @@ class EventConsumer:
             if fault is Fault.POISON:
                 reason = f"unknown event type {exc}" if isinstance(exc, UnknownEventType) else str(exc)
             else:
-                reason = f"handler failed {self._handler_retrying.statistics['attempt_number']} times: " \
+                reason = f"handler failed {retrying.statistics['attempt_number']} times: " \
                          f"{_describe(exc)}"
             self._dead_letter(record, _short(reason))
 
@@ -348,7 +401,8 @@ class EventConsumer:
 
     def _dead_letter(self, record, reason: str) -> None:
         self.dead_letters.send(record, reason)
-        self.dead_lettered += 1
+        with self._count_lock:
+            self.dead_lettered += 1
         log.warning("dead-lettered %s/%s@%s: %s", record.topic, record.partition, record.offset, reason)
 
     def close(self) -> None:
@@ -356,3 +410,11 @@ class EventConsumer:
             consumer, self._consumer = self._consumer, None
             consumer.close(timeout_ms=5000)
         self.dead_letters.close()
+
+
+class _LaneStopped(Exception):
+    """A lane of ``EventConsumer._handle_side_by_side`` stopped at ``record`` (the cause says why)."""
+
+    def __init__(self, record) -> None:
+        super().__init__(f"stopped at {record.topic}/{record.partition}@{record.offset}")
+        self.record = record

@@ -50,12 +50,16 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Generic, TypeVar
 
+import bson
+from bson.codec_options import CodecOptions
+from pymongo import ReplaceOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, OperationFailure
@@ -504,6 +508,7 @@ class CommitOutbox:
         self._lock = threading.Lock()
         self._local: dict[str, list[dict[str, Any]]] = {}
         self.wake: Callable[[], None] = lambda: None
+        self.group = GroupCommit(self)
 
     def attach(self, wake: threading.Event) -> None:
         """The relay of this process: woken when this process commits events."""
@@ -744,14 +749,170 @@ def _insert_many(coll: Collection, docs: list[dict[str, Any]]) -> set[int]:
         return {e["index"] for e in errors}
 
 
+@_db_call
+def _replace_many(coll: Collection, docs: list[dict[str, Any]], upsert: bool = True) -> list[int]:
+    """Replace each document by ``_id`` in one bulk write (each statement an ``_id`` equality);
+    the indexes of the upserts that lost a race to a concurrent insert of the same ``_id``."""
+    if not docs:
+        return []
+    try:
+        coll.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=upsert) for d in docs], ordered=False)
+        return []
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        other = [e for e in errors if e.get("code") != 11000]
+        if other:
+            raise OperationFailure(f"bulk replace failed: {other[0].get('errmsg')}", other[0].get("code")) from exc
+        return sorted(e["index"] for e in errors)
+
+
+class _KnownStates:
+    """The newest state this process committed or read of each aggregate, least recently used
+    dropped beyond ``max_bytes`` (kept BSON-encoded: a decoded copy per use, so no caller can
+    change what is kept). Only ever a first guess for a change, which its commit checks."""
+
+    def __init__(self, max_bytes: int, codec_options: CodecOptions) -> None:
+        self.max_bytes = max_bytes
+        self.codec_options = codec_options  # the collection's: decoded as a read would decode it
+        self._lock = threading.Lock()
+        self._states: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    def put(self, aggregate_id: str, version: int, body: Mapping[str, Any]) -> None:
+        encoded = bson.encode(body)
+        if len(encoded) > self.max_bytes // 64:
+            self.drop(aggregate_id)
+            return
+        with self._lock:
+            old = self._states.pop(aggregate_id, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+                if old[0] > version:  # a later state is known already
+                    encoded, version = old[1], old[0]
+            self._states[aggregate_id] = (version, encoded)
+            self._bytes += len(encoded)
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._states.popitem(last=False)
+                self._bytes -= len(dropped)
+
+    def get(self, aggregate_id: str) -> tuple[int, dict[str, Any]] | None:
+        with self._lock:
+            known = self._states.get(aggregate_id)
+            if known is None:
+                return None
+            self._states.move_to_end(aggregate_id)
+        return known[0], bson.decode(known[1], codec_options=self.codec_options)
+
+    def drop(self, aggregate_id: str) -> None:
+        with self._lock:
+            old = self._states.pop(aggregate_id, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+
+
+@dataclass
+class _Change:
+    """One commit waiting to be written by ``GroupCommit``."""
+    store: "MongoAggregateStore"
+    aggregate_id: str
+    version: int
+    body: dict[str, Any]
+    events: list[dict[str, Any]]
+    writer: str = field(default_factory=lambda: uuid.uuid4().hex)
+    committed: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+    @property
+    def pointer(self) -> str:
+        return _pointer_id(self.store.stream, self.aggregate_id, self.version)
+
+
+class GroupCommit:
+    """Writes the aggregate changes of one database that this process's threads make at the same
+    time together: whichever waiting change gets to write first writes every change waiting then,
+    in the order that makes each one safe on its own (see the module docstring):
+
+    1. the outbox pointers of the changes that raise events, one ``insert_many``;
+    2. the commits, one unordered ``insert_many`` per stream: each insert succeeds or fails with a
+       duplicate ``_id`` on its own, atomically, so a change that lost its number to another
+       writer fails alone (a duplicate that carries the change's own ``writer`` token is its own
+       first attempt, applied before a lost connection);
+    3. the events of the committed changes to this process's relay (no read);
+    4. the heads, one bulk replace per stream, each re-probed for a later commit.
+
+    A throughput measure only (one round trip per stream for many changes instead of four per
+    change): every rule still rests on the commit insert. An error of the batch reaches every
+    change in it; what was committed before it is published by the sweep as after a crash."""
+
+    def __init__(self, outbox: "CommitOutbox") -> None:
+        self.outbox = outbox
+        self._lock = threading.Lock()     # guards _waiting
+        self._writer = threading.Lock()   # held by the change that writes the waiting batch
+        self._waiting: list[_Change] = []
+        self.batches = 0
+        self.changes = 0
+
+    def write(self, change: _Change) -> bool:
+        """Commit ``change``: True, or False when its number was taken by another writer."""
+        with self._lock:
+            self._waiting.append(change)
+        while not change.done.is_set():
+            with self._writer:
+                if change.done.is_set():
+                    break
+                with self._lock:
+                    batch, self._waiting = self._waiting, []
+                self._write(batch)
+        if change.error is not None:
+            raise change.error
+        return change.committed
+
+    def _write(self, batch: list[_Change]) -> None:
+        try:
+            self.batches, self.changes = self.batches + 1, self.changes + len(batch)
+            _insert_many(self.outbox.pointers, [{"_id": c.pointer, "at": self.outbox.now()} for c in batch if c.events])
+            by_store: dict[int, list[_Change]] = {}
+            for change in batch:
+                by_store.setdefault(id(change.store), []).append(change)
+            for changes in by_store.values():
+                commits = changes[0].store.commits
+                taken = _insert_many(commits, [{"_id": _numbered(c.aggregate_id, c.version), "body": c.body,
+                                                "events": c.events, "writer": c.writer} for c in changes])
+                for i, change in enumerate(changes):
+                    change.committed = i not in taken or \
+                        (_find_one(commits, _numbered(change.aggregate_id, change.version)) or {}).get("writer") \
+                        == change.writer
+            for change in batch:
+                if change.committed and change.events:
+                    self.outbox.committed(change.pointer, change.events)
+            for changes in by_store.values():
+                changes[0].store._write_heads([c for c in changes if c.committed])
+        except BaseException as exc:  # noqa: BLE001 - every change of the batch gets it
+            for change in batch:
+                change.error = exc
+            raise
+        finally:
+            for change in batch:
+                change.done.set()
+
+
 class MongoAggregateStore(AggregateStore):
     """The adapter for MongoDB-wire servers (FerretDB v1 and MongoDB): see the module docstring."""
 
-    def __init__(self, db: Database, stream: str, outbox: CommitOutbox) -> None:
+    def __init__(self, db: Database, stream: str, outbox: CommitOutbox, *,
+                 known_bytes: int = 16 * 1024 * 1024) -> None:
         super().__init__(stream)
         self.heads: Collection = db[stream]
         self.commits: Collection = db[f"{stream}_commits"]
         self.outbox = outbox
+        self._known = _KnownStates(known_bytes, self.heads.codec_options)
+
+    def _remember(self, aggregate_id: str, version: int, body: Mapping[str, Any]) -> None:
+        self._known.put(aggregate_id, version, body)
+
+    def _forget(self, aggregate_id: str) -> None:
+        self._known.drop(aggregate_id)
 
     # reads
     def _head(self, aggregate_id: str) -> tuple[int, dict[str, Any] | None]:
@@ -790,31 +951,45 @@ class MongoAggregateStore(AggregateStore):
         return None if body is None else Record(aggregate_id, version, body)
 
     def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:
-        # Optimistic on the first attempt: the head is almost always current; if not, the commit
+        # Optimistic on the first attempt: the state this process last committed or read (no
+        # read at all), else the head; either is almost always current, and if not, the commit
         # fails and the next attempt rolls forward. Without a head its first commits may exist.
+        if first_attempt and (known := self._known.get(aggregate_id)) is not None:
+            return Record(aggregate_id, *known)
         version, body = self._head(aggregate_id)
         if body is None or not first_attempt:
             version, body, _ = self._roll_forward(aggregate_id, version, body)
-        return None if body is None else Record(aggregate_id, version, body)
+        if body is None:
+            return None
+        self._remember(aggregate_id, version, body)
+        return Record(aggregate_id, version, body)
 
     # writes
     def _commit(self, aggregate_id: str, version: int, body: Mapping[str, Any],
                 events: Iterable[PendingEvent]) -> Record:
         _check_body(body)
-        event_docs = [e.to_doc() for e in events]
-        key = self.outbox.point(self.stream, aggregate_id, version) if event_docs else None
-        commit_id, writer = _numbered(aggregate_id, version), uuid.uuid4().hex
-        try:
-            _insert(self.commits, {"_id": commit_id, "body": dict(body), "events": event_docs, "writer": writer})
-        except DuplicateKeyError as exc:
-            # Ours after all when a retried insert (lost connection) finds the first one applied.
-            if (_find_one(self.commits, commit_id) or {}).get("writer") != writer:
-                raise ConcurrencyConflict(
-                    f"{self.stream} {aggregate_id!r} version {version} was committed concurrently") from exc
-        if key is not None:
-            self.outbox.committed(key, event_docs)
-        self._write_head(aggregate_id, version, dict(body))
+        change = _Change(self, aggregate_id, version, dict(body), [e.to_doc() for e in events])
+        if not self.outbox.group.write(change):
+            self._forget(aggregate_id)
+            raise ConcurrencyConflict(f"{self.stream} {aggregate_id!r} version {version} was committed concurrently")
+        self._remember(aggregate_id, version, change.body)
         return Record(aggregate_id, version, dict(body))
+
+    def _write_heads(self, changes: list["_Change"]) -> None:
+        """Replace the heads of ``changes`` (one bulk write), then re-probe each for a later
+        commit and rewrite a head that a concurrent writer's commit has overtaken."""
+        newest: dict[str, _Change] = {}
+        for change in changes:
+            if change.aggregate_id not in newest or newest[change.aggregate_id].version < change.version:
+                newest[change.aggregate_id] = change
+        docs = [{"_id": c.aggregate_id, "version": c.version, **c.body} for c in newest.values()]
+        raced = _replace_many(self.heads, docs)
+        if raced:  # concurrent upserts created these heads first: replace those
+            _replace_many(self.heads, [docs[i] for i in raced], upsert=False)
+        for change in newest.values():
+            version, newer, moved = self._roll_forward(change.aggregate_id, change.version, change.body)
+            if moved:
+                self._write_head(change.aggregate_id, version, newer if newer is not None else change.body)
 
     def _write_head(self, aggregate_id: str, version: int, body: dict[str, Any]) -> None:
         while True:
@@ -858,6 +1033,9 @@ class MongoAggregateStore(AggregateStore):
             if ok and events:
                 self.outbox.committed(_pointer_id(self.stream, aggregate_id, 1), events)
         _insert_many(self.heads, [{"_id": i, "version": 1, **b} for ok, (i, b, _) in zip(created, docs) if ok])
+        for ok, (aggregate_id, body, _) in zip(created, docs):
+            if ok:
+                self._remember(aggregate_id, 1, body)
         return created
 
     def list(self, where: Mapping[str, Any], limit: int, after: str = "") -> list[Record]:

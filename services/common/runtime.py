@@ -137,7 +137,7 @@ class ServiceRuntime:
             topics=topics,
             handler=handler,
             client_id=f"{self.settings.service_name}-{group_suffix}",
-            **options,
+            **{"workers": self.settings.consumer_workers, **options},
         )
         self._spawn(f"consumer-{group_suffix}", consumer.run, progress=lambda: consumer.progress_at)
         self._stops.append(consumer.stop)

@@ -109,6 +109,10 @@ class ServiceSettings(KafkaClientSettings):
     # ... and how often it sweeps the pending pointers of its database for events that other
     # processes, or a crash, left (its own commits wake it directly, see services/common/persistence.py).
     outbox_sweep_interval_s: float = 30.0
+    # Threads that handle the records of one poll of each event consumer: records with the same
+    # key stay in order on one thread; different keys run side by side (their database changes
+    # are then written together, see GroupCommit in services/common/persistence.py). 1: in order.
+    consumer_workers: int = 8
     log_level: str = "INFO"
     # Prefix for every topic name this service produces or consumes; empty in production. Tests
     # set a unique one so that runs never see each other's events.

@@ -87,11 +87,11 @@ def envelope(text: str) -> bytes:
                 event_id=f"ev-{text}").SerializeToString()
 
 
-def consumer_on(kafka: FakeKafka, handler) -> tuple[EventConsumer, FakeDeadLetters]:
+def consumer_on(kafka: FakeKafka, handler, workers: int = 1) -> tuple[EventConsumer, FakeDeadLetters]:
     dlq = FakeDeadLetters()
     consumer = EventConsumer(kafka=KafkaAccess("unused:9092", "test", "unused"), group_id="g", topics=[TOPIC], handler=handler,
                              attempts=ATTEMPTS, retry_pause_s=0, max_outage_pause_s=0.01,
-                             dead_letters=dlq, connect=lambda config: kafka)
+                             dead_letters=dlq, connect=lambda config: kafka, workers=workers)
     return consumer, dlq
 
 
@@ -110,7 +110,8 @@ def test_poison_is_known_at_once():
 
 
 @pytest.mark.parametrize("exc", MESSAGE_ERRORS, ids=lambda e: type(e).__name__)
-def test_a_message_that_keeps_failing_is_dead_lettered_after_the_attempts_and_the_stream_moves_on(exc):
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_message_that_keeps_failing_is_dead_lettered_after_the_attempts_and_the_stream_moves_on(exc, workers):
     kafka = FakeKafka({0: [envelope("a"), envelope("bad"), envelope("c")]})
     calls, handled = [], []
 
@@ -121,7 +122,7 @@ def test_a_message_that_keeps_failing_is_dead_lettered_after_the_attempts_and_th
             raise exc
         handled.append(value)
 
-    consumer, dlq = consumer_on(kafka, handler)
+    consumer, dlq = consumer_on(kafka, handler, workers)
     assert consumer.poll_once() == 3
     assert handled == ["a", "c"]
     assert calls.count("bad") == ATTEMPTS
@@ -156,7 +157,8 @@ def test_poison_is_dead_lettered_without_a_retry():
 
 
 @pytest.mark.parametrize("exc", INFRASTRUCTURE_ERRORS, ids=lambda e: type(e).__name__)
-def test_an_infrastructure_failure_never_dead_letters_and_skips_nothing(exc):
+@pytest.mark.parametrize("workers", [1, 4])
+def test_an_infrastructure_failure_never_dead_letters_and_skips_nothing(exc, workers):
     """However often it fails (many more times than the attempts a message gets), the stream
     waits at the failing record and, once the failure is gone, carries on from there."""
     kafka = FakeKafka({0: [envelope("a0"), envelope("a1"), envelope("a2")], 1: [envelope("b0"), envelope("b1")]})
@@ -170,7 +172,7 @@ def test_an_infrastructure_failure_never_dead_letters_and_skips_nothing(exc):
             raise exc
         handled.append(value)
 
-    consumer, dlq = consumer_on(kafka, handler)
+    consumer, dlq = consumer_on(kafka, handler, workers)
     for _ in range(10):
         with pytest.raises(type(exc)):
             consumer.poll_once()
@@ -182,11 +184,12 @@ def test_an_infrastructure_failure_never_dead_letters_and_skips_nothing(exc):
     assert kafka.all_committed()
 
 
-def test_the_loop_survives_failed_commits_logs_the_outage_once_and_carries_on(caplog):
+@pytest.mark.parametrize("workers", [1, 4])
+def test_the_loop_survives_failed_commits_logs_the_outage_once_and_carries_on(caplog, workers):
     kafka = FakeKafka({0: [envelope("a"), envelope("b")]})
     kafka.commit_failures = [CommitFailedError("UnknownMemberIdError"), KafkaTimeoutError(), KafkaTimeoutError()]
     handled = []
-    consumer, dlq = consumer_on(kafka, lambda env: handled.append(unwrap(env).value))
+    consumer, dlq = consumer_on(kafka, lambda env: handled.append(unwrap(env).value), workers)
     caplog.set_level(logging.INFO, logger="services.common.kafka")
     thread = threading.Thread(target=consumer.run)
     thread.start()
@@ -201,3 +204,36 @@ def test_the_loop_survives_failed_commits_logs_the_outage_once_and_carries_on(ca
     paused = [r for r in caplog.records if "paused" in r.getMessage()]
     assert len(paused) == 1 and "CommitFailedError" in paused[0].getMessage()
     assert any("works again" in r.getMessage() for r in caplog.records)
+
+
+def test_side_by_side_each_key_keeps_its_order_and_a_failed_key_is_rewound_to_where_it_stopped():
+    """Four workers, one partition, two keys interleaved: the records of each key are handled in
+    order while the other key goes on; when key "x" meets an outage at its second record, the
+    poll commits nothing of the partition, and the next poll starts again at that record (what
+    "y" handled after it comes again: handlers are idempotent)."""
+    kafka = FakeKafka({0: []})
+    tp = TopicPartition(TOPIC, 0)
+    kafka.records[tp] = [Record(TOPIC, 0, i, key, envelope(f"{key.decode()}{i}"))
+                         for i, key in enumerate([b"x", b"y", b"x", b"y", b"x", b"y"])]
+    outage = {"left": 1}
+    seen: list[str] = []
+    both_running = threading.Barrier(2, timeout=5)
+
+    def handler(env):
+        value = unwrap(env).value
+        if value in ("x0", "y1"):
+            both_running.wait()  # each key's first record waits for the other key's: side by side
+        if value == "x2" and outage["left"]:
+            outage["left"] -= 1
+            raise AutoReconnect("lost")
+        seen.append(value)
+
+    consumer, dlq = consumer_on(kafka, handler, workers=4)
+    with pytest.raises(AutoReconnect):
+        consumer.poll_once()
+    assert kafka.committed.get(tp) is None and kafka.position[tp] == 2
+    assert [v for v in seen if v[0] == "x"] == ["x0"] and [v for v in seen if v[0] == "y"] == ["y1", "y3", "y5"]
+    seen.clear()
+    assert consumer.poll_once() == 4
+    assert [v for v in seen if v[0] == "x"] == ["x2", "x4"] and [v for v in seen if v[0] == "y"] == ["y3", "y5"]
+    assert kafka.all_committed() and dlq.sent == []
