@@ -320,12 +320,13 @@ class EventConsumer:
         return handled
 
     def _handle_lane(self, records: list) -> int:
-        """Handle one key's records in order; on an infrastructure failure raise ``_LaneStopped``
-        naming the record it stopped at."""
+        """Handle one key's records in order; when one raises (an infrastructure failure, or
+        anything that would end the consumer's thread) raise ``_LaneStopped`` naming it: the
+        polling thread rewinds and raises the cause itself."""
         for record in records:
             try:
                 self._handle(record)
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the polling thread
                 raise _LaneStopped(record) from exc
             self.progress_at = time.monotonic()
         return len(records)

@@ -22,8 +22,11 @@ concurrency, with no lock anywhere.
 The *head* document (``<stream>``, ``_id`` = aggregate id) is a cache of the newest commit, so a
 load is one ``_id`` lookup. It is written after the commit with a plain replace, which can land
 late: a reader therefore always probes for the commit after the head's version (one ``_id``
-lookup that normally misses) and rolls forward; a writer re-probes after writing the head and
-rewrites it when a later commit appeared meanwhile, so the head never stays behind. Commits are
+lookup that normally misses) and rolls forward. On a stream with exact heads (the default) a
+writer re-probes after writing the head and rewrites it when a later commit appeared meanwhile,
+so the head never stays behind; on a stream whose head is no input of a decision elsewhere
+(``exact_head=False``) that lookup is saved and a head left one race behind is healed by the
+next ``load`` or change. Commits are
 never deleted: a deleted commit would let a writer that read an old version take its number again.
 They also form the aggregate's full history, which the regisseur can audit.
 
@@ -149,15 +152,19 @@ class AggregateStore(ABC):
     def load(self, aggregate_id: str) -> Record | None:
         """The newest committed state, or None when the aggregate does not exist."""
 
-    def peek(self, aggregate_id: str) -> Record | None:
+    def peek(self, aggregate_id: str, fresh_within_s: float = 0.0) -> Record | None:
         """The state as the newest head write left it, in one lookup (``load`` also looks for
-        commits the head does not show yet). A change writes its head before it answers, so this
-        shows every acknowledged change but one whose head a concurrent writer is overwriting
-        with an older one this very moment (it rewrites it at once). For inputs to a decision on
-        *another* aggregate (a provider's status, an offer's terms) and existence hints; never
-        the state a change of this aggregate is decided on (``update`` does that). None may also
-        mean that the first commit's writer died before its head: callers fall back to ``load``
-        or rely on ``create`` refusing an existing aggregate."""
+        commits the head does not show yet). A change writes its head before it answers, so on a
+        stream with exact heads (``exact_head``) this shows every acknowledged change but one
+        whose head a concurrent writer is overwriting with an older one this very moment (it
+        rewrites it at once); on another stream a head may stay one race behind until the next
+        ``load`` or change. For inputs to a decision on *another* aggregate (a provider's status,
+        an offer's terms) and existence hints; never the state a change of this aggregate is
+        decided on (``update`` does that). ``fresh_within_s`` > 0: the state this process
+        committed or read at most that long ago will do, without a read (changes of other
+        processes may then show that much later). None may also mean that the first commit's
+        writer died before its head: callers fall back to ``load`` or rely on ``create``
+        refusing an existing aggregate."""
         return self.load(aggregate_id)
 
     @abstractmethod
@@ -398,8 +405,8 @@ class InMemoryStores:
     def __init__(self) -> None:
         self.outbox = InMemoryOutbox()
 
-    def aggregates(self, stream: str) -> "InMemoryAggregateStore":
-        return InMemoryAggregateStore(stream, self.outbox)
+    def aggregates(self, stream: str, *, exact_head: bool = True) -> "InMemoryAggregateStore":
+        return InMemoryAggregateStore(stream, self.outbox)  # its reads are always exact
 
     def once(self, name: str) -> InMemoryOnceStore:
         return InMemoryOnceStore()
@@ -771,15 +778,17 @@ class _KnownStates:
     dropped beyond ``max_bytes`` (kept BSON-encoded: a decoded copy per use, so no caller can
     change what is kept). Only ever a first guess for a change, which its commit checks."""
 
-    def __init__(self, max_bytes: int, codec_options: CodecOptions) -> None:
+    def __init__(self, max_bytes: int, codec_options: CodecOptions,
+                 now: Callable[[], float] = time.monotonic) -> None:
         self.max_bytes = max_bytes
         self.codec_options = codec_options  # the collection's: decoded as a read would decode it
+        self.now = now
         self._lock = threading.Lock()
-        self._states: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self._states: OrderedDict[str, tuple[int, bytes, float]] = OrderedDict()  # version, BSON, known at
         self._bytes = 0
 
     def put(self, aggregate_id: str, version: int, body: Mapping[str, Any]) -> None:
-        encoded = bson.encode(body)
+        encoded, at = bson.encode(body), self.now()
         if len(encoded) > self.max_bytes // 64:
             self.drop(aggregate_id)
             return
@@ -787,18 +796,19 @@ class _KnownStates:
             old = self._states.pop(aggregate_id, None)
             if old is not None:
                 self._bytes -= len(old[1])
-                if old[0] > version:  # a later state is known already
-                    encoded, version = old[1], old[0]
-            self._states[aggregate_id] = (version, encoded)
+                if old[0] > version:  # a later state is known already (still true now)
+                    version, encoded = old[0], old[1]
+            self._states[aggregate_id] = (version, encoded, at)
             self._bytes += len(encoded)
             while self._bytes > self.max_bytes:
-                _, (_, dropped) = self._states.popitem(last=False)
+                _, (_, dropped, _) = self._states.popitem(last=False)
                 self._bytes -= len(dropped)
 
-    def get(self, aggregate_id: str) -> tuple[int, dict[str, Any]] | None:
+    def get(self, aggregate_id: str, within_s: float | None = None) -> tuple[int, dict[str, Any]] | None:
+        """The known (version, body); with ``within_s``, only if it was known that recently."""
         with self._lock:
             known = self._states.get(aggregate_id)
-            if known is None:
+            if known is None or (within_s is not None and known[2] < self.now() - within_s):
                 return None
             self._states.move_to_end(aggregate_id)
         return known[0], bson.decode(known[1], codec_options=self.codec_options)
@@ -900,13 +910,18 @@ class GroupCommit:
 class MongoAggregateStore(AggregateStore):
     """The adapter for MongoDB-wire servers (FerretDB v1 and MongoDB): see the module docstring."""
 
-    def __init__(self, db: Database, stream: str, outbox: CommitOutbox, *,
-                 known_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, db: Database, stream: str, outbox: CommitOutbox, *, exact_head: bool = True,
+                 known_bytes: int = 16 * 1024 * 1024, now: Callable[[], float] = time.monotonic) -> None:
+        """``exact_head=False``: a change does not re-probe for a later commit after writing its
+        head (one lookup less per change), so a head can stay one race behind until the next
+        ``load`` (which heals it) or change; for streams whose heads are not inputs of decisions
+        elsewhere (``peek``)."""
         super().__init__(stream)
         self.heads: Collection = db[stream]
         self.commits: Collection = db[f"{stream}_commits"]
         self.outbox = outbox
-        self._known = _KnownStates(known_bytes, self.heads.codec_options)
+        self.exact_head = exact_head
+        self._known = _KnownStates(known_bytes, self.heads.codec_options, now)
 
     def _remember(self, aggregate_id: str, version: int, body: Mapping[str, Any]) -> None:
         self._known.put(aggregate_id, version, body)
@@ -943,12 +958,24 @@ class MongoAggregateStore(AggregateStore):
         return version, body
 
     def load(self, aggregate_id: str) -> Record | None:
-        version, body = self._latest(aggregate_id)
-        return None if body is None else Record(aggregate_id, version, body)
-
-    def peek(self, aggregate_id: str) -> Record | None:
         version, body = self._head(aggregate_id)
-        return None if body is None else Record(aggregate_id, version, body)
+        version, body, moved = self._roll_forward(aggregate_id, version, body)
+        if body is None:
+            return None
+        if moved:  # the head is behind (a head write that lost a race, or a writer that died)
+            self._write_head(aggregate_id, version, body)
+        self._remember(aggregate_id, version, body)
+        return Record(aggregate_id, version, body)
+
+    def peek(self, aggregate_id: str, fresh_within_s: float = 0.0) -> Record | None:
+        if fresh_within_s > 0 and (known := self._known.get(aggregate_id, within_s=fresh_within_s)) is not None:
+            return Record(aggregate_id, *known)
+        version, body = self._head(aggregate_id)
+        if body is None:
+            return None
+        if fresh_within_s > 0:
+            self._remember(aggregate_id, version, body)
+        return Record(aggregate_id, version, body)
 
     def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:
         # Optimistic on the first attempt: the state this process last committed or read (no
@@ -986,18 +1013,24 @@ class MongoAggregateStore(AggregateStore):
         raced = _replace_many(self.heads, docs)
         if raced:  # concurrent upserts created these heads first: replace those
             _replace_many(self.heads, [docs[i] for i in raced], upsert=False)
+        if not self.exact_head:
+            return
         for change in newest.values():
             version, newer, moved = self._roll_forward(change.aggregate_id, change.version, change.body)
             if moved:
                 self._write_head(change.aggregate_id, version, newer if newer is not None else change.body)
 
     def _write_head(self, aggregate_id: str, version: int, body: dict[str, Any]) -> None:
+        """Replace the head, then (on a stream with exact heads) re-probe until no later commit
+        appeared meanwhile."""
         while True:
             doc = {"_id": aggregate_id, "version": version, **body}
             try:
                 _replace(self.heads, doc, upsert=True)
             except DuplicateKeyError:  # a concurrent upsert created it first: replace that one
                 _replace(self.heads, doc, upsert=False)
+            if not self.exact_head:
+                return
             version, newer, moved = self._roll_forward(aggregate_id, version, body)
             if not moved:
                 return
@@ -1062,8 +1095,8 @@ class MongoStores:
         self.db = db
         self.outbox = CommitOutbox(db, **outbox_options)
 
-    def aggregates(self, stream: str) -> MongoAggregateStore:
-        return MongoAggregateStore(self.db, stream, self.outbox)
+    def aggregates(self, stream: str, *, exact_head: bool = True) -> MongoAggregateStore:
+        return MongoAggregateStore(self.db, stream, self.outbox, exact_head=exact_head)
 
     def once(self, name: str) -> MongoOnceStore:
         return MongoOnceStore(self.db, name)

@@ -110,7 +110,9 @@ YEARLY_JOB = "yearly-credits"
 
 class AccountRepository:
     def __init__(self, stores: MongoStores | InMemoryStores, topic: str) -> None:
-        self.accounts = stores.aggregates("accounts")
+        # Its head is a hint elsewhere (an opening's application, existence): no re-probe after a
+        # head write (see MongoAggregateStore's exact_head).
+        self.accounts = stores.aggregates("accounts", exact_head=False)
         self.enrolment_accounts = stores.once("enrolment_accounts")
         self.decision_archive = stores.once("saga_decisions")
         self.rejections = stores.aggregates("rejections")

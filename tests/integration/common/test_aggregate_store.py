@@ -89,6 +89,35 @@ class TestMongoAggregateStore(AggregateStoreContract):
         assert store.heads.find_one({"_id": "t"}) == {"_id": "t", "version": 3, "n": 3}
         assert [r.body["n"] for r in store.history("t")] == [1, 2, 3]
 
+    def test_without_exact_heads_a_change_skips_the_re_probe_and_a_load_heals_a_head_left_behind(self):
+        store = MongoAggregateStore(self.db, "enrolments", self.outbox, exact_head=False)
+        v1 = store.create("e", {"n": 1})
+        self.log.commands.clear()
+        store.save(v1, {"n": 2})
+        assert [(c[0], c[1]) for c in self.log.commands] == [("insert", "enrolments_commits"), ("update", "enrolments")]
+        # a head write that lost a race to an older one: the head says version 1
+        store.heads.replace_one({"_id": "e"}, {"_id": "e", "version": 1, "n": 1})
+        assert store.peek("e") == Record("e", 1, {"n": 1})
+        assert store.load("e") == Record("e", 2, {"n": 2})
+        assert store.peek("e") == Record("e", 2, {"n": 2}), "the load healed the head"
+
+    def test_a_peek_may_use_what_this_process_knew_within_its_freshness_and_reads_after(self):
+        clock = [0.0]
+        here = MongoAggregateStore(self.db, "offers", self.outbox, now=lambda: clock[0])
+        here.create("o", {"open": True})
+        elsewhere = MongoAggregateStore(self.db, "offers", CommitOutbox(self.db))
+        elsewhere.update("o", lambda r: Decision(None, {"open": False}))
+        self.log.commands.clear()
+        assert here.peek("o", fresh_within_s=1.0) == Record("o", 1, {"open": True}), "known 0 s ago"
+        assert self.log.commands == [], "no read"
+        assert here.peek("o") == Record("o", 2, {"open": False}), "without freshness: the head"
+        clock[0] += 1.5
+        assert here.peek("o", fresh_within_s=1.0) == Record("o", 2, {"open": False})
+        here.update("o", lambda r: Decision(None, {"open": True}))
+        self.log.commands.clear()
+        assert here.peek("o", fresh_within_s=1.0) == Record("o", 3, {"open": True}), "its own change at once"
+        assert self.log.commands == []
+
     def test_events_of_a_process_that_died_after_its_commit_are_found_by_a_sweep(self):
         store = self.make_store("accounts")
         store.create("acc", {"balance": 1, "withdrawals": 0}, [event("acc", "opened")])

@@ -31,6 +31,7 @@ NOW = datetime(2026, 7, 6, 9, 0, tzinfo=timezone.utc)
 PROVIDER = Principal("prv-a", "prv-a", Role.PROVIDER)
 LARGE = 50_000
 SAMPLE = 20
+INPUTS = ("providers", "offers")
 
 
 class Commands(monitoring.CommandListener):
@@ -121,13 +122,23 @@ def cost_of_enrolments(client, preloaded: int) -> tuple[Counter, list]:
 def test_an_enrolment_costs_the_same_commands_at_50000_persons_as_at_twenty(client):
     small, _ = cost_of_enrolments(client, 0)
     large, filters = cost_of_enrolments(client, LARGE)
-    assert large == small
+    # The provider and the offer are inputs read again once the state this process knows of them
+    # is a second old: how often depends on the wall clock, not on the data (at most once each).
+    inputs = {k: v for k, v in large.items() if k[1] in INPUTS}
+    assert all(v <= SAMPLE for v in inputs.values()), inputs
+    assert {k: v for k, v in large.items() if k[1] not in INPUTS} == \
+        {k: v for k, v in small.items() if k[1] not in INPUTS}
     per_enrolment = sum(large.values()) / SAMPLE
     print(f"{per_enrolment} commands per enrolment: {dict(large)}")   # shown with pytest -s
-    # 25 now (enrolments 17, accounts 4, the three pointer deletes the relay batches in a running
-    # service, deadline schedule 1; 26 before release and capture named the person): a change
-    # that adds commands shows here
-    assert per_enrolment <= 25.5, f"{per_enrolment} commands per enrolment: {dict(large)}"
+    # 18 now, one at a time (a running service writes the changes of concurrent requests
+    # together, see GroupCommit): the request id (2), the enrolment's existence hint (1), the
+    # person (2), the enrolment created and FUNDED (2 x pointer, commit, head), the account
+    # (pointer, commit, head), the deadline (1), the three pointer deletes that the relay
+    # batches in a running service; the provider and the offer are read once a second. It was 25
+    # before the state a process committed was the first guess of its next change, heads nobody
+    # decides on lost their re-probe and inputs were read once a second. A change that adds
+    # commands shows here.
+    assert per_enrolment <= 18.5, f"{per_enrolment} commands per enrolment: {dict(large)}"
     for name, coll, query in filters:
         if coll == CommitOutbox.COLLECTION and name == "delete":
             continue  # the relay's batched clean-up of the pending pointers (a small collection)
