@@ -46,6 +46,7 @@ class Effects:
 
     def __init__(self, collection) -> None:
         self.collection = collection
+        self._count = threading.Lock()  # a consumer handles different keys on several threads
         self.deliveries = 0
         self.applied = 0
         self.hold_at: int | None = None  # hold before applying this many-th effect
@@ -53,13 +54,15 @@ class Effects:
         self.released = threading.Event()
 
     def __call__(self, envelope) -> None:
-        self.deliveries += 1
+        with self._count:
+            self.deliveries += 1
         if self.hold_at is not None and self.applied + 1 >= self.hold_at and not self.released.is_set():
             self.held.set()
             self.released.wait()
         try:
             self.collection.insert_one({"_id": envelope.event_id})
-            self.applied += 1
+            with self._count:
+                self.applied += 1
         except DuplicateKeyError:
             pass  # a redelivery: already applied
 
@@ -168,8 +171,8 @@ def test_broker_killed_during_a_batch_and_back_after_the_session_timeout_loses_a
     caplog.set_level(logging.WARNING, logger="services.common")
     with private_broker(stack) as broker:
         probe = probe_factory(broker.kafka, effects, commit_timeout_s=3.0, max_outage_pause_s=2.0)
+        effects.hold_at = 100  # before producing: the consumer may apply all 300 before produce returns
         produce(broker.kafka, probe.topic, 0, 300)
-        effects.hold_at = 100
         eventually(effects.held.is_set, what="the consumer to be mid-stream")
 
         broker.kill()
@@ -192,8 +195,8 @@ def test_database_outage_pauses_the_stream_and_dead_letters_nothing(stack, kafka
         try:
             effects = Effects(client["probe"]["effects"])
             probe = probe_factory(kafka, effects, stall_after_s=2.0, max_outage_pause_s=1.0)
+            effects.hold_at = 40  # before producing (see above)
             produce(kafka, probe.topic, 0, 100)
-            effects.hold_at = 40
             eventually(effects.held.is_set, what="the consumer to be mid-stream")
 
             ferretdb.kill()
