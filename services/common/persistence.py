@@ -192,8 +192,10 @@ class AggregateStore(ABC):
                 created.append(False)
         return created
 
-    def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:
-        return self.load(aggregate_id)
+    def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> tuple[Record | None, bool]:
+        """The state to decide a change on, and whether it is a guess (not read from the store
+        now): a guess may only lead to a commit, which checks it."""
+        return self.load(aggregate_id), False
 
     def update(self, aggregate_id: str, decide: Callable[[Record], Decision[T]], *,
                attempts: int = 60) -> T:
@@ -222,11 +224,18 @@ class AggregateStore(ABC):
     def _update(self, aggregate_id: str, decide: Callable[[Record], Decision[T]], attempts: int) -> T:
         for attempt in conflict_retrying(attempts):
             with attempt:
-                record = self._load_for_write(aggregate_id, attempt.retry_state.attempt_number == 1)
+                record, guessed = self._load_for_write(aggregate_id, attempt.retry_state.attempt_number == 1)
                 if record is None:
                     raise AggregateNotFound(aggregate_id)
-                decision = decide(record)
+                try:
+                    decision = decide(record)
+                except Exception as exc:
+                    if guessed:  # a refusal no commit checks: decide again on the stored state
+                        raise ConcurrencyConflict(f"{self.stream} {aggregate_id!r}: refused on a guess") from exc
+                    raise
                 if decision.body is None:
+                    if guessed:  # an answer no commit checks: decide again on the stored state
+                        raise ConcurrencyConflict(f"{self.stream} {aggregate_id!r}: unchanged on a guess")
                     return decision.result
                 self.save(record, decision.body, decision.events)
                 return decision.result
@@ -977,19 +986,21 @@ class MongoAggregateStore(AggregateStore):
             self._remember(aggregate_id, version, body)
         return Record(aggregate_id, version, body)
 
-    def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> Record | None:
+    def _load_for_write(self, aggregate_id: str, first_attempt: bool) -> tuple[Record | None, bool]:
         # Optimistic on the first attempt: the state this process last committed or read (no
         # read at all), else the head; either is almost always current, and if not, the commit
-        # fails and the next attempt rolls forward. Without a head its first commits may exist.
+        # fails and the next attempt rolls forward. Either is a guess: a decision on it that
+        # commits nothing is taken again on the stored state (``_update``). Without a head its
+        # first commits may exist.
         if first_attempt and (known := self._known.get(aggregate_id)) is not None:
-            return Record(aggregate_id, *known)
+            return Record(aggregate_id, *known), True
         version, body = self._head(aggregate_id)
         if body is None or not first_attempt:
             version, body, _ = self._roll_forward(aggregate_id, version, body)
         if body is None:
-            return None
+            return None, False
         self._remember(aggregate_id, version, body)
-        return Record(aggregate_id, version, body)
+        return Record(aggregate_id, version, body), first_attempt
 
     # writes
     def _commit(self, aggregate_id: str, version: int, body: Mapping[str, Any],

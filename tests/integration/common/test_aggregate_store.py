@@ -89,6 +89,34 @@ class TestMongoAggregateStore(AggregateStoreContract):
         assert store.heads.find_one({"_id": "t"}) == {"_id": "t", "version": 3, "n": 3}
         assert [r.body["n"] for r in store.history("t")] == [1, 2, 3]
 
+    def test_a_refusal_or_no_change_on_a_state_this_process_knew_is_decided_again_on_the_stored_one(self):
+        """A guess (the state this process last committed) is only ever checked by a commit; a
+        decision that commits nothing (a refusal, an unchanged answer) is taken again on the
+        stored state, so another process's credit is never refused on a stale balance."""
+        here = self.make_store("accounts")
+        here.create("acc", {"balance": 0, "withdrawals": 0})
+        elsewhere = MongoAggregateStore(self.db, "accounts", CommitOutbox(self.db))
+        elsewhere.update("acc", lambda r: Decision(None, {"balance": 5, "withdrawals": 0}))
+        seen: list[int] = []
+
+        def decide(record: Record) -> Decision[bool]:
+            seen.append(record.version)
+            return withdraw(3)(record)
+
+        assert here.update("acc", decide) is True, "not refused on the balance of 0 it knew"
+        assert seen == [1, 2]
+        elsewhere.update("acc", lambda r: Decision(None, {"balance": 10, "withdrawals": 1}))
+
+        def strict(record: Record) -> Decision[str]:
+            if record.body["balance"] < 6:
+                raise ValueError("too little")
+            return Decision("ok", {**record.body, "balance": record.body["balance"] - 6})
+
+        assert here.update("acc", strict) == "ok", "a raising decide on the guess is taken again too"
+        here.update("acc", lambda r: Decision(None, {**r.body, "balance": 0}))
+        with pytest.raises(ValueError):  # and a refusal on the stored state stands
+            here.update("acc", strict)
+
     def test_without_exact_heads_a_change_skips_the_re_probe_and_a_load_heals_a_head_left_behind(self):
         store = MongoAggregateStore(self.db, "enrolments", self.outbox, exact_head=False)
         v1 = store.create("e", {"n": 1})
